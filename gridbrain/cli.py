@@ -1,0 +1,212 @@
+"""The ``gridbrain`` command line. Settings are built here, once, and passed down."""
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from gridbrain.errors import GridbrainError
+from gridbrain.output import render
+from gridbrain.settings import Settings
+
+__all__ = ["main"]
+
+_FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+
+
+@click.group()
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Gridbrain: stream processing for renewable energy and environment monitoring."""
+    ctx.obj = Settings()
+
+
+@cli.command()
+@click.option("--demo", is_flag=True, help="Feed the built-in simulated fleet.")
+@click.option("--duration", type=float, help="Stop by itself after this many seconds.")
+@click.option("--workers", type=int, default=1, show_default=True, help="Worker processes.")
+@click.option(
+    "--demo-days",
+    type=float,
+    default=3.0,
+    show_default=True,
+    help="Days of simulated history the demo replays up to now.",
+)
+@click.option("--demo-rate", type=float, help="Demo messages per second (default: unlimited).")
+@click.pass_obj
+def up(
+    settings: Settings,
+    demo: bool,
+    duration: float | None,
+    workers: int,
+    demo_days: float,
+    demo_rate: float | None,
+) -> None:
+    """Start the platform (embedded broker and database unless configured otherwise)."""
+    from gridbrain.up import UpOptions, run_up
+
+    sys.exit(run_up(settings, UpOptions(demo, duration, workers, demo_days, demo_rate)))
+
+
+@cli.command()
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    type=click.Choice(["clean", "forecast", "alert"]),
+    help="Stages to run (default: all).",
+)
+@click.option("--kafka-bootstrap", help="Overrides GRIDBRAIN_KAFKA_BOOTSTRAP.")
+@click.option("--database-url", help="Overrides GRIDBRAIN_DATABASE_URL.")
+@click.pass_obj
+def worker(
+    settings: Settings,
+    roles: tuple[str, ...],
+    kafka_bootstrap: str | None,
+    database_url: str | None,
+) -> None:
+    """Run a stream worker (a Faust worker) on external or given services."""
+    import faust
+
+    from streams.app import ROLES, build_app
+
+    bootstrap = kafka_bootstrap or settings.kafka_bootstrap
+    url = database_url or (
+        settings.database_url.get_secret_value() if settings.database_url else None
+    )
+    if not bootstrap or not url:
+        raise click.UsageError(
+            "a worker needs GRIDBRAIN_KAFKA_BOOTSTRAP and GRIDBRAIN_DATABASE_URL"
+        )
+    chosen = tuple(r for r in ROLES if not roles or r in roles)
+    app = build_app(settings, bootstrap, url, chosen)
+    faust.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+
+
+@cli.command()
+@click.pass_obj
+def init(settings: Settings) -> None:
+    """Create the topics and migrate the database schema (one-shot; idempotent)."""
+    from gridbrain.services import database
+    from streams.topics import create_topics
+
+    if not settings.kafka_bootstrap:
+        raise click.UsageError("init needs GRIDBRAIN_KAFKA_BOOTSTRAP (up does this for embedded)")
+    created = create_topics(
+        settings.kafka_bootstrap, settings.partitions, settings.replication_factor
+    )
+    with database(settings):
+        pass
+    click.echo(f"topics created: {', '.join(created) or 'none (all existed)'}; schema at head")
+
+
+@cli.command()
+@click.option("--demo", "demo_days", type=float, help="Simulate this many days up to now.")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(exists=True, path_type=Path),
+    help="A CSV file to replay (needs --mapping).",
+)
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, path_type=Path),
+    help="YAML mapping of CSV columns to readings.",
+)
+@click.option("--rate", type=float, help="Messages per second (default: as fast as possible).")
+@click.option("--kafka-bootstrap", help="Overrides GRIDBRAIN_KAFKA_BOOTSTRAP.")
+@click.pass_obj
+def produce(
+    settings: Settings,
+    demo_days: float | None,
+    csv_path: Path | None,
+    mapping: Path | None,
+    rate: float | None,
+    kafka_bootstrap: str | None,
+) -> None:
+    """Produce readings to Kafka: from the simulator or from a CSV file and a mapping."""
+    from tqdm import tqdm
+
+    from gridbrain.replay import csv_messages, load_mapping
+    from gridbrain.up import demo_messages
+    from streams.producer import produce as send
+
+    bootstrap = (
+        kafka_bootstrap or settings.kafka_bootstrap or f"127.0.0.1:{settings.embedded_kafka_port}"
+    )
+    if csv_path is not None:
+        if mapping is None:
+            raise click.UsageError("--csv needs --mapping")
+        messages, total = csv_messages(csv_path, load_mapping(mapping))
+    elif demo_days is not None:
+        messages, total = demo_messages(demo_days), None
+    else:
+        raise click.UsageError("give --demo DAYS or --csv FILE --mapping FILE")
+    with tqdm(total=total, unit="msg", desc="producing") as bar:
+        stats = send(bootstrap, messages, rate, bar.update)
+    click.echo(
+        f"sent {stats.messages} messages ({stats.bytes / 1e6:.1f} MB) in {stats.seconds:.1f} s"
+    )
+
+
+@cli.command()
+@click.option("--site")
+@click.option("--quantity")
+@click.option("--limit", type=int, default=200, show_default=True)
+@_FORMAT
+@click.pass_obj
+def forecasts(
+    settings: Settings, site: str | None, quantity: str | None, limit: int, fmt: str
+) -> None:
+    """Show the newest forecast of each series."""
+    from gridbrain.services import database
+    from storage.queries import latest_forecasts
+
+    with database(settings) as sessions, sessions() as session:
+        click.echo(render(latest_forecasts(session, site, quantity, limit), fmt))
+
+
+@cli.command()
+@click.option("--site")
+@click.option("--state", type=click.Choice(["pending", "firing", "resolved"]))
+@click.option("--limit", type=int, default=100, show_default=True)
+@_FORMAT
+@click.pass_obj
+def alerts(settings: Settings, site: str | None, state: str | None, limit: int, fmt: str) -> None:
+    """Show alert incidents, newest first."""
+    from gridbrain.services import database
+    from storage.queries import list_alerts
+
+    with database(settings) as sessions, sessions() as session:
+        click.echo(render(list_alerts(session, site, state, limit), fmt))
+
+
+@cli.command()
+@_FORMAT
+@click.pass_obj
+def status(settings: Settings, fmt: str) -> None:
+    """Counts per stage (received, processed, duplicates, dead-lettered) and consumer lag."""
+    from gridbrain.status import collect_status
+
+    click.echo(render(collect_status(settings), fmt))
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning Gridbrain errors into a message and exit code 2."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        cli()
+    except GridbrainError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

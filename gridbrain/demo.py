@@ -1,0 +1,209 @@
+"""A simulated fleet for the demo: PV, wind, feeders and air-quality monitors with weather.
+
+The simulation is physical enough to forecast (diurnal load and PV, wind through a power
+curve, PM2.5 episodes) and deliberately faulty: ~1% of messages carry a fault (malformed
+JSON, unknown unit, out-of-range value, missing field, future timestamp, a resent batch).
+"""
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["DEMO_SITES", "DemoMessage", "DemoSite", "simulate"]
+
+
+@dataclass(frozen=True)
+class DemoSite:
+    """A simulated site."""
+
+    site_id: str
+    kind: str
+    latitude: float
+    longitude: float
+    capacity_kw: float | None = None
+
+    def as_row(self) -> dict[str, object]:
+        """Metadata for the ``sites`` table."""
+        return {
+            "site_id": self.site_id,
+            "name": self.site_id.replace("-", " ").title(),
+            "kind": self.kind,
+            "latitude": self.latitude,
+            "longitude": self.longitude,
+            "capacity_kw": self.capacity_kw,
+        }
+
+
+DEMO_SITES: tuple[DemoSite, ...] = (
+    DemoSite("pv-north", "pv", 52.1, 5.1, 500.0),
+    DemoSite("pv-south", "pv", 43.6, 3.9, 1200.0),
+    DemoSite("wind-coast", "wind", 53.4, 6.8, 3600.0),
+    DemoSite("wind-ridge", "wind", 47.2, 7.4, 2000.0),
+    DemoSite("feeder-a", "load", 52.4, 4.9),
+    DemoSite("feeder-b", "load", 51.9, 4.5),
+    DemoSite("aq-city", "air", 52.37, 4.89),
+    DemoSite("aq-port", "air", 51.95, 4.14),
+)
+
+
+@dataclass(frozen=True)
+class DemoMessage:
+    """A message to produce: topic, key and the raw value bytes."""
+
+    topic: str
+    key: str
+    value: bytes
+    ts_ms: int
+
+
+def _solar_elevation_sin(lat: float, lon: float, ts_ms: int) -> float:
+    day = ts_ms / 86_400_000.0
+    decl = math.radians(23.44) * math.sin(2 * math.pi * ((day % 365.25) - 80) / 365.25)
+    solar_hour = (ts_ms % 86_400_000) / 3_600_000.0 + lon / 15.0
+    hour_angle = math.radians(15.0 * (solar_hour - 12.0))
+    la = math.radians(lat)
+    return math.sin(la) * math.sin(decl) + math.cos(la) * math.cos(decl) * math.cos(hour_angle)
+
+
+def _wind_power_fraction(speed: float) -> float:
+    if speed < 3.0 or speed > 25.0:
+        return 0.0
+    return min(1.0, ((speed - 3.0) / 9.5) ** 3)
+
+
+@dataclass
+class _SiteWeather:
+    cloud: float
+    wind: float
+    temp_offset: float
+
+
+def _local_hour(site: DemoSite, ts_ms: int) -> float:
+    return ((ts_ms % 86_400_000) / 3_600_000.0 + site.longitude / 15.0) % 24
+
+
+def simulate(
+    start_ms: int, end_ms: int, seed: int = 7, tick_ms: int = 300_000, fault_rate: float = 0.01
+) -> Iterator[DemoMessage]:
+    """Yield weather and sensor messages of every demo site from ``start_ms`` to ``end_ms``.
+
+    Every ``tick_ms`` each site sends one batch of 1-minute readings and one weather
+    observation, in event-time order.
+    """
+    rng = np.random.default_rng(seed)
+    state = {s.site_id: _SiteWeather(0.3, 7.0, float(rng.normal(0, 2))) for s in DEMO_SITES}
+    start_ms -= start_ms % tick_ms
+    for tick in range(start_ms, end_ms, tick_ms):
+        for site in DEMO_SITES:
+            w = state[site.site_id]
+            w.cloud = float(np.clip(w.cloud + rng.normal(0, 0.05), 0, 1))
+            w.wind = float(np.clip(0.97 * w.wind + 0.03 * 7.5 + rng.normal(0, 0.5), 0, 30))
+            hour = _local_hour(site, tick)
+            temp = 12 + w.temp_offset + 6 * math.sin(2 * math.pi * (hour - 9) / 24)
+            elevation = max(0.0, _solar_elevation_sin(site.latitude, site.longitude, tick))
+            ghi = 1000 * elevation**1.2 * (1 - 0.75 * w.cloud**3)
+            weather = {
+                "site_id": site.site_id,
+                "ts": tick,
+                "temperature_c": round(temp, 2),
+                "ghi_wm2": round(ghi, 1),
+                "wind_speed_ms": round(w.wind, 2),
+                "wind_dir_deg": round(float(rng.uniform(0, 360)), 0),
+                "humidity_pct": round(60 + 20 * w.cloud, 1),
+                "cloud_cover_pct": round(100 * w.cloud, 0),
+            }
+            yield DemoMessage(
+                "weather.observations", site.site_id, json.dumps(weather).encode(), tick
+            )
+            readings = list(_readings(site, tick, tick_ms, temp, ghi, w.wind, rng))
+            yield from _with_faults(site.site_id, tick, readings, rng, fault_rate)
+
+
+def _readings(
+    site: DemoSite,
+    tick: int,
+    tick_ms: int,
+    temp: float,
+    ghi: float,
+    wind: float,
+    rng: np.random.Generator,
+) -> Iterator[dict[str, object]]:
+    for minute in range(0, tick_ms, 60_000):
+        ts = tick + minute
+        hour = _local_hour(site, ts)
+        cap = site.capacity_kw or 0.0
+        if site.kind == "pv":
+            power = max(
+                0.0, cap * ghi / 1000 * (1 - 0.004 * (temp - 25)) + rng.normal(0, cap * 0.005)
+            )
+            yield _r(site, "inv-1", "pv_power", round(power, 2), "kW", ts)
+            yield _r(
+                site, "pyr-1", "irradiance", round(max(ghi + rng.normal(0, 5), 0), 1), "W/m2", ts
+            )
+        elif site.kind == "wind":
+            speed = max(0.0, wind + rng.normal(0, 0.6))
+            power = cap * _wind_power_fraction(speed) * (1 + rng.normal(0, 0.02))
+            yield _r(site, "scada", "wind_power", round(power / 1000, 4), "MW", ts)
+            yield _r(site, "anemo-1", "wind_speed", round(speed, 2), "m/s", ts)
+        elif site.kind == "load":
+            base = 900 if site.site_id.endswith("a") else 1500
+            profile = (
+                0.6
+                + 0.25 * math.exp(-((hour - 8) ** 2) / 4)
+                + 0.4 * math.exp(-((hour - 19) ** 2) / 6)
+            )
+            load = base * profile * (1 + 0.01 * max(0.0, 15 - temp)) + rng.normal(0, base * 0.01)
+            yield _r(site, "meter-1", "load", round(load * 1000, 0), "W", ts)
+        else:
+            day = ts // 86_400_000
+            episode = 45 * math.exp(-(((hour - 20) % 24 - 0) ** 2) / 8) if day % 2 == 0 else 0.0
+            pm25 = max(
+                1.0, 10 + 4 * math.sin(2 * math.pi * hour / 24) + episode + rng.normal(0, 1.5)
+            )
+            yield _r(site, "opc-1", "pm25", round(pm25, 1), "ug/m3", ts)
+            yield _r(site, "opc-1", "pm10", round(pm25 * 1.6, 1), "ug/m3", ts)
+            yield _r(site, "no2-1", "no2", round(max(0.0, 15 + rng.normal(0, 3)), 1), "ppb", ts)
+
+
+def _r(
+    site: DemoSite, sensor: str, quantity: str, value: float, unit: str, ts: int
+) -> dict[str, object]:
+    return {
+        "site_id": site.site_id,
+        "sensor_id": sensor,
+        "quantity": quantity,
+        "value": value,
+        "unit": unit,
+        "ts": ts,
+    }
+
+
+def _with_faults(
+    site_id: str,
+    tick: int,
+    readings: list[dict[str, object]],
+    rng: np.random.Generator,
+    fault_rate: float,
+) -> Iterator[DemoMessage]:
+    topic = "sensor.readings"
+    if rng.random() < fault_rate:
+        fault = int(rng.integers(0, 6))
+        victim = readings[int(rng.integers(0, len(readings)))]
+        if fault == 0:
+            yield DemoMessage(
+                topic, site_id, b'{"site_id": "' + site_id.encode() + b'", "value": ', tick
+            )
+        elif fault == 1:
+            victim["unit"] = "furlongs"
+        elif fault == 2:
+            victim["value"] = -1e9
+        elif fault == 3:
+            del victim["ts"]
+        elif fault == 4:
+            victim["ts"] = int(victim["ts"]) + 7 * 86_400_000  # type: ignore[call-overload]
+        else:
+            yield DemoMessage(topic, site_id, json.dumps(readings).encode(), tick)  # resent batch
+    yield DemoMessage(topic, site_id, json.dumps(readings).encode(), tick)

@@ -1,0 +1,29 @@
+"""Resolving the services a command uses: external ones named by settings, else embedded."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from gridbrain.embedded import open_database_url
+from gridbrain.settings import Settings
+from storage.db import make_engine, make_sessionmaker, migrate
+
+__all__ = ["database", "database_url_of"]
+
+
+def database_url_of(settings: Settings) -> str | None:
+    """The external database URL, if one is configured."""
+    return settings.database_url.get_secret_value() if settings.database_url else None
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the configured database (the embedded one is started or joined)."""
+    with open_database_url(database_url_of(settings), settings.pgdata) as url:
+        migrate(url)
+        engine = make_engine(url)
+        try:
+            yield make_sessionmaker(engine)
+        finally:
+            engine.dispose()

@@ -1,0 +1,77 @@
+"""The one settings object, built at the entry point and passed down.
+
+Every field reads from an environment variable with the ``GRIDBRAIN_`` prefix, e.g.
+``GRIDBRAIN_STATE_DIR`` or ``GRIDBRAIN_KAFKA_BOOTSTRAP``.
+"""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Gridbrain's configuration (frozen; build it once with ``Settings()``)."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDBRAIN_", frozen=True, extra="ignore")
+
+    state_dir: Path = Field(
+        default=Path(".gridbrain"),
+        description="Where the embedded broker and database keep their files.",
+    )
+    kafka_bootstrap: str | None = Field(
+        default=None,
+        description="Bootstrap servers of an external Kafka; unset = start the embedded broker.",
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="SQLAlchemy URL of an external Postgres; unset = embedded PostgreSQL.",
+    )
+    embedded_kafka_port: int = Field(default=19092, description="Port of the embedded broker.")
+    partitions: int = Field(default=4, ge=1, description="Partitions of the input topics.")
+    replication_factor: int = Field(default=1, ge=1, description="Replication of new topics.")
+    app_id: str = Field(default="gridbrain", description="Faust app id = consumer group.")
+    session_timeout_s: float = Field(
+        default=10.0, description="Consumer session timeout (Tansu joins after ~half of it)."
+    )
+    step_minutes: int = Field(default=15, ge=1, description="Resampling step of clean series.")
+    allowed_lateness_minutes: int = Field(
+        default=5, ge=0, description="A step closes this long after its end (event time)."
+    )
+    max_future_minutes: int = Field(
+        default=10, ge=0, description="Readings further than this in the future are rejected."
+    )
+    weather_staleness_minutes: int = Field(
+        default=120, ge=1, description="Weather older than this is not fused with a step."
+    )
+    horizon_hours: int = Field(default=24, ge=1, description="Forecast horizon.")
+    forecast_interval_minutes: int = Field(
+        default=60, ge=1, description="Event-time interval between forecasts of one series."
+    )
+    history_days: int = Field(default=7, ge=1, description="History a model is fitted on.")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="Torch device for forecasting; auto = cuda when present."
+    )
+    ingest_batch_max: int = Field(default=1000, ge=1, description="Messages per ingest batch.")
+    ingest_batch_within_s: float = Field(default=0.5, gt=0, description="Max ingest batch wait.")
+    forecast_batch_max: int = Field(default=512, ge=1, description="Fused steps per micro-batch.")
+    forecast_batch_within_s: float = Field(
+        default=1.0, gt=0, description="Max wait to fill a forecast micro-batch."
+    )
+    pm25_alert_for_steps: int = Field(
+        default=2, ge=1, description="Steps a PM2.5 breach must last before the alert fires."
+    )
+    log_level: str = Field(default="WARNING", description="Log level of the workers.")
+
+    @property
+    def pgdata(self) -> Path:
+        """Directory of the embedded PostgreSQL cluster."""
+        return self.state_dir.resolve() / "pgdata"
+
+    @property
+    def step_ms(self) -> int:
+        """Resampling step in milliseconds."""
+        return self.step_minutes * 60_000

@@ -1,0 +1,51 @@
+"""``gridbrain status``: per-stage accounting from the database, lag from the broker."""
+
+import socket
+from typing import Any
+
+from gridbrain.services import database
+from gridbrain.settings import Settings
+from storage.queries import stage_counts
+from streams.lag import consumer_lag
+from streams.topics import FUSED, SENSOR_READINGS, WEATHER_OBSERVATIONS
+
+__all__ = ["collect_status"]
+
+_COUNTERS = ("messages", "received", "processed", "duplicates", "deadlettered", "late")
+
+
+def _embedded_broker_up(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def collect_status(settings: Settings) -> list[dict[str, Any]]:
+    """One row per (stage, topic): counters, whether they balance, and consumer lag.
+
+    ``balanced`` checks the accounting rule processed + duplicates + dead-lettered =
+    received for the input topics. ``lag`` is empty when no broker is reachable.
+    """
+    with database(settings) as sessions, sessions() as session:
+        counts = stage_counts(session)
+    bootstrap = settings.kafka_bootstrap
+    if not bootstrap and _embedded_broker_up(settings.embedded_kafka_port):
+        bootstrap = f"127.0.0.1:{settings.embedded_kafka_port}"
+    lag = (
+        consumer_lag(bootstrap, settings.app_id, [SENSOR_READINGS, WEATHER_OBSERVATIONS, FUSED])
+        if bootstrap
+        else {}
+    )
+    rows = []
+    for (stage, topic), values in sorted(counts.items()):
+        row: dict[str, Any] = {"stage": stage, "topic": topic}
+        row.update({c: values.get(c, 0) for c in _COUNTERS})
+        extra = {k: v for k, v in values.items() if k not in _COUNTERS}
+        row["other"] = " ".join(f"{k}={v}" for k, v in sorted(extra.items()))
+        accounted = row["processed"] + row["duplicates"] + row["deadlettered"]
+        row["balanced"] = (
+            accounted == row["received"] if topic in (SENSOR_READINGS, WEATHER_OBSERVATIONS) else ""
+        )
+        row["lag"] = lag.get(topic, "")
+        rows.append(row)
+    return rows

@@ -1,0 +1,1 @@
+"""Environment-monitoring alerts: AQI categories and the alert lifecycle."""

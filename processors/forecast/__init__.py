@@ -1,0 +1,1 @@
+"""Forecasting: history buffers, batched multi-horizon quantile models, model selection."""

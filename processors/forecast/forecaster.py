@@ -1,0 +1,119 @@
+"""Micro-batch forecasting: choose a model per window, one batched call per model."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from processors.forecast.design import build_design
+from processors.forecast.history import Window
+from processors.forecast.models import MODELS
+
+__all__ = ["MODEL_VERSION", "Forecast", "ForecastConfig", "choose_model", "forecast_batch"]
+
+MODEL_VERSION = "0.1.0"
+_DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class ForecastConfig:
+    """Parameters of the forecasting stage.
+
+    Attributes:
+        step_ms: step of the series.
+        horizon_steps: steps ahead to forecast.
+        device: torch device name.
+        chunk: windows per tensor call (bounds memory: B*H*N*F floats).
+        min_days_arx: observed days needed before AR-X is used.
+    """
+
+    step_ms: int
+    horizon_steps: int
+    device: str = "cpu"
+    chunk: int = 64
+    min_days_arx: float = 2.0
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Quantile forecasts of one series at one issue time.
+
+    ``target_ts_ms[h]`` is the start of the step ``h + 1`` steps after the last observed.
+    """
+
+    site_id: str
+    quantity: str
+    issued_at_ms: int
+    target_ts_ms: np.ndarray
+    p10: np.ndarray
+    p50: np.ndarray
+    p90: np.ndarray
+    model: str
+
+
+def choose_model(window: Window, config: ForecastConfig) -> str | None:
+    """The model a window's history supports (None: too little history to forecast)."""
+    per_day = _DAY_MS // config.step_ms
+    if window.observed_steps >= config.min_days_arx * per_day:
+        return "arx"
+    if window.observed_steps >= per_day + 4:
+        return "seasonal_naive"
+    if window.observed_steps >= 4 and np.isfinite(window.y[-1]):
+        return "persistence"
+    return None
+
+
+def _clip_bounds(quantity: str, capacity: float | None) -> tuple[float | None, float | None]:
+    if quantity in ("pv_power", "wind_power"):
+        return 0.0, capacity
+    if quantity == "pm25":
+        return 0.0, None
+    return None, None
+
+
+def forecast_batch(
+    windows: list[Window], config: ForecastConfig, capacities: dict[str, float] | None = None
+) -> list[Forecast]:
+    """Forecast every window that has enough history, batched by model.
+
+    PV and wind forecasts are clipped to [0, capacity] and PM2.5 to >= 0; quantiles are
+    sorted so p10 <= p50 <= p90.
+    """
+    capacities = capacities or {}
+    by_model: dict[str, list[Window]] = {}
+    for window in windows:
+        name = choose_model(window, config)
+        if name is not None:
+            by_model.setdefault(name, []).append(window)
+    out: list[Forecast] = []
+    steps = np.arange(1, config.horizon_steps + 1, dtype=np.int64) * config.step_ms
+    for name, group in by_model.items():
+        for start in range(0, len(group), config.chunk):
+            chunk = group[start : start + config.chunk]
+            quantiles = _run(name, chunk, config)
+            for window, q in zip(chunk, quantiles, strict=True):
+                low, high = _clip_bounds(window.quantity, capacities.get(window.site_id))
+                q = np.sort(np.clip(q, low, high), axis=-1)
+                out.append(
+                    Forecast(
+                        window.site_id,
+                        window.quantity,
+                        window.last_ts_ms + config.step_ms,
+                        window.last_ts_ms + steps,
+                        q[:, 0],
+                        q[:, 1],
+                        q[:, 2],
+                        name,
+                    )
+                )
+    return out
+
+
+def _run(name: str, chunk: list[Window], config: ForecastConfig) -> np.ndarray:
+    device = torch.device(config.device)
+    with torch.inference_mode():
+        y = torch.tensor(np.stack([w.y for w in chunk]), dtype=torch.float32, device=device)
+        exog = torch.tensor(np.stack([w.exog for w in chunk]), dtype=torch.float32, device=device)
+        last = torch.tensor([w.last_ts_ms for w in chunk], dtype=torch.float64, device=device)
+        design = build_design(y, exog, last, config.step_ms, config.horizon_steps)
+        return MODELS[name](design).float().cpu().numpy()

@@ -1,0 +1,230 @@
+"""Validation of decoded messages: schema, types, units and timestamp sanity.
+
+A message is one JSON object or a JSON array of them. Each item either becomes a typed
+record in canonical units or a :class:`Rejection` carrying the reason and the original item.
+"""
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gridbrain.errors import InvalidMessageError
+from processors.quantities import QUANTITIES, WEATHER_VARIABLES
+from processors.timestamps import parse_ts_ms
+
+__all__ = [
+    "ReadingBatch",
+    "Rejection",
+    "WeatherObservation",
+    "decode_items",
+    "validate_readings",
+    "validate_weather",
+]
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One rejected item: why, and what it was.
+
+    Attributes:
+        index: position of the item in its message (0 for a message that did not decode).
+        reason: machine-readable reason, e.g. ``unknown_unit``.
+        detail: human-readable explanation.
+        payload: the original item (or the raw text of an undecodable message).
+    """
+
+    index: int
+    reason: str
+    detail: str
+    payload: Any
+
+
+@dataclass
+class ReadingBatch:
+    """Valid readings as columns, values in canonical units.
+
+    Attributes:
+        site_id: site of each reading.
+        sensor_id: sensor of each reading ('' when the reading named none).
+        quantity: quantity name of each reading.
+        ts_ms: event time, epoch milliseconds UTC.
+        value: value in the quantity's canonical unit.
+        index: position of each reading in its source message.
+    """
+
+    site_id: list[str] = field(default_factory=list)
+    sensor_id: list[str] = field(default_factory=list)
+    quantity: list[str] = field(default_factory=list)
+    ts_ms: list[int] = field(default_factory=list)
+    value: list[float] = field(default_factory=list)
+    index: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ts_ms)
+
+    def extend(self, other: "ReadingBatch") -> None:
+        """Append another batch's readings."""
+        self.site_id.extend(other.site_id)
+        self.sensor_id.extend(other.sensor_id)
+        self.quantity.extend(other.quantity)
+        self.ts_ms.extend(other.ts_ms)
+        self.value.extend(other.value)
+        self.index.extend(other.index)
+
+    def take(self, mask: np.ndarray) -> "ReadingBatch":
+        """Return the readings where ``mask`` is true."""
+        keep = np.flatnonzero(mask)
+        return ReadingBatch(
+            site_id=[self.site_id[i] for i in keep],
+            sensor_id=[self.sensor_id[i] for i in keep],
+            quantity=[self.quantity[i] for i in keep],
+            ts_ms=[self.ts_ms[i] for i in keep],
+            value=[self.value[i] for i in keep],
+            index=[self.index[i] for i in keep],
+        )
+
+
+@dataclass(frozen=True)
+class WeatherObservation:
+    """A validated weather observation for one site (or station) and time."""
+
+    site_id: str
+    ts_ms: int
+    variables: dict[str, float]
+    description: str | None = None
+
+
+def decode_items(raw: bytes) -> list[Any]:
+    """Decode a message into its items (a JSON object is a batch of one).
+
+    Raises:
+        InvalidMessageError: ``malformed_json`` or ``empty_batch``.
+    """
+    try:
+        decoded = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidMessageError("malformed_json", str(exc)) from exc
+    if isinstance(decoded, list):
+        if not decoded:
+            raise InvalidMessageError("empty_batch", "a batch must hold at least one item")
+        return decoded
+    return [decoded]
+
+
+def _require_str(item: dict[str, Any], key: str) -> str:
+    value = item.get(key)
+    if value is None:
+        raise InvalidMessageError(f"missing_{key}", f"{key} is required")
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidMessageError(f"bad_{key}", f"{key} must be a non-empty string")
+    return value
+
+
+def _require_number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidMessageError(f"bad_{name}", f"{name} must be a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise InvalidMessageError(f"bad_{name}", f"{name} must be finite")
+    return number
+
+
+def _check_not_future(ts_ms: int, now_ms: int, max_future_ms: int) -> None:
+    if ts_ms > now_ms + max_future_ms:
+        raise InvalidMessageError(
+            "future_timestamp", f"{(ts_ms - now_ms) / 60000:.0f} min in the future"
+        )
+
+
+def _one_reading(item: Any, now_ms: int, max_future_ms: int) -> tuple[str, str, str, int, float]:
+    if not isinstance(item, dict):
+        raise InvalidMessageError("not_an_object", f"expected an object, got {type(item).__name__}")
+    site_id = _require_str(item, "site_id")
+    name = _require_str(item, "quantity")
+    quantity = QUANTITIES.get(name)
+    if quantity is None:
+        raise InvalidMessageError("unknown_quantity", name)
+    unit = _require_str(item, "unit")
+    if unit not in quantity.factors:
+        raise InvalidMessageError("unknown_unit", f"{unit!r} for {name}")
+    if "value" not in item:
+        raise InvalidMessageError("missing_value", "value is required")
+    value = quantity.to_canonical(_require_number(item["value"], "value"), unit)
+    if "ts" not in item:
+        raise InvalidMessageError("missing_ts", "ts is required")
+    ts_ms = parse_ts_ms(item["ts"])
+    _check_not_future(ts_ms, now_ms, max_future_ms)
+    sensor = item.get("sensor_id") or ""
+    return site_id, str(sensor), name, ts_ms, value
+
+
+def validate_readings(
+    items: list[Any], now_ms: int, max_future_ms: int
+) -> tuple[ReadingBatch, list[Rejection]]:
+    """Validate the items of one ``sensor.readings`` message.
+
+    Args:
+        items: decoded items of the message.
+        now_ms: the current wall-clock time, epoch milliseconds.
+        max_future_ms: how far ahead of ``now_ms`` a timestamp may lie.
+
+    Returns:
+        The valid readings (canonical units) and one rejection per invalid item.
+    """
+    batch = ReadingBatch()
+    rejections: list[Rejection] = []
+    for index, item in enumerate(items):
+        try:
+            site_id, sensor, name, ts_ms, value = _one_reading(item, now_ms, max_future_ms)
+        except InvalidMessageError as exc:
+            rejections.append(Rejection(index, exc.reason, exc.detail, item))
+            continue
+        batch.site_id.append(site_id)
+        batch.sensor_id.append(sensor)
+        batch.quantity.append(name)
+        batch.ts_ms.append(ts_ms)
+        batch.value.append(value)
+        batch.index.append(index)
+    return batch, rejections
+
+
+def _one_observation(item: Any, now_ms: int, max_future_ms: int) -> WeatherObservation:
+    if not isinstance(item, dict):
+        raise InvalidMessageError("not_an_object", f"expected an object, got {type(item).__name__}")
+    site_key = "site_id" if "site_id" in item else "station_id"
+    site_id = _require_str(item, site_key)
+    if "ts" not in item:
+        raise InvalidMessageError("missing_ts", "ts is required")
+    ts_ms = parse_ts_ms(item["ts"])
+    _check_not_future(ts_ms, now_ms, max_future_ms)
+    variables: dict[str, float] = {}
+    for name, (low, high) in WEATHER_VARIABLES.items():
+        if item.get(name) is None:
+            continue
+        value = _require_number(item[name], name)
+        if not low <= value <= high:
+            raise InvalidMessageError("out_of_range", f"{name}={value} outside [{low}, {high}]")
+        variables[name] = value
+    description = item.get("description")
+    if description is not None and not isinstance(description, str):
+        raise InvalidMessageError("bad_description", "description must be a string")
+    if not variables and not description:
+        raise InvalidMessageError("no_variables", "no known weather variable in the observation")
+    return WeatherObservation(site_id, ts_ms, variables, description)
+
+
+def validate_weather(
+    items: list[Any], now_ms: int, max_future_ms: int
+) -> tuple[list[WeatherObservation], list[Rejection]]:
+    """Validate the items of one ``weather.observations`` message."""
+    observations: list[WeatherObservation] = []
+    rejections: list[Rejection] = []
+    for index, item in enumerate(items):
+        try:
+            observations.append(_one_observation(item, now_ms, max_future_ms))
+        except InvalidMessageError as exc:
+            rejections.append(Rejection(index, exc.reason, exc.detail, item))
+    return observations, rejections

@@ -1,0 +1,1 @@
+"""The database: typed models, engine/session factory, repositories and batched writers."""

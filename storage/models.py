@@ -1,0 +1,154 @@
+"""SQLAlchemy 2.0 typed models of every Gridbrain table."""
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Alert",
+    "Base",
+    "DeadLetter",
+    "Forecast",
+    "Reading",
+    "Site",
+    "StageCount",
+    "StreamOffset",
+    "WeatherObservation",
+]
+
+_NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Timestamp = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention for constraints."""
+
+    metadata = MetaData(naming_convention=_NAMING)
+
+
+class Site(Base):
+    """A site: a PV plant, a wind turbine or farm, a feeder, or an air-quality monitor."""
+
+    __tablename__ = "sites"
+    site_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str | None] = mapped_column(String(32))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    capacity_kw: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+
+
+class Reading(Base):
+    """The clean, resampled series: the mean of each quantity per site and step."""
+
+    __tablename__ = "readings"
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.site_id"), primary_key=True)
+    quantity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    value_sum: Mapped[float] = mapped_column(Float)
+    n_samples: Mapped[int] = mapped_column(Integer)
+    quality: Mapped[str] = mapped_column(String(16))
+
+
+class WeatherObservation(Base):
+    """Weather observations per site, as received (validated)."""
+
+    __tablename__ = "weather_observations"
+    site_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
+    variables: Mapped[dict[str, float]] = mapped_column(JSONB)
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class Forecast(Base):
+    """Multi-horizon quantile forecasts; one row per series, issue time, target and model."""
+
+    __tablename__ = "forecasts"
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.site_id"), primary_key=True)
+    quantity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    issued_at: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
+    target_ts: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(32))
+    p10: Mapped[float] = mapped_column(Float)
+    p50: Mapped[float] = mapped_column(Float)
+    p90: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    __table_args__ = (Index("ix_forecasts_latest", "site_id", "quantity", "issued_at"),)
+
+
+class Alert(Base):
+    """An alert incident, updated in place as its state changes."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    site_id: Mapped[str] = mapped_column(String(128))
+    rule: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(Timestamp)
+    resolved_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    value: Mapped[float] = mapped_column(Float)
+    message: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    __table_args__ = (UniqueConstraint("site_id", "rule", "started_at"),)
+
+
+class DeadLetter(Base):
+    """A rejected message or item, with the reason and the original payload."""
+
+    __tablename__ = "dead_letters"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String(128))
+    partition: Mapped[int] = mapped_column(Integer)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    item_index: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    __table_args__ = (UniqueConstraint("topic", "partition", "offset", "item_index"),)
+
+
+class StageCount(Base):
+    """Running counters per stage and topic (received, processed, duplicates, ...)."""
+
+    __tablename__ = "stage_counts"
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(128), primary_key=True)
+    counter: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+
+
+class StreamOffset(Base):
+    """The last input offset whose effects are committed, per consumer stage and partition."""
+
+    __tablename__ = "stream_offsets"
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(128), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    offset: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,79 @@
+"""One transaction per processed input batch: effects, counters and input offsets together.
+
+Storing the last input offset in the same transaction as the batch's effects makes the
+effects exactly-once even though Kafka delivery is at-least-once: a batch redelivered
+after a crash is recognised and skipped.
+"""
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.repositories import add_counts, load_offsets, save_offsets
+
+__all__ = ["BatchTransaction", "InputPosition", "run_batch"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class InputPosition:
+    """Where an input message came from."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass
+class BatchTransaction:
+    """What a stage's batch handler sees: the session, counters, and offsets to save.
+
+    Attributes:
+        session: the open session (one transaction).
+        counts: (topic, counter) -> increment, saved at commit.
+        offsets: (topic, partition) -> last offset handled, saved at commit.
+        committed: offsets already committed before this batch.
+    """
+
+    session: Session
+    committed: dict[tuple[str, int], int]
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def is_new(self, position: InputPosition) -> bool:
+        """Whether a message's effects are not committed yet (and mark it as handled)."""
+        key = (position.topic, position.partition)
+        if position.offset <= self.committed.get(key, -1):
+            return False
+        self.offsets[key] = max(self.offsets.get(key, -1), position.offset)
+        return True
+
+
+def run_batch(
+    sessions: sessionmaker[Session],
+    stage: str,
+    partitions: Iterable[tuple[str, int]],
+    handler: Callable[[BatchTransaction], T],
+) -> T:
+    """Run ``handler`` in one transaction and commit its effects, counters and offsets.
+
+    The input partitions of the batch are locked (transaction-scoped advisory locks) before
+    the committed offsets are read, so two workers that briefly both hold a partition
+    during a rebalance cannot both apply the same messages.
+    """
+    with sessions() as session, session.begin():
+        for topic, partition in sorted(set(partitions)):
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                {"key": f"{stage}/{topic}/{partition}"},
+            )
+        tx = BatchTransaction(session, load_offsets(session, stage))
+        result = handler(tx)
+        add_counts(session, stage, tx.counts)
+        save_offsets(session, stage, tx.offsets)
+    return result

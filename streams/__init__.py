@@ -1,0 +1,1 @@
+"""Thin wiring of the pipeline onto Kafka topics: decode, call processors, write, emit."""

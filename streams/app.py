@@ -1,0 +1,152 @@
+"""The Faust app: agents that feed message batches to the stage handlers.
+
+Every agent follows one pattern: take a batch of events, run the stage handler off the
+event loop (in the stage's single thread, inside one database transaction), then publish
+what the handler emitted. An exception in a handler is a bug or an outage, not bad
+input (bad input is dead-lettered by the handlers): the agent crashes the worker, and
+the uncommitted batch is redelivered to the next one (at-least-once, idempotent effects).
+"""
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Literal, cast
+
+import faust
+from faust.types import EventT, StreamT
+
+from gridbrain.settings import Settings
+from storage.db import make_engine, make_sessionmaker
+from storage.transaction import BatchTransaction, InputPosition, run_batch
+from streams.alerting import AlertingStage
+from streams.cleaning import CleaningStage
+from streams.envelope import Emission, RawMessage
+from streams.forecasting import ForecastingStage
+from streams.topics import (
+    ALERTS,
+    DEADLETTER,
+    FORECASTS,
+    FUSED,
+    SENSOR_READINGS,
+    WEATHER_OBSERVATIONS,
+)
+
+__all__ = ["ROLES", "Role", "build_app"]
+
+Role = Literal["clean", "forecast", "alert"]
+ROLES: tuple[Role, ...] = ("clean", "forecast", "alert")
+
+
+class Handler(Protocol):
+    """A stage's batch handler."""
+
+    def __call__(self, tx: BatchTransaction, messages: list[RawMessage]) -> list[Emission]: ...
+
+
+def _raw(event: EventT) -> RawMessage:
+    message = event.message
+    key = message.key if isinstance(message.key, bytes) or message.key is None else None
+    return RawMessage(
+        InputPosition(message.topic, message.partition, message.offset),
+        key,
+        message.value or b"",
+    )
+
+
+def build_app(
+    settings: Settings, kafka_bootstrap: str, database_url: str, roles: tuple[Role, ...] = ROLES
+) -> faust.App:
+    """A Faust app running the stages of ``roles``, writing to ``database_url``."""
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{kafka_bootstrap}",
+        store="memory://",
+        web_enabled=False,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 4),
+        consumer_auto_offset_reset="earliest",
+        topic_allow_declare=False,
+    )
+    sessions = make_sessionmaker(make_engine(database_url))
+    outputs = {
+        name: app.topic(
+            name, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw"
+        )
+        for name in (FUSED, FORECASTS, ALERTS, DEADLETTER)
+    }
+
+    def source(name: str) -> faust.TopicT:
+        return app.topic(
+            name, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw"
+        )
+
+    def agent(
+        stage: str,
+        topic_name: str,
+        handler: Handler,
+        pool: ThreadPoolExecutor,
+        batch_max: int,
+        within: float,
+    ) -> None:
+        async def consume(stream: StreamT[bytes]) -> None:
+            loop = asyncio.get_running_loop()
+            batches = cast("faust.Stream[bytes]", stream).take_events(batch_max, within=within)
+            async for events in batches:
+                messages = [_raw(e) for e in events]
+                partitions = {(m.position.topic, m.position.partition) for m in messages}
+                emissions = await loop.run_in_executor(
+                    pool,
+                    run_batch,
+                    sessions,
+                    stage,
+                    partitions,
+                    partial(handler, messages=messages),
+                )
+                for emission in emissions:
+                    await outputs[emission.topic].send(key=emission.key, value=emission.value)
+
+        app.agent(source(topic_name), name=f"{stage}-{topic_name}")(consume)
+
+    if "clean" in roles:
+        cleaning = CleaningStage(settings)
+        pool = ThreadPoolExecutor(1, thread_name_prefix="clean")
+        within = settings.ingest_batch_within_s
+        agent(
+            "clean",
+            SENSOR_READINGS,
+            cleaning.handle_readings,
+            pool,
+            settings.ingest_batch_max,
+            within,
+        )
+        agent(
+            "weather",
+            WEATHER_OBSERVATIONS,
+            cleaning.handle_weather,
+            pool,
+            settings.ingest_batch_max,
+            within,
+        )
+    if "forecast" in roles:
+        forecasting = ForecastingStage(settings)
+        agent(
+            "forecast",
+            FUSED,
+            forecasting.handle,
+            ThreadPoolExecutor(1, thread_name_prefix="forecast"),
+            settings.forecast_batch_max,
+            settings.forecast_batch_within_s,
+        )
+    if "alert" in roles:
+        alerting = AlertingStage(settings)
+        agent(
+            "alert",
+            FUSED,
+            alerting.handle,
+            ThreadPoolExecutor(1, thread_name_prefix="alert"),
+            settings.forecast_batch_max,
+            settings.forecast_batch_within_s,
+        )
+    return app

@@ -1,0 +1,137 @@
+"""Cleaning stage: validate, clean, resample and fuse sensor readings and weather."""
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gridbrain.errors import InvalidMessageError
+from gridbrain.settings import Settings
+from processors.clean import DuplicateFilter, range_mask
+from processors.fuse import WeatherAsOf
+from processors.resample import Resampler
+from processors.validate import (
+    ReadingBatch,
+    Rejection,
+    decode_items,
+    validate_readings,
+    validate_weather,
+)
+from storage.repositories import (
+    DeadLetterRow,
+    add_dead_letters,
+    add_reading_increments,
+    add_weather,
+    ensure_sites,
+)
+from storage.transaction import BatchTransaction, InputPosition
+from streams.envelope import Emission, RawMessage, dead_letter, encode
+from streams.topics import DEADLETTER, FUSED
+
+__all__ = ["CleaningStage"]
+
+
+@dataclass
+class _Rejected:
+    rows: list[DeadLetterRow] = field(default_factory=list)
+    emissions: list[Emission] = field(default_factory=list)
+
+    def add(self, position: InputPosition, rejection: Rejection, key: bytes | None) -> None:
+        row, emission = dead_letter(position, rejection, key, DEADLETTER)
+        self.rows.append(row)
+        self.emissions.append(emission)
+
+
+class CleaningStage:
+    """Holds the cleaning state of one worker (resampler, duplicates, recent weather).
+
+    Its handlers run on one thread, inside the batch's transaction.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._step_ms = settings.step_ms
+        self._max_future_ms = settings.max_future_minutes * 60_000
+        lateness_ms = settings.allowed_lateness_minutes * 60_000
+        self._resampler = Resampler(self._step_ms, lateness_ms)
+        self._duplicates = DuplicateFilter(horizon_ms=2 * 86_400_000)
+        self._weather = WeatherAsOf(settings.weather_staleness_minutes * 60_000)
+        self._known_sites: set[str] = set()
+
+    def _decode(
+        self, tx: BatchTransaction, message: RawMessage, rejected: _Rejected
+    ) -> list[object] | None:
+        topic = message.position.topic
+        tx.counts[(topic, "messages")] += 1
+        try:
+            return decode_items(message.value)
+        except InvalidMessageError as exc:
+            tx.counts[(topic, "received")] += 1
+            tx.counts[(topic, "deadlettered")] += 1
+            rejection = Rejection(0, exc.reason, exc.detail, message.value)
+            rejected.add(message.position, rejection, message.key)
+            return None
+
+    def handle_readings(self, tx: BatchTransaction, messages: list[RawMessage]) -> list[Emission]:
+        """Validate, clean and resample a batch of ``sensor.readings`` messages."""
+        now_ms = int(time.time() * 1000)
+        rejected = _Rejected()
+        clean = ReadingBatch()
+        for message in messages:
+            if not tx.is_new(message.position):
+                continue
+            items = self._decode(tx, message, rejected)
+            if items is None:
+                continue
+            topic = message.position.topic
+            tx.counts[(topic, "received")] += len(items)
+            batch, rejections = validate_readings(items, now_ms, self._max_future_ms)
+            in_range = range_mask(batch)
+            for i in np.flatnonzero(~in_range):
+                index = batch.index[i]
+                detail = f"{batch.quantity[i]}={batch.value[i]:g} outside its physical range"
+                rejections.append(Rejection(index, "out_of_range", detail, items[index]))
+            for rejection in rejections:
+                rejected.add(message.position, rejection, message.key)
+            tx.counts[(topic, "deadlettered")] += len(rejections)
+            first = self._duplicates.first_seen_mask(batch.take(in_range))
+            tx.counts[(topic, "duplicates")] += int((~first).sum())
+            tx.counts[(topic, "processed")] += int(first.sum())
+            clean.extend(batch.take(in_range).take(first))
+        increments, closed, late = self._resampler.add(clean)
+        if late and messages:
+            tx.counts[(messages[0].position.topic, "late")] += late
+        new_sites = set(clean.site_id) - self._known_sites
+        ensure_sites(tx.session, new_sites)
+        self._known_sites |= new_sites
+        add_reading_increments(tx.session, increments)
+        add_dead_letters(tx.session, rejected.rows)
+        fused = [self._weather.fuse(step, self._step_ms) for step in closed]
+        tx.counts[(FUSED, "emitted")] += len(fused)
+        return rejected.emissions + [
+            Emission(FUSED, f.site_id.encode(), encode(f.to_dict())) for f in fused
+        ]
+
+    def handle_weather(self, tx: BatchTransaction, messages: list[RawMessage]) -> list[Emission]:
+        """Validate and store a batch of ``weather.observations`` messages."""
+        now_ms = int(time.time() * 1000)
+        rejected = _Rejected()
+        accepted = []
+        for message in messages:
+            if not tx.is_new(message.position):
+                continue
+            items = self._decode(tx, message, rejected)
+            if items is None:
+                continue
+            topic = message.position.topic
+            tx.counts[(topic, "received")] += len(items)
+            observations, rejections = validate_weather(items, now_ms, self._max_future_ms)
+            for rejection in rejections:
+                rejected.add(message.position, rejection, message.key)
+            tx.counts[(topic, "deadlettered")] += len(rejections)
+            tx.counts[(topic, "processed")] += len(observations)
+            accepted.extend(observations)
+        for observation in accepted:
+            self._weather.add(observation)
+        add_weather(tx.session, accepted)
+        add_dead_letters(tx.session, rejected.rows)
+        return rejected.emissions
