@@ -10,7 +10,7 @@ the uncommitted batch is redelivered to the next one (at-least-once, idempotent 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Literal, cast
+from typing import Literal, Protocol, cast
 
 import faust
 from faust.types import EventT, StreamT
