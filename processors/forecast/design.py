@@ -36,13 +36,13 @@ class Design:
     x_last: torch.Tensor
 
 
-def _ffill(y: torch.Tensor) -> torch.Tensor:
-    """Forward-fill NaNs along the last axis; leading NaNs become 0."""
+def _ffill(y: torch.Tensor, leading: float = torch.nan) -> torch.Tensor:
+    """Forward-fill NaNs along the last axis; NaNs before the first value become ``leading``."""
     valid = ~torch.isnan(y)
     idx = torch.where(valid, torch.arange(y.shape[-1], device=y.device), 0)
     idx = torch.cummax(idx, dim=-1).values
     filled = torch.gather(torch.nan_to_num(y, nan=0.0), -1, idx)
-    return torch.where(torch.cummax(valid.int(), dim=-1).values.bool(), filled, 0.0)
+    return torch.where(torch.cummax(valid.int(), dim=-1).values.bool(), filled, leading)
 
 
 def build_design(
@@ -68,7 +68,7 @@ def build_design(
     seasonal_back = h - season * torch.ceil(h / season).long()
 
     yf = _ffill(y)
-    exf = torch.stack([_ffill(exog[..., k]) for k in range(exog.shape[-1])], dim=-1)
+    exf = torch.stack([_ffill(exog[..., k], 0.0) for k in range(exog.shape[-1])], dim=-1)
 
     def features(o: torch.Tensor) -> torch.Tensor:
         # o: origins, shape (N,) -> features (B, H, N, F)
@@ -96,5 +96,9 @@ def build_design(
     inside = target_idx < length
     target = y[:, target_idx.clamp(max=length - 1)]
     target = torch.where(inside[None], target, torch.nan)
+    x = features(origins)
+    # A sample whose lags reach back before the first observation does not train or score.
+    target = torch.where(torch.isnan(x).any(dim=-1), torch.nan, target)
     last = torch.tensor([length - 1], device=y.device)
-    return Design(features(origins), target, features(last)[:, :, 0, :])
+    x_last = torch.nan_to_num(features(last)[:, :, 0, :], nan=0.0)
+    return Design(torch.nan_to_num(x, nan=0.0), target, x_last)

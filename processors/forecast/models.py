@@ -19,16 +19,22 @@ ModelFn = Callable[[Design], torch.Tensor]
 
 
 def _with_residual_quantiles(
-    fitted: torch.Tensor, design: Design, p50: torch.Tensor
+    fitted: torch.Tensor, design: Design, point: torch.Tensor
 ) -> torch.Tensor:
-    """Stack p10/p50/p90 from errors of ``fitted`` (B, H, N) against ``design.y``."""
+    """p10/p50/p90 (B, H, 3): the point forecast plus quantiles of its past errors.
+
+    Errors of ``fitted`` (B, H, N) against ``design.y`` are taken per horizon; where a
+    horizon has no error sample, the series' errors over all horizons stand in. Adding
+    the median error as well corrects a biased point forecast, and the three quantiles
+    of one sample are ordered by construction.
+    """
     resid = design.y - fitted
-    q = torch.tensor([QUANTILES[0], QUANTILES[2]], dtype=resid.dtype, device=resid.device)
-    per_h = torch.nanquantile(resid, q, dim=-1)  # (2, B, H)
-    pooled = torch.nanquantile(resid.flatten(1), q, dim=-1)  # (2, B)
+    q = torch.tensor(QUANTILES, dtype=resid.dtype, device=resid.device)
+    per_h = torch.nanquantile(resid, q, dim=-1)  # (3, B, H)
+    pooled = torch.nanquantile(resid.flatten(1), q, dim=-1)  # (3, B)
     per_h = torch.where(torch.isnan(per_h), pooled[..., None], per_h)
     per_h = torch.nan_to_num(per_h, nan=0.0)
-    return torch.stack([p50 + per_h[0], p50, p50 + per_h[1]], dim=-1)
+    return point[..., None] + per_h.permute(1, 2, 0)
 
 
 def persistence(design: Design) -> torch.Tensor:

@@ -1,0 +1,16 @@
+"""Small builders of plain test data."""
+
+from processors.validate import ReadingBatch
+
+
+def batch(rows: list[tuple[str, str, str, int, float]]) -> ReadingBatch:
+    """A ReadingBatch from (site, sensor, quantity, ts_ms, value) rows."""
+    b = ReadingBatch()
+    for i, (site, sensor, quantity, ts, value) in enumerate(rows):
+        b.site_id.append(site)
+        b.sensor_id.append(sensor)
+        b.quantity.append(quantity)
+        b.ts_ms.append(ts)
+        b.value.append(value)
+        b.index.append(i)
+    return b

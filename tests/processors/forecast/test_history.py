@@ -1,0 +1,27 @@
+import numpy as np
+
+from processors.forecast.history import SeriesHistory
+from processors.fuse import FusedStep
+
+STEP = 900_000
+HOUR = 3_600_000
+
+
+def step(ts: int, **values: float) -> FusedStep:
+    return FusedStep("s", ts, values, {"temperature_c": 10.0}, 0)
+
+
+def test_due_on_interval_boundaries_only() -> None:
+    h = SeriesHistory(STEP, length=8, interval_ms=HOUR)
+    due = [h.add(step(i * STEP, load=1.0, temperature=3.0)) for i in range(8)]
+    assert [i for i, d in enumerate(due) if d] == [3, 7]
+    assert due[3] == [("s", "load", 3 * STEP)]  # only forecast quantities
+
+
+def test_window_has_gaps_as_nan_and_ends_at_issue_time() -> None:
+    h = SeriesHistory(STEP, length=4, interval_ms=HOUR)
+    for i in (0, 1, 3, 4):
+        h.add(step(i * STEP, load=float(i)))
+    w = h.window("s", "load", 3 * STEP)
+    assert np.isnan(w.y[2]) and w.y[3] == 3.0 and w.observed_steps == 3
+    assert w.exog[0, 0] == 10.0
