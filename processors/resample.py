@@ -7,7 +7,7 @@ import numpy as np
 
 from processors.validate import ReadingBatch
 
-__all__ = ["BucketIncrement", "ClosedStep", "Resampler"]
+__all__ = ["BucketIncrement", "ClosedStep", "Resampler", "merge_increments"]
 
 
 @dataclass(frozen=True)
@@ -43,23 +43,33 @@ class Resampler:
     """Aggregates readings into step buckets and closes a site's bucket by event time.
 
     A bucket ``[t, t + step)`` closes once the newest reading of its site is at least
-    ``lateness`` past ``t + step``. A reading for an already-closed bucket is *late*: it
-    still updates the stored bucket (the increment), but the closed step is not emitted
-    again.
+    ``lateness`` past ``t + step``; its mean is then final. Readings for a closed bucket
+    are *too late*: :meth:`open_mask` finds them so the caller can reject them before
+    :meth:`add` (the stored mean is never changed after it was emitted).
     """
 
     step_ms: int
     lateness_ms: int
     _sites: dict[str, _SiteState] = field(default_factory=lambda: defaultdict(_SiteState))
 
-    def add(self, batch: ReadingBatch) -> tuple[list[BucketIncrement], list[ClosedStep], int]:
-        """Add a batch of clean readings.
+    def open_mask(self, batch: ReadingBatch) -> np.ndarray:
+        """True where a reading's bucket is still open (closed by an earlier batch: false)."""
+        closed_until = np.fromiter(
+            (self._sites[s].closed_until_ms if s in self._sites else -1 for s in batch.site_id),
+            dtype=np.int64,
+            count=len(batch),
+        )
+        ts = np.asarray(batch.ts_ms, dtype=np.int64)
+        return np.asarray(ts - ts % self.step_ms >= closed_until)
+
+    def add(self, batch: ReadingBatch) -> tuple[list[BucketIncrement], list[ClosedStep]]:
+        """Add a batch of clean readings whose buckets are open.
 
         Returns:
-            The increments to store, the steps that closed, and the number of late readings.
+            The increments to add to the stored buckets, and the steps that closed.
         """
         if not len(batch):
-            return [], [], 0
+            return [], []
         ts = np.asarray(batch.ts_ms, dtype=np.int64)
         bucket = ts - ts % self.step_ms
         values = np.asarray(batch.value, dtype=np.float64)
@@ -70,24 +80,19 @@ class Resampler:
         sums = np.bincount(inverse, weights=values)
         counts = np.bincount(inverse)
         increments: list[BucketIncrement] = []
-        late = 0
         for g in range(len(uniq)):
             site_id, quantity = str(key_codes[key_index[first[g]]]).split("\x1f")
             start = int(bucket[first[g]])
             increments.append(
                 BucketIncrement(site_id, quantity, start, float(sums[g]), int(counts[g]))
             )
-            state = self._sites[site_id]
-            if start < state.closed_until_ms:
-                late += int(counts[g])
-                continue
-            acc = state.buckets.setdefault(start, {}).setdefault(quantity, [0.0, 0])
+            acc = self._sites[site_id].buckets.setdefault(start, {}).setdefault(quantity, [0.0, 0])
             acc[0] += float(sums[g])
             acc[1] += int(counts[g])
         for site_id, site_ts in _max_per_site(batch.site_id, ts).items():
             state = self._sites[site_id]
             state.watermark_ms = max(state.watermark_ms, site_ts)
-        return increments, self._close(), late
+        return increments, self._close()
 
     def _close(self) -> list[ClosedStep]:
         closed: list[ClosedStep] = []
@@ -113,3 +118,13 @@ def _max_per_site(site_ids: list[str], ts: np.ndarray) -> dict[str, int]:
         if t > result.get(site_id, -1):
             result[site_id] = t
     return result
+
+
+def merge_increments(increments: list[BucketIncrement]) -> list[BucketIncrement]:
+    """Sum increments of the same bucket (fewer rows to write)."""
+    merged: dict[tuple[str, str, int], list[float]] = {}
+    for i in increments:
+        acc = merged.setdefault((i.site_id, i.quantity, i.ts_ms), [0.0, 0])
+        acc[0] += i.value_sum
+        acc[1] += i.count
+    return [BucketIncrement(s, q, t, acc[0], int(acc[1])) for (s, q, t), acc in merged.items()]

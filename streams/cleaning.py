@@ -9,9 +9,8 @@ from gridbrain.errors import InvalidMessageError
 from gridbrain.settings import Settings
 from processors.clean import DuplicateFilter, range_mask
 from processors.fuse import WeatherAsOf
-from processors.resample import Resampler
+from processors.resample import BucketIncrement, ClosedStep, Resampler, merge_increments
 from processors.validate import (
-    ReadingBatch,
     Rejection,
     decode_items,
     validate_readings,
@@ -75,7 +74,9 @@ class CleaningStage:
         """Validate, clean and resample a batch of ``sensor.readings`` messages."""
         now_ms = int(time.time() * 1000)
         rejected = _Rejected()
-        clean = ReadingBatch()
+        increments: list[BucketIncrement] = []
+        closed: list[ClosedStep] = []
+        sites: set[str] = set()
         for message in messages:
             if not tx.is_new(message.position):
                 continue
@@ -90,20 +91,28 @@ class CleaningStage:
                 index = batch.index[i]
                 detail = f"{batch.quantity[i]}={batch.value[i]:g} outside its physical range"
                 rejections.append(Rejection(index, "out_of_range", detail, items[index]))
+            batch = batch.take(in_range)
+            in_time = self._resampler.open_mask(batch)
+            for i in np.flatnonzero(~in_time):
+                index = batch.index[i]
+                detail = "its step was already closed and emitted (allowed lateness passed)"
+                rejections.append(Rejection(index, "too_late", detail, items[index]))
             for rejection in rejections:
                 rejected.add(message.position, rejection, message.key)
             tx.counts[(topic, "deadlettered")] += len(rejections)
-            first = self._duplicates.first_seen_mask(batch.take(in_range))
+            batch = batch.take(in_time)
+            first = self._duplicates.first_seen_mask(batch)
             tx.counts[(topic, "duplicates")] += int((~first).sum())
             tx.counts[(topic, "processed")] += int(first.sum())
-            clean.extend(batch.take(in_range).take(first))
-        increments, closed, late = self._resampler.add(clean)
-        if late and messages:
-            tx.counts[(messages[0].position.topic, "late")] += late
-        new_sites = set(clean.site_id) - self._known_sites
+            # Resampled message by message, so lateness does not depend on batch sizes.
+            added, newly_closed = self._resampler.add(batch.take(first))
+            increments.extend(added)
+            closed.extend(newly_closed)
+            sites.update(batch.site_id)
+        new_sites = sites - self._known_sites
         ensure_sites(tx.session, new_sites)
         self._known_sites |= new_sites
-        add_reading_increments(tx.session, increments)
+        add_reading_increments(tx.session, merge_increments(increments))
         add_dead_letters(tx.session, rejected.rows)
         fused = [self._weather.fuse(step, self._step_ms) for step in closed]
         tx.counts[(FUSED, "emitted")] += len(fused)

@@ -7,33 +7,43 @@ LATE = 300_000
 
 def test_means_and_event_time_closing() -> None:
     r = Resampler(STEP, LATE)
-    increments, closed, late = r.add(batch([
-        ("s", "m", "load", 0, 10.0), ("s", "m", "load", 60_000, 20.0),
-        ("s", "m", "pm25", 120_000, 5.0), ("t", "m", "load", 0, 1.0),
-    ]))
-    assert late == 0 and closed == []
+    increments, closed = r.add(
+        batch(
+            [
+                ("s", "m", "load", 0, 10.0),
+                ("s", "m", "load", 60_000, 20.0),
+                ("s", "m", "pm25", 120_000, 5.0),
+                ("t", "m", "load", 0, 1.0),
+            ]
+        )
+    )
+    assert closed == []
     sums = {(i.site_id, i.quantity, i.ts_ms): (i.value_sum, i.count) for i in increments}
     assert sums[("s", "load", 0)] == (30.0, 2)
     # Site s reaches 20 min: its first step [0, 15 min) closes (lateness 5 min); t does not.
-    _, closed, _ = r.add(batch([("s", "m", "load", STEP + LATE, 40.0)]))
+    _, closed = r.add(batch([("s", "m", "load", STEP + LATE, 40.0)]))
     assert [(c.site_id, c.ts_ms, c.values) for c in closed] == [
         ("s", 0, {"load": 15.0, "pm25": 5.0})
     ]
 
 
-def test_late_readings_update_storage_but_are_not_re_emitted() -> None:
+def test_readings_for_closed_steps_are_too_late() -> None:
     r = Resampler(STEP, LATE)
     r.add(batch([("s", "m", "load", 0, 10.0), ("s", "m", "load", 2 * STEP, 1.0)]))
-    increments, closed, late = r.add(batch([("s", "m", "load", 60_000, 30.0)]))
-    assert late == 1
-    assert closed == []
-    assert [(i.ts_ms, i.value_sum) for i in increments] == [(0, 30.0)]
+    late = batch(
+        [
+            ("s", "m", "load", 60_000, 30.0),
+            ("s", "m", "load", 2 * STEP + 1, 1.0),
+            ("new-site", "m", "load", 0, 1.0),
+        ]
+    )
+    assert r.open_mask(late).tolist() == [False, True, True]
 
 
 def test_out_of_order_within_open_window_is_kept() -> None:
     r = Resampler(STEP, LATE)
     r.add(batch([("s", "m", "load", 600_000, 3.0)]))
     r.add(batch([("s", "m", "load", 60_000, 1.0)]))
-    _, closed, _ = r.add(batch([("s", "m", "load", 3 * STEP, 0.0)]))
+    _, closed = r.add(batch([("s", "m", "load", 3 * STEP, 0.0)]))
     assert closed[0].values == {"load": 2.0}
     assert closed[0].counts == {"load": 2}

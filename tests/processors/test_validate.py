@@ -11,8 +11,14 @@ FUTURE = 10 * 60_000
 
 
 def reading(**overrides: Any) -> dict[str, Any]:
-    base = {"site_id": "s1", "sensor_id": "m1", "quantity": "load", "value": 5.0, "unit": "MW",
-            "ts": "2024-05-01T09:00:00+00:00"}
+    base = {
+        "site_id": "s1",
+        "sensor_id": "m1",
+        "quantity": "load",
+        "value": 5.0,
+        "unit": "MW",
+        "ts": "2024-05-01T09:00:00+00:00",
+    }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not ...}
 
@@ -40,15 +46,28 @@ def test_decode_rejects(raw: bytes, reason: str) -> None:
     [
         pytest.param(reading(), "load", 5000.0, id="MW_to_kW"),
         pytest.param(reading(unit="W", value=2500), "load", 2.5, id="W_to_kW"),
-        pytest.param(reading(quantity="temperature", unit="degF", value=212), "temperature", 100.0,
-                     id="degF_to_degC"),
-        pytest.param(reading(quantity="temperature", unit="K", value=273.15), "temperature", 0.0,
-                     id="K_to_degC"),
-        pytest.param(reading(quantity="no2", unit="ppb", value=24.45), "no2", 46.0055,
-                     id="no2_ppb_at_25C"),
+        pytest.param(
+            reading(quantity="temperature", unit="degF", value=212),
+            "temperature",
+            100.0,
+            id="degF_to_degC",
+        ),
+        pytest.param(
+            reading(quantity="temperature", unit="K", value=273.15),
+            "temperature",
+            0.0,
+            id="K_to_degC",
+        ),
+        pytest.param(
+            reading(quantity="no2", unit="ppb", value=24.45), "no2", 46.0055, id="no2_ppb_at_25C"
+        ),
         pytest.param(reading(quantity="co", unit="ppm", value=24.45), "co", 28.010, id="co_ppm"),
-        pytest.param(reading(quantity="wind_speed", unit="km/h", value=36), "wind_speed", 10.0,
-                     id="kmh_to_ms"),
+        pytest.param(
+            reading(quantity="wind_speed", unit="km/h", value=36),
+            "wind_speed",
+            10.0,
+            id="kmh_to_ms",
+        ),
         pytest.param(reading(sensor_id=...), "load", 5000.0, id="sensor_optional"),
         pytest.param(reading(ts=NOW - 3_600_000), "load", 5000.0, id="epoch_ms"),
     ],

@@ -18,15 +18,26 @@ def run(values: list[float]) -> list[tuple[int, str, bool]]:
     [
         pytest.param([10, 20], [], id="never_breached"),
         pytest.param([40], [(0, "pending", False)], id="pending"),
-        pytest.param([40, 20], [(0, "pending", False), (1, "resolved", False)], id="pending_dropped"),
+        pytest.param(
+            [40, 20], [(0, "pending", False), (1, "resolved", False)], id="pending_dropped"
+        ),
         pytest.param([40, 41], [(0, "pending", False), (1, "firing", True)], id="fires_after_for"),
-        pytest.param([40, 41, 33, 36, 33, 29],
-                     [(0, "pending", False), (1, "firing", True), (5, "resolved", True)],
-                     id="hysteresis_no_flap"),
-        pytest.param([40, 41, 50, 60, 10, 40, 41],
-                     [(0, "pending", False), (1, "firing", True), (4, "resolved", True),
-                      (5, "pending", False), (6, "firing", True)],
-                     id="second_incident"),
+        pytest.param(
+            [40, 41, 33, 36, 33, 29],
+            [(0, "pending", False), (1, "firing", True), (5, "resolved", True)],
+            id="hysteresis_no_flap",
+        ),
+        pytest.param(
+            [40, 41, 50, 60, 10, 40, 41],
+            [
+                (0, "pending", False),
+                (1, "firing", True),
+                (4, "resolved", True),
+                (5, "pending", False),
+                (6, "firing", True),
+            ],
+            id="second_incident",
+        ),
     ],
 )
 def test_lifecycle(values: list[float], expected: list[tuple[int, str, bool]]) -> None:

@@ -1,0 +1,95 @@
+"""Session fixtures: the real broker and the real PostgreSQL, embedded unless named by settings.
+
+Set GRIDBRAIN_KAFKA_BOOTSTRAP and GRIDBRAIN_DATABASE_URL to run against external services.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from gridbrain.embedded import EmbeddedBroker, open_database_url
+from gridbrain.services import database_url_of
+from gridbrain.settings import Settings
+from storage.db import make_engine, make_sessionmaker, migrate
+from streams.topics import create_topics
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Services:
+    bootstrap: str
+    database_url: str
+    sessions: sessionmaker[Session]
+    state_dir: Path
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    settings = Settings()
+    state = tmp_path_factory.mktemp("state")
+    broker = None
+    bootstrap = settings.kafka_bootstrap
+    if not bootstrap:
+        broker = EmbeddedBroker(state, free_port())
+        broker.start()
+        bootstrap = broker.bootstrap
+    try:
+        with open_database_url(database_url_of(settings), state / "pgdata") as url:
+            migrate(url)
+            create_topics(bootstrap, settings.partitions)
+            engine = make_engine(url)
+            yield Services(bootstrap, url, make_sessionmaker(engine), state)
+            engine.dispose()
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
+@pytest.fixture(scope="session")
+def worker(services: Services) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Faust worker process running every stage."""
+    log = (services.state_dir / "worker.log").open("wb")
+    env = {**os.environ, "GRIDBRAIN_LOG_LEVEL": "INFO"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gridbrain.cli",
+            "worker",
+            "--kafka-bootstrap",
+            services.bootstrap,
+            "--database-url",
+            services.database_url,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    yield process
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        time.sleep(1.0)
