@@ -159,18 +159,30 @@ def produce(
 @cli.command()
 @click.option("--site")
 @click.option("--quantity")
-@click.option("--limit", type=int, default=200, show_default=True)
+@click.option(
+    "--horizons",
+    type=int,
+    default=4,
+    show_default=True,
+    help="Target steps shown per series (0: all).",
+)
+@click.option("--limit", type=int, default=1000, show_default=True)
 @_FORMAT
 @click.pass_obj
 def forecasts(
-    settings: Settings, site: str | None, quantity: str | None, limit: int, fmt: str
+    settings: Settings,
+    site: str | None,
+    quantity: str | None,
+    horizons: int,
+    limit: int,
+    fmt: str,
 ) -> None:
-    """Show the newest forecast of each series."""
+    """Show the newest forecast of each series (p10/p50/p90 per target time)."""
     from gridbrain.services import database
     from storage.queries import latest_forecasts
 
     with database(settings) as sessions, sessions() as session:
-        click.echo(render(latest_forecasts(session, site, quantity, limit), fmt))
+        click.echo(render(latest_forecasts(session, site, quantity, horizons, limit), fmt))
 
 
 @cli.command()

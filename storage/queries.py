@@ -11,42 +11,52 @@ __all__ = ["latest_forecasts", "list_alerts", "stage_counts", "table_counts"]
 
 
 def latest_forecasts(
-    session: Session, site: str | None = None, quantity: str | None = None, limit: int = 200
+    session: Session,
+    site: str | None = None,
+    quantity: str | None = None,
+    horizons: int | None = 4,
+    limit: int = 1000,
 ) -> list[dict[str, Any]]:
-    """Rows of the newest forecast issue of every (site, quantity), soonest targets first."""
+    """The newest forecast issue of every (site, quantity): its first ``horizons`` targets."""
     newest = (
         select(Forecast.site_id, Forecast.quantity, func.max(Forecast.issued_at).label("issued"))
         .group_by(Forecast.site_id, Forecast.quantity)
         .subquery()
     )
-    query = (
-        select(Forecast)
+    rank = (
+        func.row_number()
+        .over(partition_by=(Forecast.site_id, Forecast.quantity), order_by=Forecast.target_ts)
+        .label("rank")
+    )
+    ranked = (
+        select(Forecast, rank)
         .join(
             newest,
             (Forecast.site_id == newest.c.site_id)
             & (Forecast.quantity == newest.c.quantity)
             & (Forecast.issued_at == newest.c.issued),
         )
-        .order_by(Forecast.site_id, Forecast.quantity, Forecast.target_ts)
+        .where(
+            *([Forecast.site_id == site] if site else []),
+            *([Forecast.quantity == quantity] if quantity else []),
+        )
+        .subquery()
     )
-    if site:
-        query = query.where(Forecast.site_id == site)
-    if quantity:
-        query = query.where(Forecast.quantity == quantity)
-    return [
-        {
-            "site_id": f.site_id,
-            "quantity": f.quantity,
-            "issued_at": f.issued_at,
-            "target_ts": f.target_ts,
-            "p10": f.p10,
-            "p50": f.p50,
-            "p90": f.p90,
-            "model": f.model,
-            "model_version": f.model_version,
-        }
-        for f in session.scalars(query.limit(limit))
-    ]
+    query = select(ranked).order_by(ranked.c.site_id, ranked.c.quantity, ranked.c.target_ts)
+    if horizons:
+        query = query.where(ranked.c.rank <= horizons)
+    columns = (
+        "site_id",
+        "quantity",
+        "issued_at",
+        "target_ts",
+        "p10",
+        "p50",
+        "p90",
+        "model",
+        "model_version",
+    )
+    return [{c: row[c] for c in columns} for row in session.execute(query.limit(limit)).mappings()]
 
 
 def list_alerts(
