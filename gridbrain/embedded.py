@@ -15,9 +15,16 @@ from pathlib import Path
 
 from gridbrain.errors import EmbeddedStackError
 
-__all__ = ["EmbeddedBroker", "embedded_postgres_url", "open_database_url"]
+__all__ = ["EmbeddedBroker", "embedded_postgres_url", "free_port", "open_database_url"]
 
 _log = logging.getLogger(__name__)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _port_open(port: int) -> bool:

@@ -1,6 +1,7 @@
 """Resampling of each site's readings to a fixed step, closed by event time."""
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -89,14 +90,16 @@ class Resampler:
             acc = self._sites[site_id].buckets.setdefault(start, {}).setdefault(quantity, [0.0, 0])
             acc[0] += float(sums[g])
             acc[1] += int(counts[g])
-        for site_id, site_ts in _max_per_site(batch.site_id, ts).items():
+        newest = _max_per_site(batch.site_id, ts)
+        for site_id, site_ts in newest.items():
             state = self._sites[site_id]
             state.watermark_ms = max(state.watermark_ms, site_ts)
-        return increments, self._close()
+        return increments, self._close(newest)
 
-    def _close(self) -> list[ClosedStep]:
+    def _close(self, sites: Iterable[str]) -> list[ClosedStep]:
         closed: list[ClosedStep] = []
-        for site_id, state in self._sites.items():
+        for site_id in sites:
+            state = self._sites[site_id]
             horizon = state.watermark_ms - self.lateness_ms - self.step_ms
             for start in sorted(t for t in state.buckets if t <= horizon):
                 per_quantity = state.buckets.pop(start)

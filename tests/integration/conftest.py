@@ -4,7 +4,6 @@ Set GRIDBRAIN_KAFKA_BOOTSTRAP and GRIDBRAIN_DATABASE_URL to run against external
 """
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,17 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from gridbrain.embedded import EmbeddedBroker, open_database_url
+from gridbrain.embedded import EmbeddedBroker, free_port, open_database_url
 from gridbrain.services import database_url_of
 from gridbrain.settings import Settings
 from storage.db import make_engine, make_sessionmaker, migrate
 from streams.topics import create_topics
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)

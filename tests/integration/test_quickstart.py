@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import free_port
+from gridbrain.embedded import free_port
 
 pytestmark = pytest.mark.integration
 

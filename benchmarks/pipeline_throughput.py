@@ -1,0 +1,150 @@
+"""Benchmark: the cleaning pipeline's readings/s next to a raw aiokafka consumer, same run.
+
+Starts the embedded broker and PostgreSQL in a temporary directory, produces N readings
+(batches of B per message, S sites, historic timestamps) to ``sensor.readings``, then
+1. reads the topic with a bare aiokafka consumer + json.loads (the Python ceiling), and
+2. runs a real Gridbrain worker (stages chosen by --role) and times it from its first
+   counted reading to the last.
+
+Usage: .venv/bin/python benchmarks/pipeline_throughput.py [--readings 200000] [--batch 100]
+"""
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+from kafka import KafkaProducer
+from tqdm import tqdm
+
+from gridbrain.embedded import EmbeddedBroker, free_port, open_database_url
+from storage.db import make_engine, make_sessionmaker, migrate
+from storage.queries import stage_counts
+from streams.topics import SENSOR_READINGS, create_topics
+
+QUANTITIES = (("load", "kW"), ("pv_power", "kW"), ("pm25", "ug/m3"), ("temperature", "degC"))
+
+
+def produce(bootstrap: str, readings: int, batch: int, sites: int) -> int:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=1 << 20)
+    start_ms = int(time.time() * 1000) - 30 * 86_400_000
+    messages = 0
+    per_site_tick = readings // sites // len(QUANTITIES) + 1
+    sent = 0
+    with tqdm(total=readings, unit="reading", desc="producing") as bar:
+        for tick in range(per_site_tick):
+            for site in range(sites):
+                items = [
+                    {
+                        "site_id": f"site-{site}",
+                        "sensor_id": q,
+                        "quantity": q,
+                        "value": 10.0 + tick % 7,
+                        "unit": u,
+                        "ts": start_ms + (tick * batch // len(QUANTITIES) + k) * 60_000,
+                    }
+                    for k in range(batch // len(QUANTITIES))
+                    for q, u in QUANTITIES
+                ]
+                producer.send(
+                    SENSOR_READINGS, key=f"site-{site}".encode(), value=json.dumps(items).encode()
+                )
+                messages += 1
+                sent += len(items)
+                bar.update(len(items))
+                if sent >= readings:
+                    producer.flush()
+                    return sent
+    producer.flush()
+    return sent
+
+
+async def raw_consume(bootstrap: str, expected: int) -> float:
+    consumer = AIOKafkaConsumer(
+        SENSOR_READINGS,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 << 20,
+    )
+    await consumer.start()
+    count, start = 0, None
+    try:
+        while count < expected:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            for records in batches.values():
+                if start is None:
+                    start = time.perf_counter()
+                for record in records:
+                    count += len(json.loads(record.value))
+    finally:
+        await consumer.stop()
+    assert start is not None
+    return count / (time.perf_counter() - start)
+
+
+def pipeline(bootstrap: str, url: str, expected: int, roles: list[str], log: Path) -> float:
+    sessions = make_sessionmaker(make_engine(url))
+    command = [
+        sys.executable,
+        "-m",
+        "gridbrain.cli",
+        "worker",
+        "--kafka-bootstrap",
+        bootstrap,
+        "--database-url",
+        url,
+    ]
+    for role in roles:
+        command += ["--role", role]
+    worker = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    first: tuple[float, int] | None = None
+    try:
+        while True:
+            with sessions() as session:
+                received = (
+                    stage_counts(session).get(("clean", SENSOR_READINGS), {}).get("received", 0)
+                )
+            now = time.perf_counter()
+            if received and first is None:
+                first = (now, received)
+            if received >= expected:
+                assert first is not None
+                return (received - first[1]) / (now - first[0])
+            if worker.poll() is not None:
+                raise RuntimeError(f"worker exited; see {log}")
+            time.sleep(0.2)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readings", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=100, help="readings per message")
+    parser.add_argument("--sites", type=int, default=200)
+    parser.add_argument("--role", action="append", default=None, help="stages (default: clean)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker(Path(tmp), free_port()) as broker:
+        with open_database_url(None, Path(tmp) / "pgdata") as url:
+            migrate(url)
+            create_topics(broker.bootstrap, 4)
+            sent = produce(broker.bootstrap, args.readings, args.batch, args.sites)
+            ceiling = asyncio.run(raw_consume(broker.bootstrap, sent))
+            rate = pipeline(
+                broker.bootstrap, url, sent, args.role or ["clean"], Path(tmp) / "w.log"
+            )
+    print(f"readings: {sent}, {args.batch} per message, {args.sites} sites")
+    print(f"raw aiokafka consumer + json.loads : {ceiling:10,.0f} readings/s")
+    print(f"gridbrain pipeline ({'+'.join(args.role or ['clean'])}) : {rate:10,.0f} readings/s")
+    print(f"ratio pipeline / raw               : {rate / ceiling:10.3f}")
+
+
+if __name__ == "__main__":
+    main()
