@@ -131,15 +131,16 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=200)
     parser.add_argument("--role", action="append", default=None, help="stages (default: clean)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker(Path(tmp), free_port()) as broker:
-        with open_database_url(None, Path(tmp) / "pgdata") as url:
-            migrate(url)
-            create_topics(broker.bootstrap, 4)
-            sent = produce(broker.bootstrap, args.readings, args.batch, args.sites)
-            ceiling = asyncio.run(raw_consume(broker.bootstrap, sent))
-            rate = pipeline(
-                broker.bootstrap, url, sent, args.role or ["clean"], Path(tmp) / "w.log"
-            )
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        EmbeddedBroker(Path(tmp), free_port()) as broker,
+        open_database_url(None, Path(tmp) / "pgdata") as url,
+    ):
+        migrate(url)
+        create_topics(broker.bootstrap, 4)
+        sent = produce(broker.bootstrap, args.readings, args.batch, args.sites)
+        ceiling = asyncio.run(raw_consume(broker.bootstrap, sent))
+        rate = pipeline(broker.bootstrap, url, sent, args.role or ["clean"], Path(tmp) / "w.log")
     print(f"readings: {sent}, {args.batch} per message, {args.sites} sites")
     print(f"raw aiokafka consumer + json.loads : {ceiling:10,.0f} readings/s")
     print(f"gridbrain pipeline ({'+'.join(args.role or ['clean'])}) : {rate:10,.0f} readings/s")

@@ -109,6 +109,7 @@ def init(settings: Settings) -> None:
 
 @cli.command()
 @click.option("--demo", "demo_days", type=float, help="Simulate this many days up to now.")
+@click.option("--live", is_flag=True, help="With --demo: then go on in real time until stopped.")
 @click.option(
     "--csv",
     "csv_path",
@@ -126,6 +127,7 @@ def init(settings: Settings) -> None:
 def produce(
     settings: Settings,
     demo_days: float | None,
+    live: bool,
     csv_path: Path | None,
     mapping: Path | None,
     rate: float | None,
@@ -146,7 +148,7 @@ def produce(
             raise click.UsageError("--csv needs --mapping")
         messages, total = csv_messages(csv_path, load_mapping(mapping))
     elif demo_days is not None:
-        messages, total = demo_messages(demo_days), None
+        messages, total = demo_messages(demo_days, live), None
     else:
         raise click.UsageError("give --demo DAYS or --csv FILE --mapping FILE")
     with tqdm(total=total, unit="msg", desc="producing") as bar:

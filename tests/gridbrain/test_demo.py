@@ -1,0 +1,34 @@
+from collections import Counter
+
+from gridbrain.demo import DEMO_SITES, simulate
+from processors.validate import decode_items, validate_readings
+
+DAY = 86_400_000
+START = 1_767_225_600_000  # 2026-01-01
+
+
+def test_demo_is_deterministic_and_covers_every_kind() -> None:
+    first = list(simulate(START, START + DAY))
+    assert first == list(simulate(START, START + DAY))
+    kinds = {s.kind for s in DEMO_SITES}
+    assert kinds == {"pv", "wind", "load", "air"}
+    topics = Counter(m.topic for m in first)
+    assert topics["weather.observations"] == len(DEMO_SITES) * 288
+
+
+def test_demo_contains_faults_and_a_pm25_episode() -> None:
+    reasons: Counter[str] = Counter()
+    pm25 = []
+    for message in simulate(START, START + 2 * DAY, fault_rate=0.05):
+        if message.topic != "sensor.readings":
+            continue
+        try:
+            items = decode_items(message.value)
+        except ValueError:
+            reasons["malformed_json"] += 1
+            continue
+        batch, rejections = validate_readings(items, START + 2 * DAY, 0)
+        reasons.update(r.reason for r in rejections)
+        pm25 += [v for q, v in zip(batch.quantity, batch.value, strict=True) if q == "pm25"]
+    assert {"malformed_json", "unknown_unit", "missing_ts", "future_timestamp"} <= set(reasons)
+    assert max(pm25) > 35.5 > min(pm25)
