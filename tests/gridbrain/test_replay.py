@@ -32,7 +32,7 @@ def test_csv_rows_become_valid_batched_readings(tmp_path: Path) -> None:
     messages, total = csv_messages(tmp_path / "d.csv", load_mapping(tmp_path / "m.yaml"))
     produced = list(messages)
     assert total == 2 and len(produced) == 2
-    topic, key, value = produced[0]
+    topic, key, _ = produced[0]
     assert (topic, key) == ("sensor.readings", b"feeder-x")
     items = [i for _, _, v in produced for i in decode_items(v)]
     assert len(items) == 4  # two missing markers skipped
