@@ -10,7 +10,6 @@ Usage: .venv/bin/python benchmarks/pipeline_throughput.py [--readings 200000] [-
 """
 
 import argparse
-import asyncio
 import json
 import subprocess
 import sys
@@ -18,13 +17,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
 from kafka import KafkaProducer
 from tqdm import tqdm
 
 from gridbrain.embedded import EmbeddedBroker, free_port, open_database_url
 from storage.db import make_engine, make_sessionmaker, migrate
 from storage.queries import stage_counts
+from streams.throughput import raw_consumer_rate
 from streams.topics import SENSOR_READINGS, create_topics
 
 QUANTITIES = (("load", "kW"), ("pv_power", "kW"), ("pm25", "ug/m3"), ("temperature", "degC"))
@@ -62,30 +61,6 @@ def produce(bootstrap: str, readings: int, batch: int, sites: int) -> int:
                     return sent
     producer.flush()
     return sent
-
-
-async def raw_consume(bootstrap: str, expected: int) -> float:
-    consumer = AIOKafkaConsumer(
-        SENSOR_READINGS,
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=8 << 20,
-    )
-    await consumer.start()
-    count, start = 0, None
-    try:
-        while count < expected:
-            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
-            for records in batches.values():
-                if start is None:
-                    start = time.perf_counter()
-                for record in records:
-                    count += len(json.loads(record.value))
-    finally:
-        await consumer.stop()
-    assert start is not None
-    return count / (time.perf_counter() - start)
 
 
 def pipeline(bootstrap: str, url: str, expected: int, roles: list[str], log: Path) -> float:
@@ -139,7 +114,8 @@ def main() -> None:
         migrate(url)
         create_topics(broker.bootstrap, 4)
         sent = produce(broker.bootstrap, args.readings, args.batch, args.sites)
-        ceiling = asyncio.run(raw_consume(broker.bootstrap, sent))
+        raw_readings, raw_seconds = raw_consumer_rate(broker.bootstrap, SENSOR_READINGS)
+        ceiling = raw_readings / raw_seconds
         rate = pipeline(broker.bootstrap, url, sent, args.role or ["clean"], Path(tmp) / "w.log")
     print(f"readings: {sent}, {args.batch} per message, {args.sites} sites")
     print(f"raw aiokafka consumer + json.loads : {ceiling:10,.0f} readings/s")
