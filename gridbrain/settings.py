@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="Torch device for forecasting; auto = cuda when present."
     )
+    torch_threads: int = Field(
+        default=1,
+        ge=1,
+        description="CPU threads torch may use in a worker (cores left to streams).",
+    )
     ingest_batch_max: int = Field(default=1000, ge=1, description="Messages per ingest batch.")
     ingest_batch_within_s: float = Field(default=0.5, gt=0, description="Max ingest batch wait.")
     forecast_batch_max: int = Field(default=512, ge=1, description="Fused steps per micro-batch.")

@@ -17,7 +17,7 @@ from gridbrain.monitor import Monitor
 from gridbrain.services import database_url_of
 from gridbrain.settings import Settings
 from storage.db import make_engine, make_sessionmaker, migrate
-from storage.repositories import upsert_sites
+from storage.repositories import forget_offsets, latest_reading_ms, upsert_sites
 from streams.producer import produce
 from streams.throughput import raw_consumer_rate
 from streams.topics import SENSOR_READINGS, WEATHER_OBSERVATIONS, create_topics
@@ -65,11 +65,20 @@ Ctrl-C stops everything.
 
 
 def demo_messages(
-    days: float, live: bool = False, stop: threading.Event | None = None
+    days: float,
+    live: bool = False,
+    stop: threading.Event | None = None,
+    resume_after_ms: int | None = None,
 ) -> Iterator[tuple[str, bytes | None, bytes]]:
-    """Demo messages from ``days`` ago up to now; with ``live``, then on in real time."""
+    """Demo messages from ``days`` ago up to now; with ``live``, then on in real time.
+
+    With ``resume_after_ms`` (the newest demo reading already stored) the feed continues
+    after it instead of sending the same hours again, as a real gateway would.
+    """
     now = int(time.time() * 1000)
     start = now - int(days * 86_400_000)
+    if resume_after_ms is not None:
+        start = max(start, resume_after_ms + 900_000)  # the step after the newest stored
     end = now + 3650 * 86_400_000 if live else now
     for message in simulate(start, end):
         while message.ts_ms > time.time() * 1000:
@@ -78,14 +87,16 @@ def demo_messages(
         yield message.topic, message.key.encode(), message.value
 
 
-def _run_demo(bootstrap: str, options: UpOptions, feed: _DemoFeed) -> None:
+def _run_demo(
+    bootstrap: str, options: UpOptions, feed: _DemoFeed, resume_after_ms: int | None
+) -> None:
     def sent(n: int) -> None:
         feed.produced += n
 
     try:
         produce(
             bootstrap,
-            demo_messages(options.demo_days, True, feed.stop),
+            demo_messages(options.demo_days, True, feed.stop, resume_after_ms),
             options.demo_rate,
             sent,
             feed.stop.is_set,
@@ -134,6 +145,7 @@ def run_up(settings: Settings, options: UpOptions) -> int:
     started = time.monotonic()
     with ExitStack() as stack:
         bootstrap = settings.kafka_bootstrap
+        fresh_broker = not bootstrap
         if not bootstrap:
             broker = stack.enter_context(
                 EmbeddedBroker(settings.state_dir, settings.embedded_kafka_port)
@@ -145,9 +157,16 @@ def run_up(settings: Settings, options: UpOptions) -> int:
         engine = make_engine(db_url)
         stack.callback(engine.dispose)
         sessions = make_sessionmaker(engine)
+        resume: int | None = None
+        if fresh_broker:
+            # The embedded broker keeps messages in memory: its topics start again at
+            # offset 0, so offsets remembered from an earlier run no longer mean anything.
+            with sessions() as session, session.begin():
+                forget_offsets(session)
         if options.demo:
             with sessions() as session, session.begin():
                 upsert_sites(session, [s.as_row() for s in DEMO_SITES])
+                resume = latest_reading_ms(session, [s.site_id for s in DEMO_SITES])
         workers = _start_workers(settings, bootstrap, db_url, options.workers)
         stack.callback(_stop_workers, workers)
         click.echo(_banner(bootstrap, db_url, settings))
@@ -155,7 +174,9 @@ def run_up(settings: Settings, options: UpOptions) -> int:
         if options.demo:
             feed = _DemoFeed()
             stack.callback(feed.stop.set)
-            threading.Thread(target=_run_demo, args=(bootstrap, options, feed), daemon=True).start()
+            threading.Thread(
+                target=_run_demo, args=(bootstrap, options, feed, resume), daemon=True
+            ).start()
         monitor = Monitor(sessions, started)
         try:
             code = _supervise(settings, options, stop, workers, feed, monitor)

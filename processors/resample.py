@@ -71,26 +71,28 @@ class Resampler:
         """
         if not len(batch):
             return [], []
-        ts = np.asarray(batch.ts_ms, dtype=np.int64)
-        bucket = ts - ts % self.step_ms
-        values = np.asarray(batch.value, dtype=np.float64)
-        keys = [f"{s}\x1f{q}" for s, q in zip(batch.site_id, batch.quantity, strict=True)]
-        key_codes, key_index = np.unique(np.asarray(keys, dtype=object), return_inverse=True)
-        group = key_index.astype(np.int64) * (2**20) + (bucket // self.step_ms) % (2**20)
-        uniq, first, inverse = np.unique(group, return_index=True, return_inverse=True)
-        sums = np.bincount(inverse, weights=values)
-        counts = np.bincount(inverse)
+        step = self.step_ms
+        groups: dict[tuple[str, str, int], list[float]] = {}
+        newest: dict[str, int] = {}
+        # One pass of dict updates: at gateway batch sizes (tens to hundreds of readings)
+        # this is several times faster than grouping with numpy.
+        for site_id, quantity, ts, value in zip(
+            batch.site_id, batch.quantity, batch.ts_ms, batch.value, strict=True
+        ):
+            acc = groups.get((site_id, quantity, ts - ts % step))
+            if acc is None:
+                groups[(site_id, quantity, ts - ts % step)] = [value, 1]
+            else:
+                acc[0] += value
+                acc[1] += 1
+            if ts > newest.get(site_id, -1):
+                newest[site_id] = ts
         increments: list[BucketIncrement] = []
-        for g in range(len(uniq)):
-            site_id, quantity = str(key_codes[key_index[first[g]]]).split("\x1f")
-            start = int(bucket[first[g]])
-            increments.append(
-                BucketIncrement(site_id, quantity, start, float(sums[g]), int(counts[g]))
-            )
+        for (site_id, quantity, start), (total, count) in groups.items():
+            increments.append(BucketIncrement(site_id, quantity, start, total, int(count)))
             acc = self._sites[site_id].buckets.setdefault(start, {}).setdefault(quantity, [0.0, 0])
-            acc[0] += float(sums[g])
-            acc[1] += int(counts[g])
-        newest = _max_per_site(batch.site_id, ts)
+            acc[0] += total
+            acc[1] += count
         for site_id, site_ts in newest.items():
             state = self._sites[site_id]
             state.watermark_ms = max(state.watermark_ms, site_ts)
@@ -113,14 +115,6 @@ class Resampler:
                 )
                 state.closed_until_ms = max(state.closed_until_ms, start + self.step_ms)
         return closed
-
-
-def _max_per_site(site_ids: list[str], ts: np.ndarray) -> dict[str, int]:
-    result: dict[str, int] = {}
-    for site_id, t in zip(site_ids, ts.tolist(), strict=True):
-        if t > result.get(site_id, -1):
-            result[site_id] = t
-    return result
 
 
 def merge_increments(increments: list[BucketIncrement]) -> list[BucketIncrement]:

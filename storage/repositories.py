@@ -4,7 +4,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from processors.alerting.lifecycle import AlertEvent, AlertState
@@ -13,7 +13,7 @@ from processors.resample import BucketIncrement
 from processors.timestamps import ms_to_datetime
 from processors.validate import WeatherObservation
 from storage.bulk import execute_batch
-from storage.models import Alert, Site, StreamOffset
+from storage.models import Alert, Reading, Site, StreamOffset
 
 __all__ = [
     "DeadLetterRow",
@@ -24,6 +24,8 @@ __all__ = [
     "add_reading_increments",
     "add_weather",
     "ensure_sites",
+    "forget_offsets",
+    "latest_reading_ms",
     "load_offsets",
     "open_alerts",
     "save_offsets",
@@ -227,6 +229,17 @@ def load_offsets(session: Session, stage: str) -> dict[tuple[str, int], int]:
         )
     )
     return {(topic, partition): offset for topic, partition, offset in rows}
+
+
+def forget_offsets(session: Session) -> None:
+    """Forget every stored input offset (the broker's topics were recreated from scratch)."""
+    session.execute(text("DELETE FROM stream_offsets"))
+
+
+def latest_reading_ms(session: Session, site_ids: list[str]) -> int | None:
+    """Start time of the newest stored step of any of ``site_ids``."""
+    newest = session.scalar(select(func.max(Reading.ts)).where(Reading.site_id.in_(site_ids)))
+    return None if newest is None else int(newest.timestamp() * 1000)
 
 
 def save_offsets(session: Session, stage: str, offsets: Mapping[tuple[str, int], int]) -> None:

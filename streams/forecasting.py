@@ -44,6 +44,7 @@ class ForecastingStage:
             device=resolve_device(settings.device),
         )
         self._warm: set[str] = set()
+        torch.set_num_threads(settings.torch_threads)
         _log.info("forecasting on %s", self._config.device)
 
     def _warm_up(self, tx: BatchTransaction, step: FusedStep) -> None:
