@@ -37,8 +37,8 @@ def consumer_lag(bootstrap: str, group: str, topics: list[str]) -> dict[str, int
         for tp in partitions:
             consumer.seek(tp, max(committed[tp] - 1, 0))
         highwater: dict[TopicPartition, int] = {}
-        for _ in range(5):
-            consumer.poll(timeout_ms=300, max_records=1)
+        for _ in range(10):
+            consumer.poll(timeout_ms=300)
             highwater = {
                 tp: consumer.highwater(tp)
                 for tp in partitions

@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -50,8 +51,37 @@ def test_up_demo_runs_to_completion(tmp_path: Path) -> None:
     assert any(a["rule"] == "pm25_aqi_usg" for a in alerts)
     status = cli("status")
     assert all(row["balanced"] for row in status if row["balanced"] != "")
-    # Nothing is left running: the embedded broker's port is free again.
-    with subprocess.Popen(["true"]):
-        pass
-    leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True)
+    assert_nothing_left(tmp_path)
+
+
+def assert_nothing_left(tmp_path: Path) -> None:
+    """No broker, database or worker of this state directory is still running."""
+    leftovers = subprocess.run(["pgrep", "-af", str(tmp_path)], capture_output=True, text=True)
     assert leftovers.stdout.strip() == "", leftovers.stdout
+
+
+def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "GRIDBRAIN_STATE_DIR": str(tmp_path / "state"),
+        "GRIDBRAIN_EMBEDDED_KAFKA_PORT": str(free_port()),
+    }
+    env.pop("GRIDBRAIN_KAFKA_BOOTSTRAP", None)
+    env.pop("GRIDBRAIN_DATABASE_URL", None)
+    process = subprocess.Popen(
+        [str(ROOT / "dev"), "up", "--demo"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("["):  # the first progress line: everything is running
+            break
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    rest, _ = process.communicate(timeout=90)
+    assert process.returncode == 0, rest
+    assert "stopped." in rest
+    assert_nothing_left(tmp_path)
