@@ -65,14 +65,16 @@ class ReadingBatch:
     def __len__(self) -> int:
         return len(self.ts_ms)
 
-    def extend(self, other: "ReadingBatch") -> None:
-        """Append another batch's readings."""
-        self.site_id.extend(other.site_id)
-        self.sensor_id.extend(other.sensor_id)
-        self.quantity.extend(other.quantity)
-        self.ts_ms.extend(other.ts_ms)
-        self.value.extend(other.value)
-        self.index.extend(other.index)
+    def append(
+        self, site_id: str, sensor_id: str, quantity: str, ts_ms: int, value: float, index: int
+    ) -> None:
+        """Append one reading."""
+        self.site_id.append(site_id)
+        self.sensor_id.append(sensor_id)
+        self.quantity.append(quantity)
+        self.ts_ms.append(ts_ms)
+        self.value.append(value)
+        self.index.append(index)
 
     def take(self, mask: np.ndarray) -> "ReadingBatch":
         """Return the readings where ``mask`` is true (this batch itself when all are)."""
@@ -224,12 +226,7 @@ def validate_readings(
             except InvalidMessageError as exc:
                 rejections.append(Rejection(index, exc.reason, exc.detail, item))
                 continue
-        batch.site_id.append(site_id)
-        batch.sensor_id.append(sensor)
-        batch.quantity.append(name)
-        batch.ts_ms.append(ts_ms)
-        batch.value.append(value)
-        batch.index.append(index)
+        batch.append(site_id, sensor, name, ts_ms, value, index)
     return batch, rejections
 
 

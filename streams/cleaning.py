@@ -1,7 +1,9 @@
 """Cleaning stage: validate, clean, resample and fuse sensor readings and weather."""
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -11,6 +13,7 @@ from processors.clean import DuplicateFilter, range_mask
 from processors.fuse import WeatherAsOf
 from processors.resample import BucketIncrement, ClosedStep, Resampler, merge_increments
 from processors.validate import (
+    ReadingBatch,
     Rejection,
     decode_items,
     validate_readings,
@@ -56,19 +59,32 @@ class CleaningStage:
         self._weather = WeatherAsOf(settings.weather_staleness_minutes * 60_000)
         self._known_sites: set[str] = set()
 
-    def _decode(
-        self, tx: BatchTransaction, message: RawMessage, rejected: _Rejected
-    ) -> list[object] | None:
-        topic = message.position.topic
-        tx.counts[(topic, "messages")] += 1
-        try:
-            return decode_items(message.value)
-        except InvalidMessageError as exc:
-            tx.counts[(topic, "received")] += 1
-            tx.counts[(topic, "deadlettered")] += 1
-            rejection = Rejection(0, exc.reason, exc.detail, message.value)
-            rejected.add(message.position, rejection, message.key)
-            return None
+    def _new_items(
+        self, tx: BatchTransaction, messages: list[RawMessage], rejected: _Rejected
+    ) -> Iterator[tuple[RawMessage, list[Any]]]:
+        """The decoded items of each message not yet applied; undecodable ones dead-lettered."""
+        for message in messages:
+            if not tx.is_new(message.position):
+                continue
+            topic = message.position.topic
+            tx.counts[(topic, "messages")] += 1
+            try:
+                items = decode_items(message.value)
+            except InvalidMessageError as exc:
+                tx.counts[(topic, "received")] += 1
+                tx.counts[(topic, "deadlettered")] += 1
+                rejection = Rejection(0, exc.reason, exc.detail, message.value)
+                rejected.add(message.position, rejection, message.key)
+                continue
+            tx.counts[(topic, "received")] += len(items)
+            yield message, items
+
+    def _checked(self, items: list[Any], now_ms: int) -> tuple[ReadingBatch, list[Rejection]]:
+        """Valid, in-range readings of open steps, and the rejections of the others."""
+        batch, rejections = validate_readings(items, now_ms, self._max_future_ms)
+        batch = _reject(batch, range_mask(batch), "out_of_range", items, rejections)
+        batch = _reject(batch, self._resampler.open_mask(batch), "too_late", items, rejections)
+        return batch, rejections
 
     def handle_readings(self, tx: BatchTransaction, messages: list[RawMessage]) -> list[Emission]:
         """Validate, clean and resample a batch of ``sensor.readings`` messages."""
@@ -77,30 +93,12 @@ class CleaningStage:
         increments: list[BucketIncrement] = []
         closed: list[ClosedStep] = []
         sites: set[str] = set()
-        for message in messages:
-            if not tx.is_new(message.position):
-                continue
-            items = self._decode(tx, message, rejected)
-            if items is None:
-                continue
+        for message, items in self._new_items(tx, messages, rejected):
             topic = message.position.topic
-            tx.counts[(topic, "received")] += len(items)
-            batch, rejections = validate_readings(items, now_ms, self._max_future_ms)
-            in_range = range_mask(batch)
-            for i in np.flatnonzero(~in_range):
-                index = batch.index[i]
-                detail = f"{batch.quantity[i]}={batch.value[i]:g} outside its physical range"
-                rejections.append(Rejection(index, "out_of_range", detail, items[index]))
-            batch = batch.take(in_range)
-            in_time = self._resampler.open_mask(batch)
-            for i in np.flatnonzero(~in_time):
-                index = batch.index[i]
-                detail = "its step was already closed and emitted (allowed lateness passed)"
-                rejections.append(Rejection(index, "too_late", detail, items[index]))
+            batch, rejections = self._checked(items, now_ms)
             for rejection in rejections:
                 rejected.add(message.position, rejection, message.key)
             tx.counts[(topic, "deadlettered")] += len(rejections)
-            batch = batch.take(in_time)
             first = self._duplicates.first_seen_mask(batch)
             tx.counts[(topic, "duplicates")] += int((~first).sum())
             tx.counts[(topic, "processed")] += int(first.sum())
@@ -125,14 +123,8 @@ class CleaningStage:
         now_ms = int(time.time() * 1000)
         rejected = _Rejected()
         accepted = []
-        for message in messages:
-            if not tx.is_new(message.position):
-                continue
-            items = self._decode(tx, message, rejected)
-            if items is None:
-                continue
+        for message, items in self._new_items(tx, messages, rejected):
             topic = message.position.topic
-            tx.counts[(topic, "received")] += len(items)
             observations, rejections = validate_weather(items, now_ms, self._max_future_ms)
             for rejection in rejections:
                 rejected.add(message.position, rejection, message.key)
@@ -144,3 +136,19 @@ class CleaningStage:
         add_weather(tx.session, accepted)
         add_dead_letters(tx.session, rejected.rows)
         return rejected.emissions
+
+
+_EXPLAIN = {
+    "out_of_range": "outside the quantity's physical range",
+    "too_late": "its step was already closed and emitted (allowed lateness passed)",
+}
+
+
+def _reject(
+    batch: ReadingBatch, keep: np.ndarray, reason: str, items: list[Any], out: list[Rejection]
+) -> ReadingBatch:
+    """Append a rejection for each reading not in ``keep``; return the kept readings."""
+    for i in np.flatnonzero(~keep):
+        detail = f"{batch.quantity[i]}={batch.value[i]:g} at {batch.ts_ms[i]}: {_EXPLAIN[reason]}"
+        out.append(Rejection(batch.index[i], reason, detail, items[batch.index[i]]))
+    return batch.take(keep)

@@ -7,10 +7,5 @@ def batch(rows: list[tuple[str, str, str, int, float]]) -> ReadingBatch:
     """A ReadingBatch from (site, sensor, quantity, ts_ms, value) rows."""
     b = ReadingBatch()
     for i, (site, sensor, quantity, ts, value) in enumerate(rows):
-        b.site_id.append(site)
-        b.sensor_id.append(sensor)
-        b.quantity.append(quantity)
-        b.ts_ms.append(ts)
-        b.value.append(value)
-        b.index.append(i)
+        b.append(site, sensor, quantity, ts, value, i)
     return b

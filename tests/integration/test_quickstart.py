@@ -15,7 +15,8 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_up_demo_runs_to_completion(tmp_path: Path) -> None:
+def fresh_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a first run: a new state directory, embedded services only."""
     env = {
         **os.environ,
         "GRIDBRAIN_STATE_DIR": str(tmp_path / "state"),
@@ -23,6 +24,11 @@ def test_up_demo_runs_to_completion(tmp_path: Path) -> None:
     }
     env.pop("GRIDBRAIN_KAFKA_BOOTSTRAP", None)
     env.pop("GRIDBRAIN_DATABASE_URL", None)
+    return env
+
+
+def test_up_demo_runs_to_completion(tmp_path: Path) -> None:
+    env = fresh_env(tmp_path)
     run = subprocess.run(
         [str(ROOT / "dev"), "up", "--demo", "--duration", "75"],
         env=env,
@@ -61,13 +67,7 @@ def assert_nothing_left(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "GRIDBRAIN_STATE_DIR": str(tmp_path / "state"),
-        "GRIDBRAIN_EMBEDDED_KAFKA_PORT": str(free_port()),
-    }
-    env.pop("GRIDBRAIN_KAFKA_BOOTSTRAP", None)
-    env.pop("GRIDBRAIN_DATABASE_URL", None)
+    env = fresh_env(tmp_path)
     process = subprocess.Popen(
         [str(ROOT / "dev"), "up", "--demo"],
         env=env,
