@@ -146,7 +146,10 @@ def produce(
     if csv_path is not None:
         if mapping is None:
             raise click.UsageError("--csv needs --mapping")
-        messages, total = csv_messages(csv_path, load_mapping(mapping))
+        replay = csv_messages(csv_path, load_mapping(mapping))
+        messages, total = replay.messages, replay.total
+        if replay.skipped_rows:
+            click.echo(f"skipping {replay.skipped_rows} rows without a usable timestamp", err=True)
     elif demo_days is not None:
         messages, total = demo_messages(demo_days, live), None
     else:

@@ -199,7 +199,7 @@ def _with_faults(
         elif fault == 1:
             victim["unit"] = "furlongs"
         elif fault == 2:
-            victim["value"] = -1e9
+            victim["value"] = -1e12  # impossible in any accepted unit
         elif fault == 3:
             del victim["ts"]
         elif fault == 4:

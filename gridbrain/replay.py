@@ -3,8 +3,10 @@
 A mapping file::
 
     time_column: datetime          # column holding the timestamp
-    time_format: "%Y-%m-%d %H:%M"  # optional strptime format (default: ISO-8601 parsing)
+    time_format: "%Y-%m-%d %H:%M"  # optional format for pd.to_datetime ("mixed" allowed)
     timezone: Australia/Melbourne  # zone of naive timestamps (default UTC)
+    ambiguous: infer               # repeated autumn DST hour: infer (default), NaT or raise
+    nonexistent: NaT               # skipped spring DST hour: NaT (default), shift_forward, raise
     site_id: vic                   # every reading's site
     missing_values: ["NA", "-200"] # markers of missing values
     batch_rows: 50                 # CSV rows per Kafka message
@@ -14,8 +16,9 @@ A mapping file::
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import yaml
@@ -23,7 +26,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from gridbrain.errors import ConfigurationError
 
-__all__ = ["ColumnMapping", "CsvMapping", "csv_messages", "load_mapping"]
+__all__ = ["ColumnMapping", "CsvMapping", "Replay", "csv_messages", "load_mapping"]
 
 
 class ColumnMapping(BaseModel):
@@ -40,6 +43,8 @@ class CsvMapping(BaseModel):
     time_column: str
     time_format: str | None = None
     timezone: str = "UTC"
+    ambiguous: Literal["infer", "NaT", "raise"] = "infer"
+    nonexistent: Literal["shift_forward", "NaT", "raise"] = "NaT"
     site_id: str
     missing_values: list[str] = Field(default_factory=list)
     batch_rows: int = Field(default=50, ge=1)
@@ -61,17 +66,35 @@ def load_mapping(path: Path) -> CsvMapping:
 
 
 def _timestamps(frame: pd.DataFrame, mapping: CsvMapping) -> pd.Series:
-    raw = frame[mapping.time_column]
-    parsed = pd.to_datetime(raw, format=mapping.time_format)
+    parsed = pd.to_datetime(frame[mapping.time_column], format=mapping.time_format, errors="coerce")
     if parsed.dt.tz is None:
-        parsed = parsed.dt.tz_localize(mapping.timezone, ambiguous="NaT", nonexistent="NaT")
+        try:
+            parsed = parsed.dt.tz_localize(
+                mapping.timezone, ambiguous=mapping.ambiguous, nonexistent=mapping.nonexistent
+            )
+        except (ValueError, TypeError) as exc:  # pytz/zoneinfo ambiguity errors are ValueErrors
+            raise ConfigurationError(f"local times in {mapping.timezone}: {exc}") from exc
     return parsed
 
 
-def csv_messages(
-    path: Path, mapping: CsvMapping
-) -> tuple[Iterator[tuple[str, bytes | None, bytes]], int]:
-    """Messages of readings from a CSV file, and how many there will be."""
+@dataclass(frozen=True)
+class Replay:
+    """The messages of a replay and what it could not send.
+
+    Attributes:
+        messages: (topic, key, value) to produce, lazily built.
+        total: number of messages.
+        skipped_rows: rows without a usable timestamp (unparseable, or a local time that
+            does not exist with the mapping's ``nonexistent`` policy).
+    """
+
+    messages: Iterator[tuple[str, bytes | None, bytes]]
+    total: int
+    skipped_rows: int
+
+
+def csv_messages(path: Path, mapping: CsvMapping) -> Replay:
+    """Messages of readings from a CSV file, a batch of ``batch_rows`` rows per message."""
     frame = pd.read_csv(
         path,
         sep=mapping.separator,
@@ -83,19 +106,21 @@ def csv_messages(
     if missing:
         raise ConfigurationError(f"{path}: columns not found: {missing}")
     ts = _timestamps(frame, mapping)
-    total = -(-len(frame) // mapping.batch_rows)
+    usable = ts.notna().to_numpy()
+    stamps = ts[usable].map(lambda t: t.isoformat()).to_numpy()
+    values = {
+        c: pd.to_numeric(frame[c], errors="coerce").to_numpy()[usable] for c in mapping.columns
+    }
+    rows = len(stamps)
 
     def generate() -> Iterator[tuple[str, bytes | None, bytes]]:
         key = mapping.site_id.encode()
-        for start in range(0, len(frame), mapping.batch_rows):
+        for start in range(0, rows, mapping.batch_rows):
             batch: list[dict[str, Any]] = []
-            for i in range(start, min(start + mapping.batch_rows, len(frame))):
-                if pd.isna(ts.iloc[i]):
-                    continue
-                stamp = ts.iloc[i].isoformat()
+            for i in range(start, min(start + mapping.batch_rows, rows)):
                 for column, target in mapping.columns.items():
-                    value = frame[column].iloc[i]
-                    if pd.isna(value):
+                    value = values[column][i]
+                    if value != value:  # NaN: a missing-value marker
                         continue
                     batch.append(
                         {
@@ -104,10 +129,10 @@ def csv_messages(
                             "quantity": target.quantity,
                             "value": float(value),
                             "unit": target.unit,
-                            "ts": stamp,
+                            "ts": stamps[i],
                         }
                     )
             if batch:
                 yield "sensor.readings", key, json.dumps(batch).encode()
 
-    return generate(), total
+    return Replay(generate(), -(-rows // mapping.batch_rows), int((~usable).sum()))

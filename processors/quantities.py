@@ -43,7 +43,7 @@ _GAS_UGM3 = {"ug/m3": 1.0, "µg/m3": 1.0, "mg/m3": 1e3}
 QUANTITIES: dict[str, Quantity] = {
     q.name: q
     for q in (
-        Quantity("load", "kW", _POWER, -5e5, 5e6),
+        Quantity("load", "kW", _POWER, -1e7, 1e8),
         Quantity("pv_power", "kW", _POWER, -10.0, 1e6),
         Quantity("wind_power", "kW", _POWER, -100.0, 1e6),
         Quantity("pm25", "ug/m3", {"ug/m3": 1.0, "µg/m3": 1.0}, 0.0, 1000.0),

@@ -1,3 +1,4 @@
+import itertools
 import json
 from pathlib import Path
 
@@ -29,9 +30,9 @@ CSV = """when,Demand,Temp
 def test_csv_rows_become_valid_batched_readings(tmp_path: Path) -> None:
     (tmp_path / "m.yaml").write_text(MAPPING)
     (tmp_path / "d.csv").write_text(CSV)
-    messages, total = csv_messages(tmp_path / "d.csv", load_mapping(tmp_path / "m.yaml"))
-    produced = list(messages)
-    assert total == 2 and len(produced) == 2
+    replay = csv_messages(tmp_path / "d.csv", load_mapping(tmp_path / "m.yaml"))
+    produced = list(replay.messages)
+    assert replay.total == 2 and len(produced) == 2 and replay.skipped_rows == 0
     topic, key, _ = produced[0]
     assert (topic, key) == ("sensor.readings", b"feeder-x")
     items = [i for _, _, v in produced for i in decode_items(v)]
@@ -46,3 +47,19 @@ def test_bad_mapping_is_a_configuration_error(tmp_path: Path) -> None:
     (tmp_path / "m.yaml").write_text("site_id: x\n")
     with pytest.raises(ConfigurationError):
         load_mapping(tmp_path / "m.yaml")
+
+
+def test_dst_repeated_hour_is_inferred_and_missing_hour_skipped(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(MAPPING.replace('"%d/%m/%Y %H:%M"', '"%Y-%m-%d %H:%M"'))
+    rows = (
+        ["when,Demand,Temp"]
+        + [f"2024-10-27 {t},1,1" for t in ("01:30", "02:00", "02:30", "02:00", "02:30", "03:00")]
+        + ["2024-03-31 02:30,1,1"]
+    )  # does not exist in Amsterdam
+    (tmp_path / "d.csv").write_text("\n".join(rows) + "\n")
+    replay = csv_messages(tmp_path / "d.csv", load_mapping(tmp_path / "m.yaml"))
+    items = [i for _, _, v in replay.messages for i in decode_items(v)]
+    batch, _ = validate_readings(items, 2_000_000_000_000, 0)
+    assert replay.skipped_rows == 1
+    stamps = sorted(set(batch.ts_ms))
+    assert len(stamps) == 6 and all(b - a == 1_800_000 for a, b in itertools.pairwise(stamps))
