@@ -1,15 +1,12 @@
 """Alerting stage: PM2.5 AQI incidents from fused steps, published once per change."""
 
-import json
-
 from gridbrain.settings import Settings
 from processors.alerting.lifecycle import ThresholdAlerts
 from processors.alerting.pm25 import describe, pm25_usg_rule
-from processors.fuse import FusedStep
 from processors.timestamps import ms_to_datetime
 from storage.repositories import add_alert_events, open_alerts
 from storage.transaction import BatchTransaction
-from streams.envelope import Emission, RawMessage, encode
+from streams.envelope import DeadLetters, Emission, RawMessage, encode, fused_steps
 from streams.topics import ALERTS
 
 __all__ = ["AlertingStage"]
@@ -30,11 +27,8 @@ class AlertingStage:
                 self._alerts.restore(site_id, started, state, peak)
             self._restored = True
         changes = []
-        for message in messages:
-            if not tx.is_new(message.position):
-                continue
-            tx.counts[(message.position.topic, "received")] += 1
-            step = FusedStep.from_dict(json.loads(message.value))
+        dead = DeadLetters()
+        for step in fused_steps(tx, messages, dead):
             value = step.values.get(self._rule.quantity)
             if value is not None:
                 changes.extend(self._alerts.evaluate(step.site_id, step.ts_ms, value))
@@ -62,4 +56,4 @@ class AlertingStage:
             if event.notify
         ]
         tx.counts[(ALERTS, "published")] += len(published)
-        return published
+        return dead.store(tx.session) + published

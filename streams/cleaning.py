@@ -2,7 +2,6 @@
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,28 +19,15 @@ from processors.validate import (
     validate_weather,
 )
 from storage.repositories import (
-    DeadLetterRow,
-    add_dead_letters,
     add_reading_increments,
     add_weather,
     ensure_sites,
 )
-from storage.transaction import BatchTransaction, InputPosition
-from streams.envelope import Emission, RawMessage, dead_letter, encode
-from streams.topics import DEADLETTER, FUSED
+from storage.transaction import BatchTransaction
+from streams.envelope import DeadLetters, Emission, RawMessage, encode
+from streams.topics import FUSED
 
 __all__ = ["CleaningStage"]
-
-
-@dataclass
-class _Rejected:
-    rows: list[DeadLetterRow] = field(default_factory=list)
-    emissions: list[Emission] = field(default_factory=list)
-
-    def add(self, position: InputPosition, rejection: Rejection, key: bytes | None) -> None:
-        row, emission = dead_letter(position, rejection, key, DEADLETTER)
-        self.rows.append(row)
-        self.emissions.append(emission)
 
 
 class CleaningStage:
@@ -60,7 +46,7 @@ class CleaningStage:
         self._known_sites: set[str] = set()
 
     def _new_items(
-        self, tx: BatchTransaction, messages: list[RawMessage], rejected: _Rejected
+        self, tx: BatchTransaction, messages: list[RawMessage], rejected: DeadLetters
     ) -> Iterator[tuple[RawMessage, list[Any]]]:
         """The decoded items of each message not yet applied; undecodable ones dead-lettered."""
         for message in messages:
@@ -89,7 +75,7 @@ class CleaningStage:
     def handle_readings(self, tx: BatchTransaction, messages: list[RawMessage]) -> list[Emission]:
         """Validate, clean and resample a batch of ``sensor.readings`` messages."""
         now_ms = int(time.time() * 1000)
-        rejected = _Rejected()
+        rejected = DeadLetters()
         increments: list[BucketIncrement] = []
         closed: list[ClosedStep] = []
         sites: set[str] = set()
@@ -111,17 +97,16 @@ class CleaningStage:
         ensure_sites(tx.session, new_sites)
         self._known_sites |= new_sites
         add_reading_increments(tx.session, merge_increments(increments))
-        add_dead_letters(tx.session, rejected.rows)
         fused = [self._weather.fuse(step, self._step_ms) for step in closed]
         tx.counts[(FUSED, "emitted")] += len(fused)
-        return rejected.emissions + [
+        return rejected.store(tx.session) + [
             Emission(FUSED, f.site_id.encode(), encode(f.to_dict())) for f in fused
         ]
 
     def handle_weather(self, tx: BatchTransaction, messages: list[RawMessage]) -> list[Emission]:
         """Validate and store a batch of ``weather.observations`` messages."""
         now_ms = int(time.time() * 1000)
-        rejected = _Rejected()
+        rejected = DeadLetters()
         accepted = []
         for message, items in self._new_items(tx, messages, rejected):
             topic = message.position.topic
@@ -134,8 +119,7 @@ class CleaningStage:
         for observation in accepted:
             self._weather.add(observation)
         add_weather(tx.session, accepted)
-        add_dead_letters(tx.session, rejected.rows)
-        return rejected.emissions
+        return rejected.store(tx.session)
 
 
 _EXPLAIN = {

@@ -1,14 +1,19 @@
 """Plain message envelopes between the Faust agents and the stage handlers."""
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-from processors.validate import Rejection
-from storage.repositories import DeadLetterRow
-from storage.transaction import InputPosition
+from sqlalchemy.orm import Session
 
-__all__ = ["Emission", "RawMessage", "dead_letter", "encode"]
+from processors.fuse import FusedStep
+from processors.validate import Rejection
+from storage.repositories import DeadLetterRow, add_dead_letters
+from storage.transaction import BatchTransaction, InputPosition
+from streams.topics import DEADLETTER
+
+__all__ = ["DeadLetters", "Emission", "RawMessage", "encode", "fused_steps"]
 
 
 @dataclass(frozen=True)
@@ -40,26 +45,57 @@ def _payload_text(payload: Any) -> str:
     return json.dumps(payload, default=str)
 
 
-def dead_letter(
-    position: InputPosition, rejection: Rejection, key: bytes | None, deadletter_topic: str
-) -> tuple[DeadLetterRow, Emission]:
-    """The table row and the topic message recording one rejection."""
-    row = DeadLetterRow(
-        position.topic,
-        position.partition,
-        position.offset,
-        rejection.index,
-        rejection.reason,
-        rejection.detail,
-        _payload_text(rejection.payload),
-    )
-    message = {
-        "topic": row.topic,
-        "partition": row.partition,
-        "offset": row.offset,
-        "item_index": row.item_index,
-        "reason": row.reason,
-        "detail": row.detail,
-        "payload": row.payload,
-    }
-    return row, Emission(deadletter_topic, key, encode(message))
+@dataclass
+class DeadLetters:
+    """Rejections of one batch: rows for the table and messages for the topic."""
+
+    rows: list[DeadLetterRow] = field(default_factory=list)
+    emissions: list[Emission] = field(default_factory=list)
+
+    def add(self, position: InputPosition, rejection: Rejection, key: bytes | None) -> None:
+        """Record one rejected item of the message at ``position``."""
+        row = DeadLetterRow(
+            position.topic,
+            position.partition,
+            position.offset,
+            rejection.index,
+            rejection.reason,
+            rejection.detail,
+            _payload_text(rejection.payload),
+        )
+        message = {
+            "topic": row.topic,
+            "partition": row.partition,
+            "offset": row.offset,
+            "item_index": row.item_index,
+            "reason": row.reason,
+            "detail": row.detail,
+            "payload": row.payload,
+        }
+        self.rows.append(row)
+        self.emissions.append(Emission(DEADLETTER, key, encode(message)))
+
+    def store(self, session: Session) -> list[Emission]:
+        """Write the rows in the batch's transaction; return the messages to publish."""
+        add_dead_letters(session, self.rows)
+        return self.emissions
+
+
+def fused_steps(
+    tx: BatchTransaction, messages: list[RawMessage], dead: DeadLetters
+) -> Iterator[FusedStep]:
+    """The fused steps of the messages not yet applied; undecodable ones dead-lettered."""
+    for message in messages:
+        if not tx.is_new(message.position):
+            continue
+        topic = message.position.topic
+        tx.counts[(topic, "received")] += 1
+        try:
+            step = FusedStep.from_dict(json.loads(message.value))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            tx.counts[(topic, "deadlettered")] += 1
+            rejection = Rejection(0, "bad_fused_step", repr(exc), message.value)
+            dead.add(message.position, rejection, message.key)
+            continue
+        tx.counts[(topic, "processed")] += 1
+        yield step

@@ -1,6 +1,5 @@
 """Forecasting stage: micro-batches of fused steps -> batched quantile forecasts."""
 
-import json
 import logging
 
 import torch
@@ -13,7 +12,7 @@ from processors.timestamps import ms_to_datetime
 from storage.history import load_fused_history
 from storage.repositories import add_forecasts, site_capacities
 from storage.transaction import BatchTransaction
-from streams.envelope import Emission, RawMessage, encode
+from streams.envelope import DeadLetters, Emission, RawMessage, encode, fused_steps
 from streams.topics import FORECASTS
 
 __all__ = ["ForecastingStage", "resolve_device"]
@@ -67,22 +66,21 @@ class ForecastingStage:
     def handle(self, tx: BatchTransaction, messages: list[RawMessage]) -> list[Emission]:
         """Add fused steps to the history and forecast every due series in one batch."""
         due: list[tuple[str, str, int]] = []
-        for message in messages:
-            if not tx.is_new(message.position):
-                continue
-            step = FusedStep.from_dict(json.loads(message.value))
-            tx.counts[(message.position.topic, "received")] += 1
+        dead = DeadLetters()
+        for step in fused_steps(tx, messages, dead):
             self._warm_up(tx, step)
             due.extend(self._history.add(step))
         if not due:
-            return []
+            return dead.store(tx.session)
         # Every due instant is forecast, also when a replay delivers many hours at once:
         # a window only holds steps up to its own issue time.
         windows = [self._history.window(s, q, ts) for s, q, ts in due]
         forecasts = forecast_batch(windows, self._config, site_capacities(tx.session))
         tx.counts[(FORECASTS, "series_forecast")] += len(forecasts)
         tx.counts[(FORECASTS, "rows")] += add_forecasts(tx.session, forecasts)
-        return [Emission(FORECASTS, f.site_id.encode(), encode(_message(f))) for f in forecasts]
+        return dead.store(tx.session) + [
+            Emission(FORECASTS, f.site_id.encode(), encode(_message(f))) for f in forecasts
+        ]
 
 
 def _message(forecast: Forecast) -> dict[str, object]:

@@ -42,12 +42,15 @@ class SeriesHistory:
     length: int
     interval_ms: int
     _steps: dict[str, dict[int, FusedStep]] = field(default_factory=dict)
+    _issued: dict[str, int] = field(default_factory=dict)
 
     def add(self, step: FusedStep) -> list[tuple[str, str, int]]:
         """Store a step; return the (site, quantity, last_ts_ms) series now due for a forecast.
 
-        A series is due when the step ends on a multiple of the forecast interval (event
-        time), so replays and live data issue forecasts at the same instants.
+        A site's series are due when a step ends on or first after a multiple of the
+        forecast interval (event time): on the hour for regular data, at the end of the
+        first step past the hour where steps are missing (e.g. 30-min data in 15-min
+        steps). Replays and live data issue forecasts at the same instants.
         """
         steps = self._steps.setdefault(step.site_id, {})
         steps[step.ts_ms] = step
@@ -55,7 +58,12 @@ class SeriesHistory:
         if len(steps) > self.length + 8:
             for ts in [t for t in steps if t <= oldest]:
                 del steps[ts]
-        if (step.ts_ms + self.step_ms) % self.interval_ms:
+        end = step.ts_ms + self.step_ms
+        interval = end // self.interval_ms
+        last = self._issued.get(step.site_id)
+        due = end % self.interval_ms == 0 if last is None else interval > last
+        self._issued[step.site_id] = interval if last is None else max(interval, last)
+        if not due:
             return []
         return [(step.site_id, q, step.ts_ms) for q in FORECAST_QUANTITIES if q in step.values]
 

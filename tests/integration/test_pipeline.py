@@ -11,7 +11,14 @@ from kafka import KafkaConsumer, KafkaProducer
 from sqlalchemy import text
 
 from storage.queries import stage_counts
-from streams.topics import ALERTS, DEADLETTER, FORECASTS, SENSOR_READINGS, WEATHER_OBSERVATIONS
+from streams.topics import (
+    ALERTS,
+    DEADLETTER,
+    FORECASTS,
+    FUSED,
+    SENSOR_READINGS,
+    WEATHER_OBSERVATIONS,
+)
 from tests.integration.conftest import Services, wait_for
 
 pytestmark = pytest.mark.integration
@@ -199,3 +206,25 @@ def consume_all(bootstrap: str, topics: list[str]) -> list[tuple[str, bytes]]:
         return [(m.topic, m.value) for m in consumer]
     finally:
         consumer.close()
+
+
+def test_garbage_on_the_internal_topic_is_dead_lettered(
+    services: Services, worker: subprocess.Popen[bytes]
+) -> None:
+    producer = KafkaProducer(bootstrap_servers=services.bootstrap)
+    producer.send(FUSED, key=b"x", value=b'{"site_id": "poison"}')
+    producer.flush()
+
+    def dead_lettered() -> bool:
+        with services.sessions() as session:
+            return bool(
+                session.execute(
+                    text(
+                        "SELECT 1 FROM dead_letters WHERE reason = 'bad_fused_step' "
+                        "AND payload LIKE '%poison%'"
+                    )
+                ).first()
+            )
+
+    wait_for(dead_lettered, 60, "the bad fused step in dead_letters")
+    assert worker.poll() is None

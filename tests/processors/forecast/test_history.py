@@ -18,6 +18,13 @@ def test_due_on_interval_boundaries_only() -> None:
     assert due[3] == [("s", "load", 3 * STEP)]  # only forecast quantities
 
 
+def test_due_after_the_boundary_when_steps_are_missing() -> None:
+    # 30-minute data in 15-minute steps: no step ends on the hour.
+    h = SeriesHistory(STEP, length=8, interval_ms=HOUR)
+    due = [bool(h.add(step(i * 2 * STEP, load=1.0))) for i in range(6)]
+    assert due == [False, False, True, False, True, False]
+
+
 def test_window_has_gaps_as_nan_and_ends_at_issue_time() -> None:
     h = SeriesHistory(STEP, length=4, interval_ms=HOUR)
     for i in (0, 1, 3, 4):
