@@ -1,5 +1,6 @@
 """Micro-batch forecasting: choose a model per window, one batched call per model."""
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,10 +111,25 @@ def forecast_batch(
 
 
 def _run(name: str, chunk: list[Window], config: ForecastConfig) -> np.ndarray:
+    """Quantiles (B, H, 3) of a chunk; series are normalised in and de-normalised out."""
+    y = np.stack([w.y for w in chunk])
+    exog = np.stack([w.exog for w in chunk])
+    with warnings.catch_warnings():  # all-NaN columns (no weather) give NaN: set below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        center = np.nan_to_num(np.nanmean(y, axis=1, keepdims=True))
+        scale = np.nan_to_num(np.nanstd(y, axis=1, keepdims=True), nan=1.0)
+        exog_center = np.nan_to_num(np.nanmean(exog, axis=1, keepdims=True))
+        exog_scale = np.nan_to_num(np.nanstd(exog, axis=1, keepdims=True), nan=1.0)
+    scale[scale < 1e-9] = 1.0
+    exog_scale[exog_scale < 1e-9] = 1.0
     device = torch.device(config.device)
     with torch.inference_mode():
-        y = torch.tensor(np.stack([w.y for w in chunk]), dtype=torch.float32, device=device)
-        exog = torch.tensor(np.stack([w.exog for w in chunk]), dtype=torch.float32, device=device)
-        last = torch.tensor([w.last_ts_ms for w in chunk], dtype=torch.float64, device=device)
-        design = build_design(y, exog, last, config.step_ms, config.horizon_steps)
-        return MODELS[name](design).float().cpu().numpy()
+        design = build_design(
+            torch.tensor((y - center) / scale, dtype=torch.float32, device=device),
+            torch.tensor((exog - exog_center) / exog_scale, dtype=torch.float32, device=device),
+            torch.tensor([w.last_ts_ms for w in chunk], dtype=torch.float64, device=device),
+            config.step_ms,
+            config.horizon_steps,
+        )
+        normalised = MODELS[name](design).float().cpu().numpy()
+    return normalised * scale[..., None] + center[..., None]

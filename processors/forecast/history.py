@@ -35,14 +35,39 @@ class Window:
 
 
 @dataclass
+class _SiteRing:
+    """The newest steps of one site in ring buffers indexed by step number."""
+
+    ts: np.ndarray
+    exog: np.ndarray
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
 class SeriesHistory:
-    """Keeps the last ``length`` steps of every site and reports series due for a forecast."""
+    """Keeps the recent steps of every site and reports series due for a forecast.
+
+    Steps live in per-site ring buffers of ``2 * length`` steps, so that the windows of
+    every issue time in a micro-batch are complete as long as a micro-batch holds fewer
+    than ``length`` steps of one site.
+    """
 
     step_ms: int
     length: int
     interval_ms: int
-    _steps: dict[str, dict[int, FusedStep]] = field(default_factory=dict)
+    _sites: dict[str, _SiteRing] = field(default_factory=dict)
     _issued: dict[str, int] = field(default_factory=dict)
+
+    def _ring(self, site_id: str) -> _SiteRing:
+        ring = self._sites.get(site_id)
+        if ring is None:
+            capacity = 2 * self.length
+            ring = _SiteRing(
+                np.full(capacity, -1, dtype=np.int64),
+                np.full((capacity, len(EXOG_VARIABLES)), np.nan),
+            )
+            self._sites[site_id] = ring
+        return ring
 
     def add(self, step: FusedStep) -> list[tuple[str, str, int]]:
         """Store a step; return the (site, quantity, last_ts_ms) series now due for a forecast.
@@ -52,12 +77,17 @@ class SeriesHistory:
         first step past the hour where steps are missing (e.g. 30-min data in 15-min
         steps). Replays and live data issue forecasts at the same instants.
         """
-        steps = self._steps.setdefault(step.site_id, {})
-        steps[step.ts_ms] = step
-        oldest = step.ts_ms - self.length * self.step_ms
-        if len(steps) > self.length + 8:
-            for ts in [t for t in steps if t <= oldest]:
-                del steps[ts]
+        ring = self._ring(step.site_id)
+        slot = (step.ts_ms // self.step_ms) % len(ring.ts)
+        if ring.ts[slot] != step.ts_ms:  # a new step replaces an old one: clear the slot
+            ring.ts[slot] = step.ts_ms
+            for column in ring.values.values():
+                column[slot] = np.nan
+        for quantity, value in step.values.items():
+            if quantity not in ring.values:
+                ring.values[quantity] = np.full(len(ring.ts), np.nan)
+            ring.values[quantity][slot] = value
+        ring.exog[slot] = [step.weather.get(name, np.nan) for name in EXOG_VARIABLES]
         end = step.ts_ms + self.step_ms
         interval = end // self.interval_ms
         last = self._issued.get(step.site_id)
@@ -68,16 +98,16 @@ class SeriesHistory:
         return [(step.site_id, q, step.ts_ms) for q in FORECAST_QUANTITIES if q in step.values]
 
     def window(self, site_id: str, quantity: str, last_ts_ms: int) -> Window:
-        """The ``length`` steps of a series ending at ``last_ts_ms``."""
-        steps = self._steps.get(site_id, {})
-        y = np.full(self.length, np.nan)
-        exog = np.full((self.length, len(EXOG_VARIABLES)), np.nan)
-        first = last_ts_ms - (self.length - 1) * self.step_ms
-        for i in range(self.length):
-            step = steps.get(first + i * self.step_ms)
-            if step is None:
-                continue
-            y[i] = step.values.get(quantity, np.nan)
-            for k, name in enumerate(EXOG_VARIABLES):
-                exog[i, k] = step.weather.get(name, np.nan)
+        """The ``length`` steps of a series ending at ``last_ts_ms`` (NaN where missing)."""
+        ring = self._ring(site_id)
+        expected = last_ts_ms - np.arange(self.length - 1, -1, -1, dtype=np.int64) * self.step_ms
+        slots = (expected // self.step_ms) % len(ring.ts)
+        present = ring.ts[slots] == expected
+        column = ring.values.get(quantity)
+        y = (
+            np.where(present, column[slots], np.nan)
+            if column is not None
+            else np.full(self.length, np.nan)
+        )
+        exog = np.where(present[:, None], ring.exog[slots], np.nan)
         return Window(site_id, quantity, last_ts_ms, y, exog, int(np.isfinite(y).sum()))

@@ -32,3 +32,12 @@ def test_window_has_gaps_as_nan_and_ends_at_issue_time() -> None:
     w = h.window("s", "load", 3 * STEP)
     assert np.isnan(w.y[2]) and w.y[3] == 3.0 and w.observed_steps == 3
     assert w.exog[0, 0] == 10.0
+
+
+def test_windows_of_earlier_issue_times_stay_complete_in_a_long_batch() -> None:
+    h = SeriesHistory(STEP, length=8, interval_ms=HOUR)
+    for i in range(16):  # twice a window of steps arrive before forecasting
+        h.add(step(i * STEP, load=float(i)))
+    early = h.window("s", "load", 7 * STEP)
+    assert early.y.tolist() == [float(i) for i in range(8)]
+    assert h.window("s", "load", 15 * STEP).y[-1] == 15.0
