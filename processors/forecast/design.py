@@ -26,7 +26,9 @@ class Design:
     """Training and prediction matrices of a batch.
 
     Attributes:
-        x: features of every (origin, horizon), shape (B, H, N, F).
+        x: features of every (origin, horizon), shape (B, H, N, F); NaN where a lag
+            reaches back before the first observation (each model decides which samples
+            it can use).
         y: target of every (origin, horizon), NaN where unknown, shape (B, H, N).
         x_last: features at the newest origin, shape (B, H, F).
     """
@@ -97,8 +99,6 @@ def build_design(
     target = y[:, target_idx.clamp(max=length - 1)]
     target = torch.where(inside[None], target, torch.nan)
     x = features(origins)
-    # A sample whose lags reach back before the first observation does not train or score.
-    target = torch.where(torch.isnan(x).any(dim=-1), torch.nan, target)
     last = torch.tensor([length - 1], device=y.device)
     x_last = torch.nan_to_num(features(last)[:, :, 0, :], nan=0.0)
-    return Design(torch.nan_to_num(x, nan=0.0), target, x_last)
+    return Design(x, target, x_last)

@@ -70,8 +70,13 @@ def seasonal_naive(design: Design) -> torch.Tensor:
     )
 
 
-def arx(design: Design, ridge: float = 1e-2) -> torch.Tensor:
+def arx(design: Design, ridge: float = 0.1) -> torch.Tensor:
     """Least-squares AR-X with weather covariates, one closed-form ridge fit per horizon.
+
+    It models the departure from the seasonal-naive forecast (the value a day earlier),
+    so the ridge shrinks towards that baseline rather than towards zero: with little
+    history it stays close to the seasonal naive, with more it learns the autoregressive
+    and weather effects.
 
     The penalty is that of a ridge on standardised features with a free intercept
     (``ridge * n * var_j`` on raw coefficient j), computed from the weighted Gram matrix
@@ -79,18 +84,22 @@ def arx(design: Design, ridge: float = 1e-2) -> torch.Tensor:
     the fitted values. Windows arrive normalised per series (see the forecaster), which
     keeps the Gram matrix well scaled in float32.
     """
-    w = (~torch.isnan(design.y)).to(design.x.dtype)  # (B, H, N)
-    xw = design.x * w[..., None]
-    gram = (xw.transpose(-1, -2) @ design.x).double()  # (B, H, F, F)
-    rhs = (xw.transpose(-1, -2) @ torch.nan_to_num(design.y, nan=0.0)[..., None]).double()
+    usable = ~torch.isnan(design.y) & ~torch.isnan(design.x).any(dim=-1)
+    x = torch.nan_to_num(design.x, nan=0.0)
+    w = usable.to(x.dtype)  # (B, H, N)
+    xw = x * w[..., None]
+    gram = (xw.transpose(-1, -2) @ x).double()  # (B, H, F, F)
+    prior = x[..., COL_SEASONAL]
+    target = torch.nan_to_num(design.y - prior, nan=0.0)
+    rhs = (xw.transpose(-1, -2) @ target[..., None]).double()
     n = gram[..., 0, 0].clamp(min=1.0)  # the intercept column is all ones
     mean = gram[..., 0, :] / n[..., None]
     var = (torch.diagonal(gram, dim1=-2, dim2=-1) / n[..., None] - mean**2).clamp(min=1e-12)
     penalty = ridge * n[..., None] * var
     penalty[..., 0] = 1e-8 * n
     beta = torch.linalg.solve(gram + torch.diag_embed(penalty), rhs).to(design.x.dtype)
-    fitted = (design.x @ beta)[..., 0]
-    p50 = (design.x_last[..., None, :] @ beta)[..., 0, 0]
+    fitted = torch.where(usable, prior + (x @ beta)[..., 0], torch.nan)
+    p50 = design.x_last[..., COL_SEASONAL] + (design.x_last[..., None, :] @ beta)[..., 0, 0]
     return _with_residual_quantiles(fitted, design, p50)
 
 
