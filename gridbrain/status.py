@@ -11,7 +11,7 @@ from streams.topics import FUSED, SENSOR_READINGS, WEATHER_OBSERVATIONS
 
 __all__ = ["collect_status"]
 
-_COUNTERS = ("messages", "received", "processed", "duplicates", "deadlettered", "late")
+_COUNTERS = ("messages", "received", "processed", "duplicates", "deadlettered")
 
 
 def _embedded_broker_up(port: int) -> bool:
