@@ -114,7 +114,7 @@ def init(settings: Settings) -> None:
     "--csv",
     "csv_path",
     type=click.Path(exists=True, path_type=Path),
-    help="A CSV file to replay (needs --mapping).",
+    help="A CSV or Parquet file to replay (needs --mapping).",
 )
 @click.option(
     "--mapping",
@@ -136,7 +136,7 @@ def produce(
     """Produce readings to Kafka: from the simulator or from a CSV file and a mapping."""
     from tqdm import tqdm
 
-    from gridbrain.replay import csv_messages, load_mapping
+    from gridbrain.replay import load_mapping, replay_file
     from gridbrain.up import demo_messages
     from streams.producer import produce as send
 
@@ -146,10 +146,13 @@ def produce(
     if csv_path is not None:
         if mapping is None:
             raise click.UsageError("--csv needs --mapping")
-        replay = csv_messages(csv_path, load_mapping(mapping))
+        replay = replay_file(csv_path, load_mapping(mapping))
         messages, total = replay.messages, replay.total
-        if replay.skipped_rows:
-            click.echo(f"skipping {replay.skipped_rows} rows without a usable timestamp", err=True)
+        click.echo(
+            f"{replay.readings} readings in {replay.total} messages; {replay.missing_values} "
+            f"missing values and {replay.skipped_rows} rows without a usable timestamp skipped",
+            err=True,
+        )
     elif demo_days is not None:
         messages, total = demo_messages(demo_days, live), None
     else:

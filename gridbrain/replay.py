@@ -1,16 +1,19 @@
-"""Replaying a CSV file as readings, driven by a YAML column mapping.
+"""Replaying a CSV or Parquet file as readings, driven by a YAML column mapping.
 
-A mapping file::
+A mapping file (``deploy/mappings/`` has one per shared data set)::
 
-    time_column: datetime          # column holding the timestamp
+    time_column: Time              # timestamp column; a list of columns is joined with " "
+    # time_parts: {year: year, month: month, day: day, hour: hour}   # ... or date parts
     time_format: "%Y-%m-%d %H:%M"  # optional format for pd.to_datetime ("mixed" allowed)
     timezone: Australia/Melbourne  # zone of naive timestamps (default UTC)
     ambiguous: infer               # repeated autumn DST hour: infer (default), NaT or raise
     nonexistent: NaT               # skipped spring DST hour: NaT (default), shift_forward, raise
-    site_id: vic                   # every reading's site
+    site_id: vic                   # every reading's site ...
+    # site_column: station         # ... or a column naming it (site_prefix is prepended)
     missing_values: ["NA", "-200"] # markers of missing values
-    batch_rows: 50                 # CSV rows per Kafka message
-    columns:                       # column -> quantity and unit
+    encoding: latin-1              # CSV only (default utf-8); separator and decimal too
+    batch_rows: 48                 # rows per Kafka message (per site)
+    columns:                       # column -> quantity and unit (site_id overrides per column)
       Demand: {quantity: load, unit: MW}
 """
 
@@ -20,61 +23,126 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from gridbrain.errors import ConfigurationError
 
-__all__ = ["ColumnMapping", "CsvMapping", "Replay", "csv_messages", "load_mapping"]
+__all__ = ["ColumnMapping", "FileMapping", "Replay", "load_mapping", "replay_file"]
 
 
 class ColumnMapping(BaseModel):
-    """Where one CSV column goes."""
+    """Where one column goes."""
 
     quantity: str
     unit: str
     sensor_id: str | None = None
+    site_id: str | None = None
 
 
-class CsvMapping(BaseModel):
-    """How a CSV file becomes readings."""
+class FileMapping(BaseModel):
+    """How a CSV or Parquet file becomes readings."""
 
-    time_column: str
+    time_column: str | list[str] | None = None
+    time_parts: dict[str, str] | None = None
     time_format: str | None = None
     timezone: str = "UTC"
     ambiguous: Literal["infer", "NaT", "raise"] = "infer"
     nonexistent: Literal["shift_forward", "NaT", "raise"] = "NaT"
-    site_id: str
+    site_id: str | None = None
+    site_column: str | None = None
+    site_prefix: str = ""
     missing_values: list[str] = Field(default_factory=list)
     batch_rows: int = Field(default=50, ge=1)
     encoding: str = "utf-8"
     separator: str = ","
+    decimal: str = "."
     columns: dict[str, ColumnMapping]
 
+    @model_validator(mode="after")
+    def _one_time_and_one_site(self) -> "FileMapping":
+        if (self.time_column is None) == (self.time_parts is None):
+            raise ValueError("give exactly one of time_column and time_parts")
+        if (self.site_id is None) == (self.site_column is None):
+            raise ValueError("give exactly one of site_id and site_column")
+        return self
 
-def load_mapping(path: Path) -> CsvMapping:
+    @property
+    def time_columns(self) -> list[str]:
+        """The columns the timestamp is made of."""
+        if self.time_parts is not None:
+            return list(self.time_parts.values())
+        if isinstance(self.time_column, str):
+            return [self.time_column]
+        return list(self.time_column or [])
+
+    def source_columns(self) -> list[str]:
+        """Every column the mapping reads."""
+        site = [self.site_column] if self.site_column else []
+        return [*self.time_columns, *site, *self.columns]
+
+
+def load_mapping(path: Path) -> FileMapping:
     """Read and validate a mapping file.
 
     Raises:
         ConfigurationError: the file is not a valid mapping.
     """
     try:
-        return CsvMapping.model_validate(yaml.safe_load(path.read_text()))
+        return FileMapping.model_validate(yaml.safe_load(path.read_text()))
     except (ValidationError, yaml.YAMLError) as exc:
         raise ConfigurationError(f"{path}: {exc}") from exc
 
 
-def _timestamps(frame: pd.DataFrame, mapping: CsvMapping) -> pd.Series:
-    parsed = pd.to_datetime(frame[mapping.time_column], format=mapping.time_format, errors="coerce")
+def _timestamps(frame: pd.DataFrame, mapping: FileMapping) -> pd.Series:
+    if mapping.time_parts is not None:
+        parts = frame[list(mapping.time_parts.values())]
+        parsed = pd.to_datetime(parts.set_axis(list(mapping.time_parts), axis=1), errors="coerce")
+    else:
+        names = mapping.time_columns
+        raw = frame[names[0]]
+        if len(names) > 1:  # e.g. a date and a time column
+            raw = raw.astype(str).str.cat([frame[n].astype(str) for n in names[1:]], sep=" ")
+        parsed = pd.to_datetime(raw, format=mapping.time_format, errors="coerce")
+        if parsed.dtype == object:  # offsets that differ between rows
+            parsed = pd.to_datetime(raw, format=mapping.time_format, errors="coerce", utc=True)
     if parsed.dt.tz is None:
         try:
             parsed = parsed.dt.tz_localize(
                 mapping.timezone, ambiguous=mapping.ambiguous, nonexistent=mapping.nonexistent
             )
-        except (ValueError, TypeError) as exc:  # pytz/zoneinfo ambiguity errors are ValueErrors
+        except (ValueError, TypeError) as exc:  # zoneinfo ambiguity errors are ValueErrors
             raise ConfigurationError(f"local times in {mapping.timezone}: {exc}") from exc
     return parsed
+
+
+def _read(path: Path, mapping: FileMapping) -> pd.DataFrame:
+    if path.suffix.lower() in (".parquet", ".pq"):
+        frame = pd.read_parquet(path)
+        if mapping.missing_values:
+            frame = frame.replace(
+                {m: np.nan for m in mapping.missing_values}
+                | {float(m): np.nan for m in mapping.missing_values if _is_number(m)}
+            )
+        return frame
+    return pd.read_csv(
+        path,
+        sep=mapping.separator,
+        decimal=mapping.decimal,
+        encoding=mapping.encoding,
+        na_values=mapping.missing_values,
+        keep_default_na=True,
+    )
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -84,55 +152,61 @@ class Replay:
     Attributes:
         messages: (topic, key, value) to produce, lazily built.
         total: number of messages.
+        readings: number of readings in them.
         skipped_rows: rows without a usable timestamp (unparseable, or a local time that
             does not exist with the mapping's ``nonexistent`` policy).
+        missing_values: cells that held a missing-value marker (or were empty).
     """
 
     messages: Iterator[tuple[str, bytes | None, bytes]]
     total: int
+    readings: int
     skipped_rows: int
+    missing_values: int
 
 
-def csv_messages(path: Path, mapping: CsvMapping) -> Replay:
-    """Messages of readings from a CSV file, a batch of ``batch_rows`` rows per message."""
-    frame = pd.read_csv(
-        path,
-        sep=mapping.separator,
-        encoding=mapping.encoding,
-        na_values=mapping.missing_values,
-        keep_default_na=True,
-    )
-    missing = [c for c in [mapping.time_column, *mapping.columns] if c not in frame.columns]
-    if missing:
-        raise ConfigurationError(f"{path}: columns not found: {missing}")
+def replay_file(path: Path, mapping: FileMapping) -> Replay:
+    """Messages of readings from a CSV or Parquet file, ``batch_rows`` rows per message."""
+    frame = _read(path, mapping)
+    absent = [c for c in mapping.source_columns() if c not in frame.columns]
+    if absent:
+        raise ConfigurationError(f"{path}: columns not found: {absent}")
     ts = _timestamps(frame, mapping)
     usable = ts.notna().to_numpy()
     stamps = ts[usable].map(lambda t: t.isoformat()).to_numpy()
+    if mapping.site_column:
+        sites = (mapping.site_prefix + frame[mapping.site_column].astype(str)).to_numpy()[usable]
+    else:
+        sites = np.full(len(stamps), mapping.site_id, dtype=object)
     values = {
-        c: pd.to_numeric(frame[c], errors="coerce").to_numpy()[usable] for c in mapping.columns
+        c: pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)[usable]
+        for c in mapping.columns
     }
-    rows = len(stamps)
+    present = {c: ~np.isnan(v) for c, v in values.items()}
+    rows_of_site = {s: np.flatnonzero(sites == s) for s in pd.unique(sites)}
+    total = sum(-(-len(rows) // mapping.batch_rows) for rows in rows_of_site.values())
 
     def generate() -> Iterator[tuple[str, bytes | None, bytes]]:
-        key = mapping.site_id.encode()
-        for start in range(0, rows, mapping.batch_rows):
-            batch: list[dict[str, Any]] = []
-            for i in range(start, min(start + mapping.batch_rows, rows)):
-                for column, target in mapping.columns.items():
-                    value = values[column][i]
-                    if value != value:  # NaN: a missing-value marker
-                        continue
-                    batch.append(
-                        {
-                            "site_id": mapping.site_id,
-                            "sensor_id": target.sensor_id or column,
-                            "quantity": target.quantity,
-                            "value": float(value),
-                            "unit": target.unit,
-                            "ts": stamps[i],
-                        }
-                    )
-            if batch:
-                yield "sensor.readings", key, json.dumps(batch).encode()
+        for site, rows in rows_of_site.items():
+            for start in range(0, len(rows), mapping.batch_rows):
+                batch: list[dict[str, Any]] = []
+                for i in rows[start : start + mapping.batch_rows]:
+                    for column, target in mapping.columns.items():
+                        if not present[column][i]:
+                            continue
+                        batch.append(
+                            {
+                                "site_id": target.site_id or site,
+                                "sensor_id": target.sensor_id or column,
+                                "quantity": target.quantity,
+                                "value": float(values[column][i]),
+                                "unit": target.unit,
+                                "ts": stamps[i],
+                            }
+                        )
+                if batch:
+                    yield "sensor.readings", str(site).encode(), json.dumps(batch).encode()
 
-    return Replay(generate(), -(-rows // mapping.batch_rows), int((~usable).sum()))
+    readings = int(sum(p.sum() for p in present.values()))
+    missing = int(sum((~p).sum() for p in present.values()))
+    return Replay(generate(), total, readings, int((~usable).sum()), missing)

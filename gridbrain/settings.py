@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     pm25_alert_for_steps: int = Field(
         default=2, ge=1, description="Steps a PM2.5 breach must last before the alert fires."
     )
+    shared_data_dir: Path = Field(
+        default=Path("../shared/data"),
+        description="The public data sets (benchmarks, evaluations, integration tests).",
+    )
     log_level: str = Field(default="WARNING", description="Log level of the workers.")
 
     @property

@@ -51,7 +51,13 @@ QUANTITIES: dict[str, Quantity] = {
         Quantity("no2", "ug/m3", {**_GAS_UGM3, "ppb": _ppb_to_ugm3(46.0055)}, 0.0, 2000.0),
         Quantity("o3", "ug/m3", {**_GAS_UGM3, "ppb": _ppb_to_ugm3(47.9982)}, 0.0, 1000.0),
         Quantity("so2", "ug/m3", {**_GAS_UGM3, "ppb": _ppb_to_ugm3(64.066)}, 0.0, 2000.0),
-        Quantity("co", "mg/m3", {"mg/m3": 1.0, "ppm": 28.010 / _MOLAR_VOLUME_25C}, 0.0, 100.0),
+        Quantity(
+            "co",
+            "mg/m3",
+            {"mg/m3": 1.0, "ug/m3": 1e-3, "µg/m3": 1e-3, "ppm": 28.010 / _MOLAR_VOLUME_25C},
+            0.0,
+            100.0,
+        ),
         Quantity(
             "wind_speed",
             "m/s",

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from gridbrain.errors import ConfigurationError
-from gridbrain.replay import csv_messages, load_mapping
+from gridbrain.replay import load_mapping, replay_file
 from processors.validate import decode_items, validate_readings
 
 MAPPING = """
@@ -30,7 +30,7 @@ CSV = """when,Demand,Temp
 def test_csv_rows_become_valid_batched_readings(tmp_path: Path) -> None:
     (tmp_path / "m.yaml").write_text(MAPPING)
     (tmp_path / "d.csv").write_text(CSV)
-    replay = csv_messages(tmp_path / "d.csv", load_mapping(tmp_path / "m.yaml"))
+    replay = replay_file(tmp_path / "d.csv", load_mapping(tmp_path / "m.yaml"))
     produced = list(replay.messages)
     assert replay.total == 2 and len(produced) == 2 and replay.skipped_rows == 0
     topic, key, _ = produced[0]
@@ -57,7 +57,7 @@ def test_dst_repeated_hour_is_inferred_and_missing_hour_skipped(tmp_path: Path) 
         + ["2024-03-31 02:30,1,1"]
     )  # does not exist in Amsterdam
     (tmp_path / "d.csv").write_text("\n".join(rows) + "\n")
-    replay = csv_messages(tmp_path / "d.csv", load_mapping(tmp_path / "m.yaml"))
+    replay = replay_file(tmp_path / "d.csv", load_mapping(tmp_path / "m.yaml"))
     items = [i for _, _, v in replay.messages for i in decode_items(v)]
     batch, _ = validate_readings(items, 2_000_000_000_000, 0)
     assert replay.skipped_rows == 1
