@@ -22,13 +22,21 @@ CASES = {
     "air_quality_uci": ("air_quality_uci/AirQualityUCI.csv", 33_371),
     "beijing_pm25": ("beijing_pm25/PRSA_data_2010.1.1-2014.12.31.csv", 85_582),
     "beijing_multisite_air_quality": (
-        "beijing_multisite_air_quality/PRSA_Data_Dongsi_20130301-20170228.csv", None),
-    "solar_india_plant_weather": ("solar_india_plant_weather/Plant_1_Weather_Sensor_Data.csv",
-                                  3_182 * 2),
-    "solar_pvdaq_pvanalytics": ("solar_pvdaq_pvanalytics/system_50_ac_power_2_full_DST.parquet",
-                                95_232 - 2_904),
+        "beijing_multisite_air_quality/PRSA_Data_Dongsi_20130301-20170228.csv",
+        None,
+    ),
+    "solar_india_plant_weather": (
+        "solar_india_plant_weather/Plant_1_Weather_Sensor_Data.csv",
+        3_182 * 2,
+    ),
+    "solar_pvdaq_pvanalytics": (
+        "solar_pvdaq_pvanalytics/system_50_ac_power_2_full_DST.parquet",
+        95_232 - 2_904,
+    ),
     "tetouan_power_consumption": (
-        "tetouan_power_consumption/Tetuan_City_power_consumption.csv", 52_416 * 6),
+        "tetouan_power_consumption/Tetuan_City_power_consumption.csv",
+        52_416 * 6,
+    ),
     "vic_elec_demand_temperature": ("vic_elec_demand_temperature/vic_elec.csv", 52_608 * 2),
     "wind_turbine_scada_turkey": ("wind_turbine_scada_turkey/T1.csv", 50_530 * 2),
 }

@@ -31,19 +31,28 @@ def test_uci_air_quality_replay(services: Services, worker: subprocess.Popen[byt
 
     def stored() -> dict[str, int]:
         with services.sessions() as session:
-            rows = session.execute(text(
-                "SELECT quantity, count(*) FROM readings WHERE site_id = 'uci-air' "
-                "GROUP BY quantity")).all()
+            rows = session.execute(
+                text(
+                    "SELECT quantity, count(*) FROM readings WHERE site_id = 'uci-air' "
+                    "GROUP BY quantity"
+                )
+            ).all()
         return {q: int(n) for q, n in rows}
 
     # The newest hour stays open (no later reading closes it) but is stored all the same.
     wait_for(lambda: stored() == expected, 120, f"readings of uci-air = {expected}")
     with services.sessions() as session:
-        dead = session.execute(text(
-            "SELECT count(*) FROM dead_letters WHERE payload LIKE '%uci-air%'")).scalar_one()
-        co = session.execute(text(
-            "SELECT max(value), min(value) FROM readings WHERE site_id = 'uci-air' "
-            "AND quantity = 'co'")).one()
+        dead = session.execute(
+            text("SELECT count(*) FROM dead_letters WHERE payload LIKE '%uci-air%'")
+        ).scalar_one()
+        co = session.execute(
+            text(
+                "SELECT max(value), min(value) FROM readings WHERE site_id = 'uci-air' "
+                "AND quantity = 'co'"
+            )
+        ).one()
     assert dead == 0
-    assert (co[0], co[1]) == (frame.loc[frame["CO(GT)"] != -200, "CO(GT)"].max(),
-                              frame.loc[frame["CO(GT)"] != -200, "CO(GT)"].min())
+    assert (co[0], co[1]) == (
+        frame.loc[frame["CO(GT)"] != -200, "CO(GT)"].max(),
+        frame.loc[frame["CO(GT)"] != -200, "CO(GT)"].min(),
+    )
