@@ -1,6 +1,6 @@
 """The PM2.5 rule: US EPA AQI above "Moderate" (35.5 ug/m3 and up)."""
 
-from processors.alerting.aqi import PM25_BREAKPOINTS, pm25_aqi
+from processors.alerting.aqi import PM25_24H, pm25_aqi
 from processors.alerting.lifecycle import AlertEvent, AlertRule, AlertState
 
 __all__ = ["describe", "pm25_usg_rule"]
@@ -15,7 +15,7 @@ def pm25_usg_rule(for_steps: int) -> AlertRule:
     return AlertRule(
         name="pm25_aqi_usg",
         quantity="pm25",
-        threshold=PM25_BREAKPOINTS[2].c_low,
+        threshold=PM25_24H.bands[2].c_low,
         recovery=30.0,
         for_steps=for_steps,
         severity="warning",
