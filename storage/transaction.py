@@ -8,14 +8,14 @@ after a crash is recognised and skipped.
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.repositories import add_counts, load_offsets, save_offsets
 
-__all__ = ["BatchTransaction", "InputPosition", "run_batch"]
+__all__ = ["BatchTransaction", "InputPosition", "PreparedBatch", "prepare_batch", "run_batch"]
 
 T = TypeVar("T")
 
@@ -54,19 +54,49 @@ class BatchTransaction:
         return True
 
 
-def run_batch(
+@dataclass
+class PreparedBatch(Generic[T]):
+    """A batch whose effects are written but not committed yet.
+
+    The caller publishes ``result``'s messages, then calls :meth:`commit`; if publishing
+    fails it calls :meth:`rollback` and the batch is redelivered. So a crash never
+    commits a batch whose output was not delivered (outputs are at-least-once, effects
+    exactly-once).
+    """
+
+    session: Session
+    result: T
+
+    def commit(self) -> None:
+        """Commit the batch's effects, counters and offsets."""
+        try:
+            self.session.commit()
+        finally:
+            self.session.close()
+
+    def rollback(self) -> None:
+        """Discard the batch's effects."""
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+
+
+def prepare_batch(
     sessions: sessionmaker[Session],
     stage: str,
     partitions: Iterable[tuple[str, int]],
     handler: Callable[[BatchTransaction], T],
-) -> T:
-    """Run ``handler`` in one transaction and commit its effects, counters and offsets.
+) -> PreparedBatch[T]:
+    """Run ``handler`` in a new transaction and write its effects, counters and offsets.
 
     The input partitions of the batch are locked (transaction-scoped advisory locks) before
     the committed offsets are read, so two workers that briefly both hold a partition
     during a rebalance cannot both apply the same messages.
     """
-    with sessions() as session, session.begin():
+    session = sessions()
+    try:
+        session.begin()
         for topic, partition in sorted(set(partitions)):
             session.execute(
                 text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
@@ -76,4 +106,20 @@ def run_batch(
         result = handler(tx)
         add_counts(session, stage, tx.counts)
         save_offsets(session, stage, tx.offsets)
-    return result
+    except BaseException:
+        session.rollback()
+        session.close()
+        raise
+    return PreparedBatch(session, result)
+
+
+def run_batch(
+    sessions: sessionmaker[Session],
+    stage: str,
+    partitions: Iterable[tuple[str, int]],
+    handler: Callable[[BatchTransaction], T],
+) -> T:
+    """Prepare and commit a batch at once (when there is nothing to publish first)."""
+    prepared = prepare_batch(sessions, stage, partitions, handler)
+    prepared.commit()
+    return prepared.result

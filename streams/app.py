@@ -1,10 +1,11 @@
 """The Faust app: agents that feed message batches to the stage handlers.
 
 Every agent follows one pattern: take a batch of events, run the stage handler off the
-event loop (in the stage's single thread, inside one database transaction), then publish
-what the handler emitted. An exception in a handler is a bug or an outage, not bad
-input (bad input is dead-lettered by the handlers): the agent crashes the worker, and
-the uncommitted batch is redelivered to the next one (at-least-once, idempotent effects).
+event loop (in the stage's single thread, inside one database transaction), publish what
+the handler emitted and wait for delivery, then commit. An exception in a handler is a
+bug or an outage, not bad input (bad input is dead-lettered by the handlers): the agent
+crashes the worker, and the uncommitted batch is redelivered to the next one. Effects in
+the database are exactly-once (offsets commit with them); outputs are at-least-once.
 """
 
 import asyncio
@@ -17,7 +18,7 @@ from faust.types import EventT, StreamT
 
 from gridbrain.settings import Settings
 from storage.db import make_engine, make_sessionmaker
-from storage.transaction import BatchTransaction, InputPosition, run_batch
+from storage.transaction import BatchTransaction, InputPosition, prepare_batch
 from streams.alerting import AlertingStage
 from streams.cleaning import CleaningStage
 from streams.envelope import Emission, RawMessage
@@ -96,16 +97,26 @@ def build_app(
             async for events in batches:
                 messages = [_raw(e) for e in events]
                 partitions = {(m.position.topic, m.position.partition) for m in messages}
-                emissions = await loop.run_in_executor(
+                prepared = await loop.run_in_executor(
                     pool,
-                    run_batch,
+                    prepare_batch,
                     sessions,
                     stage,
                     partitions,
                     partial(handler, messages=messages),
                 )
-                for emission in emissions:
-                    await outputs[emission.topic].send(key=emission.key, value=emission.value)
+                try:
+                    # Deliver the outputs before committing: a crash in between redelivers
+                    # the batch (duplicate outputs) instead of losing its outputs.
+                    pending = [
+                        await outputs[e.topic].send(key=e.key, value=e.value)
+                        for e in prepared.result
+                    ]
+                    await asyncio.gather(*pending)
+                except BaseException:
+                    await loop.run_in_executor(pool, prepared.rollback)
+                    raise
+                await loop.run_in_executor(pool, prepared.commit)
 
         app.agent(source(topic_name), name=f"{stage}-{topic_name}")(consume)
 

@@ -79,6 +79,7 @@ class ThresholdAlerts:
 
     rule: AlertRule
     _open: dict[str, _Incident] = field(default_factory=dict)
+    _last_ms: dict[str, int] = field(default_factory=dict)
 
     def restore(self, site_id: str, started_at_ms: int, state: AlertState, peak: float) -> None:
         """Reload an open incident (after a restart)."""
@@ -86,7 +87,13 @@ class ThresholdAlerts:
         self._open[site_id] = _Incident(started_at_ms, steps, state, peak)
 
     def evaluate(self, site_id: str, ts_ms: int, value: float) -> list[AlertEvent]:
-        """Feed one value; return the state changes it causes (possibly none)."""
+        """Feed one value; return the state changes it causes (possibly none).
+
+        A value not newer than the site's last one (a redelivered step) changes nothing.
+        """
+        if ts_ms <= self._last_ms.get(site_id, -1):
+            return []
+        self._last_ms[site_id] = ts_ms
         rule = self.rule
         incident = self._open.get(site_id)
         if incident is None:

@@ -60,3 +60,10 @@ def test_restored_firing_incident_resolves_after_restart() -> None:
     assert alerts.evaluate("s", 100, 45.0) == []
     (event,) = alerts.evaluate("s", 200, 5.0)
     assert (event.state, event.started_at_ms, event.notify) == (AlertState.RESOLVED, 0, True)
+
+
+def test_redelivered_steps_do_not_count_twice() -> None:
+    alerts = ThresholdAlerts(RULE)
+    assert [str(e.state) for e in alerts.evaluate("s", 0, 40.0)] == ["pending"]
+    assert alerts.evaluate("s", 0, 40.0) == []  # the same step again: not a second breach
+    assert [str(e.state) for e in alerts.evaluate("s", 1, 40.0)] == ["firing"]
