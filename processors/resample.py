@@ -3,6 +3,7 @@
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +36,7 @@ class ClosedStep:
 @dataclass
 class _SiteState:
     buckets: dict[int, dict[str, list[float]]] = field(default_factory=dict)
+    keys: dict[int, set[tuple[str, str, int]]] = field(default_factory=dict)
     watermark_ms: int = -1
     closed_until_ms: int = -1
 
@@ -46,7 +48,10 @@ class Resampler:
     A bucket ``[t, t + step)`` closes once the newest reading of its site is at least
     ``lateness`` past ``t + step``; its mean is then final. Readings for a closed bucket
     are *too late*: :meth:`open_mask` finds them so the caller can reject them before
-    :meth:`add` (the stored mean is never changed after it was emitted).
+    :meth:`add` (the stored mean is never changed after it was emitted). Duplicates are
+    readings whose (quantity, sensor, ts) an open bucket has already seen; memory is
+    bounded by the open buckets. :meth:`export` and :meth:`restore` move a site's state
+    to and from plain JSON-ready data, so a restarted worker resumes exactly.
     """
 
     step_ms: int
@@ -62,6 +67,45 @@ class Resampler:
         )
         ts = np.asarray(batch.ts_ms, dtype=np.int64)
         return np.asarray(ts - ts % self.step_ms >= closed_until)
+
+    def first_seen_mask(self, batch: ReadingBatch) -> np.ndarray:
+        """False for readings an open bucket (or this batch) has already seen; records the rest.
+
+        Call it on readings whose buckets are open (see :meth:`open_mask`).
+        """
+        mask = np.ones(len(batch), dtype=bool)
+        step = self.step_ms
+        for i, (site_id, sensor, quantity, ts) in enumerate(
+            zip(batch.site_id, batch.sensor_id, batch.quantity, batch.ts_ms, strict=True)
+        ):
+            seen = self._sites[site_id].keys.setdefault(ts - ts % step, set())
+            key = (quantity, sensor, ts)
+            if key in seen:
+                mask[i] = False
+            else:
+                seen.add(key)
+        return mask
+
+    def export(self, site_id: str) -> dict[str, Any]:
+        """A site's state as JSON-ready data."""
+        state = self._sites[site_id]
+        return {
+            "watermark_ms": state.watermark_ms,
+            "closed_until_ms": state.closed_until_ms,
+            "buckets": {str(t): b for t, b in state.buckets.items()},
+            "keys": {str(t): sorted(k) for t, k in state.keys.items()},
+        }
+
+    def restore(self, site_id: str, data: dict[str, Any]) -> None:
+        """Replace a site's state by exported data."""
+        self._sites[site_id] = _SiteState(
+            buckets={
+                int(t): {q: list(acc) for q, acc in b.items()} for t, b in data["buckets"].items()
+            },
+            keys={int(t): {(q, s, int(ts)) for q, s, ts in k} for t, k in data["keys"].items()},
+            watermark_ms=int(data["watermark_ms"]),
+            closed_until_ms=int(data["closed_until_ms"]),
+        )
 
     def add(self, batch: ReadingBatch) -> tuple[list[BucketIncrement], list[ClosedStep]]:
         """Add a batch of clean readings whose buckets are open.
@@ -103,6 +147,8 @@ class Resampler:
         for site_id in sites:
             state = self._sites[site_id]
             horizon = state.watermark_ms - self.lateness_ms - self.step_ms
+            for start in [t for t in state.keys if t <= horizon]:
+                del state.keys[start]
             for start in sorted(t for t in state.buckets if t <= horizon):
                 per_quantity = state.buckets.pop(start)
                 closed.append(

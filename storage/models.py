@@ -25,6 +25,7 @@ __all__ = [
     "Forecast",
     "Reading",
     "Site",
+    "SiteState",
     "StageCount",
     "StreamOffset",
     "WeatherObservation",
@@ -141,6 +142,16 @@ class StageCount(Base):
     topic: Mapped[str] = mapped_column(String(128), primary_key=True)
     counter: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+
+
+class SiteState(Base):
+    """A stage's in-memory state of one site, saved with each batch so a restart resumes."""
+
+    __tablename__ = "site_state"
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    site_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    state: Mapped[dict[str, object]] = mapped_column(JSONB)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
 
 

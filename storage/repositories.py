@@ -3,6 +3,7 @@
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -13,7 +14,7 @@ from processors.resample import BucketIncrement
 from processors.timestamps import ms_to_datetime
 from processors.validate import WeatherObservation
 from storage.bulk import execute_batch
-from storage.models import Alert, Reading, Site, StreamOffset
+from storage.models import Alert, Reading, Site, SiteState, StreamOffset
 
 __all__ = [
     "DeadLetterRow",
@@ -27,8 +28,10 @@ __all__ = [
     "forget_offsets",
     "latest_reading_ms",
     "load_offsets",
+    "load_site_states",
     "open_alerts",
     "save_offsets",
+    "save_site_states",
     "site_capacities",
     "upsert_sites",
 ]
@@ -240,6 +243,26 @@ def latest_reading_ms(session: Session, site_ids: list[str]) -> int | None:
     """Start time of the newest stored step of any of ``site_ids``."""
     newest = session.scalar(select(func.max(Reading.ts)).where(Reading.site_id.in_(site_ids)))
     return None if newest is None else int(newest.timestamp() * 1000)
+
+
+def load_site_states(session: Session, stage: str, site_ids: Iterable[str]) -> dict[str, Any]:
+    """The saved state of each of ``site_ids`` that has one."""
+    rows = session.execute(
+        select(SiteState.site_id, SiteState.state).where(
+            SiteState.stage == stage, SiteState.site_id.in_(list(site_ids))
+        )
+    )
+    return {site_id: state for site_id, state in rows}
+
+
+def save_site_states(session: Session, stage: str, states: Mapping[str, Any]) -> None:
+    """Save (replace) the state of the given sites."""
+    execute_batch(
+        session,
+        "INSERT INTO site_state (stage, site_id, state) VALUES %s ON CONFLICT (stage, site_id) "
+        "DO UPDATE SET state = EXCLUDED.state, updated_at = now()",
+        [(stage, site_id, json.dumps(state)) for site_id, state in sorted(states.items())],
+    )
 
 
 def save_offsets(session: Session, stage: str, offsets: Mapping[tuple[str, int], int]) -> None:

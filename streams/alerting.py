@@ -17,6 +17,10 @@ class AlertingStage:
 
     def __init__(self, settings: Settings) -> None:
         self._rule = pm25_usg_rule(settings.pm25_alert_for_steps)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the in-memory incidents; open ones are reloaded from the database."""
         self._alerts = ThresholdAlerts(self._rule)
         self._restored = False
 

@@ -9,6 +9,7 @@ the database are exactly-once (offsets commit with them); outputs are at-least-o
 """
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Literal, Protocol, cast
@@ -87,36 +88,44 @@ def build_app(
         stage: str,
         topic_name: str,
         handler: Handler,
+        reset: Callable[[], None],
         pool: ThreadPoolExecutor,
         batch_max: int,
         within: float,
     ) -> None:
-        async def consume(stream: StreamT[bytes]) -> None:
+        async def apply(messages: list[RawMessage]) -> None:
             loop = asyncio.get_running_loop()
+            partitions = {(m.position.topic, m.position.partition) for m in messages}
+            prepared = await loop.run_in_executor(
+                pool,
+                prepare_batch,
+                sessions,
+                stage,
+                partitions,
+                partial(handler, messages=messages),
+            )
+            try:
+                # Deliver the outputs before committing: a crash in between redelivers
+                # the batch (duplicate outputs) instead of losing its outputs.
+                pending = [
+                    await outputs[e.topic].send(key=e.key, value=e.value) for e in prepared.result
+                ]
+                await asyncio.gather(*pending)
+            except BaseException:
+                await loop.run_in_executor(pool, prepared.rollback)
+                raise
+            await loop.run_in_executor(pool, prepared.commit)
+
+        async def consume(stream: StreamT[bytes]) -> None:
             batches = cast("faust.Stream[bytes]", stream).take_events(batch_max, within=within)
             async for events in batches:
-                messages = [_raw(e) for e in events]
-                partitions = {(m.position.topic, m.position.partition) for m in messages}
-                prepared = await loop.run_in_executor(
-                    pool,
-                    prepare_batch,
-                    sessions,
-                    stage,
-                    partitions,
-                    partial(handler, messages=messages),
-                )
                 try:
-                    # Deliver the outputs before committing: a crash in between redelivers
-                    # the batch (duplicate outputs) instead of losing its outputs.
-                    pending = [
-                        await outputs[e.topic].send(key=e.key, value=e.value)
-                        for e in prepared.result
-                    ]
-                    await asyncio.gather(*pending)
+                    await apply([_raw(e) for e in events])
                 except BaseException:
-                    await loop.run_in_executor(pool, prepared.rollback)
+                    # The stage's memory ran ahead of what was committed: forget it, so
+                    # that it is reloaded from the database when the batch comes again.
+                    await asyncio.get_running_loop().run_in_executor(pool, reset)
                     raise
-                await loop.run_in_executor(pool, prepared.commit)
 
         app.agent(source(topic_name), name=f"{stage}-{topic_name}")(consume)
 
@@ -128,6 +137,7 @@ def build_app(
             "clean",
             SENSOR_READINGS,
             cleaning.handle_readings,
+            cleaning.reset,
             pool,
             settings.ingest_batch_max,
             within,
@@ -136,6 +146,7 @@ def build_app(
             "weather",
             WEATHER_OBSERVATIONS,
             cleaning.handle_weather,
+            cleaning.reset,
             pool,
             settings.ingest_batch_max,
             within,
@@ -146,6 +157,7 @@ def build_app(
             "forecast",
             FUSED,
             forecasting.handle,
+            forecasting.reset,
             ThreadPoolExecutor(1, thread_name_prefix="forecast"),
             settings.forecast_batch_max,
             settings.forecast_batch_within_s,
@@ -156,6 +168,7 @@ def build_app(
             "alert",
             FUSED,
             alerting.handle,
+            alerting.reset,
             ThreadPoolExecutor(1, thread_name_prefix="alert"),
             settings.forecast_batch_max,
             settings.forecast_batch_within_s,

@@ -8,7 +8,7 @@ import numpy as np
 
 from gridbrain.errors import InvalidMessageError
 from gridbrain.settings import Settings
-from processors.clean import DuplicateFilter, range_mask
+from processors.clean import range_mask
 from processors.fuse import WeatherAsOf
 from processors.resample import BucketIncrement, ClosedStep, Resampler, merge_increments
 from processors.validate import (
@@ -18,16 +18,23 @@ from processors.validate import (
     validate_readings,
     validate_weather,
 )
+from storage.history import weather_between
 from storage.repositories import (
     add_reading_increments,
     add_weather,
     ensure_sites,
+    load_site_states,
+    save_site_states,
 )
 from storage.transaction import BatchTransaction
 from streams.envelope import DeadLetters, Emission, RawMessage, encode
 from streams.topics import FUSED
 
-__all__ = ["CleaningStage"]
+__all__ = ["STATE_KEY", "CleaningStage"]
+
+#: Name under which the stage saves its per-site state.
+STATE_KEY = "clean"
+DAY_MS = 86_400_000
 
 
 class CleaningStage:
@@ -38,12 +45,17 @@ class CleaningStage:
 
     def __init__(self, settings: Settings) -> None:
         self._step_ms = settings.step_ms
+        self._lateness_ms = settings.allowed_lateness_minutes * 60_000
+        self._staleness_ms = settings.weather_staleness_minutes * 60_000
         self._max_future_ms = settings.max_future_minutes * 60_000
-        lateness_ms = settings.allowed_lateness_minutes * 60_000
-        self._resampler = Resampler(self._step_ms, lateness_ms)
-        self._duplicates = DuplicateFilter(horizon_ms=2 * 86_400_000)
-        self._weather = WeatherAsOf(settings.weather_staleness_minutes * 60_000)
         self._known_sites: set[str] = set()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all in-memory state; it is reloaded from the database site by site."""
+        self._resampler = Resampler(self._step_ms, self._lateness_ms)
+        self._weather = WeatherAsOf(self._staleness_ms)
+        self._loaded: set[str] = set()
 
     def _new_items(
         self, tx: BatchTransaction, messages: list[RawMessage], rejected: DeadLetters
@@ -65,12 +77,18 @@ class CleaningStage:
             tx.counts[(topic, "received")] += len(items)
             yield message, items
 
-    def _checked(self, items: list[Any], now_ms: int) -> tuple[ReadingBatch, list[Rejection]]:
-        """Valid, in-range readings of open steps, and the rejections of the others."""
-        batch, rejections = validate_readings(items, now_ms, self._max_future_ms)
-        batch = _reject(batch, range_mask(batch), "out_of_range", items, rejections)
-        batch = _reject(batch, self._resampler.open_mask(batch), "too_late", items, rejections)
-        return batch, rejections
+    def _load_sites(self, tx: BatchTransaction, site_ids: list[str]) -> None:
+        """Restore the saved state (and recent weather) of sites this worker has not seen."""
+        new = set(site_ids) - self._loaded
+        if not new:
+            return
+        for site_id, state in load_site_states(tx.session, STATE_KEY, new).items():
+            self._resampler.restore(site_id, state)
+            watermark = int(state["watermark_ms"])
+            start = watermark - 4 * self._weather.staleness_ms
+            for observation in weather_between(tx.session, site_id, start, watermark + DAY_MS):
+                self._weather.add(observation)
+        self._loaded |= new
 
     def handle_readings(self, tx: BatchTransaction, messages: list[RawMessage]) -> list[Emission]:
         """Validate, clean and resample a batch of ``sensor.readings`` messages."""
@@ -81,11 +99,14 @@ class CleaningStage:
         sites: set[str] = set()
         for message, items in self._new_items(tx, messages, rejected):
             topic = message.position.topic
-            batch, rejections = self._checked(items, now_ms)
+            batch, rejections = validate_readings(items, now_ms, self._max_future_ms)
+            self._load_sites(tx, batch.site_id)
+            batch = _reject(batch, range_mask(batch), "out_of_range", items, rejections)
+            batch = _reject(batch, self._resampler.open_mask(batch), "too_late", items, rejections)
             for rejection in rejections:
                 rejected.add(message.position, rejection, message.key)
             tx.counts[(topic, "deadlettered")] += len(rejections)
-            first = self._duplicates.first_seen_mask(batch)
+            first = self._resampler.first_seen_mask(batch)
             tx.counts[(topic, "duplicates")] += int((~first).sum())
             tx.counts[(topic, "processed")] += int(first.sum())
             # Resampled message by message, so lateness does not depend on batch sizes.
@@ -97,6 +118,7 @@ class CleaningStage:
         ensure_sites(tx.session, new_sites)
         self._known_sites |= new_sites
         add_reading_increments(tx.session, merge_increments(increments))
+        save_site_states(tx.session, STATE_KEY, {s: self._resampler.export(s) for s in sites})
         fused = [self._weather.fuse(step, self._step_ms) for step in closed]
         tx.counts[(FUSED, "emitted")] += len(fused)
         return rejected.store(tx.session) + [

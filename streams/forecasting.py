@@ -34,17 +34,21 @@ class ForecastingStage:
         self._settings = settings
         step_ms = settings.step_ms
         self._length = settings.history_days * 86_400_000 // step_ms
-        self._history = SeriesHistory(
-            step_ms, self._length, settings.forecast_interval_minutes * 60_000
-        )
         self._config = ForecastConfig(
             step_ms=step_ms,
             horizon_steps=settings.horizon_hours * 3_600_000 // step_ms,
             device=resolve_device(settings.device),
         )
-        self._warm: set[str] = set()
         torch.set_num_threads(settings.torch_threads)
         _log.info("forecasting on %s", self._config.device)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the in-memory history; it is reloaded from the database site by site."""
+        self._history = SeriesHistory(
+            self._settings.step_ms, self._length, self._settings.forecast_interval_minutes * 60_000
+        )
+        self._warm: set[str] = set()
 
     def _warm_up(self, tx: BatchTransaction, step: FusedStep) -> None:
         """Load a site's stored history the first time this worker sees it."""

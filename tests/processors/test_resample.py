@@ -1,3 +1,5 @@
+import json
+
 from processors.resample import Resampler
 from tests.builders import batch
 
@@ -47,3 +49,34 @@ def test_out_of_order_within_open_window_is_kept() -> None:
     _, closed = r.add(batch([("s", "m", "load", 3 * STEP, 0.0)]))
     assert closed[0].values == {"load": 2.0}
     assert closed[0].counts == {"load": 2}
+
+
+def test_duplicates_within_and_across_batches_while_the_step_is_open() -> None:
+    r = Resampler(STEP, LATE)
+    first = r.first_seen_mask(
+        batch(
+            [
+                ("s", "a", "load", 1000, 1.0),
+                ("s", "a", "load", 1000, 1.0),
+                ("s", "b", "load", 1000, 1.0),
+            ]
+        )
+    )
+    assert first.tolist() == [True, False, True]
+    again = r.first_seen_mask(batch([("s", "a", "load", 1000, 2.0), ("s", "a", "load", 2000, 1.0)]))
+    assert again.tolist() == [False, True]
+
+
+def test_export_restore_resumes_exactly() -> None:
+    one = Resampler(STEP, LATE)
+    one.first_seen_mask(batch([("s", "m", "load", 0, 10.0)]))
+    one.add(batch([("s", "m", "load", 0, 10.0)]))
+    two = Resampler(STEP, LATE)
+    two.restore("s", json.loads(json.dumps(one.export("s"))))
+    later = batch([("s", "m", "load", 0, 10.0), ("s", "m", "load", 60_000, 20.0)])
+    assert two.first_seen_mask(later).tolist() == [False, True]
+    _, closed = two.add(
+        batch([("s", "m", "load", 60_000, 20.0), ("s", "m", "load", 3 * STEP, 0.0)])
+    )
+    assert closed[0].values == {"load": 15.0} and closed[0].counts == {"load": 2}
+    assert two.open_mask(batch([("s", "m", "load", 0, 1.0)])).tolist() == [False]
