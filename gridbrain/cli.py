@@ -209,6 +209,19 @@ def alerts(settings: Settings, site: str | None, state: str | None, limit: int, 
 
 
 @cli.command()
+@click.option("--site")
+@_FORMAT
+@click.pass_obj
+def quality(settings: Settings, site: str | None, fmt: str) -> None:
+    """Per site: readings processed, and what each check dropped (by reason)."""
+    from gridbrain.services import database
+    from storage.queries import quality_counts
+
+    with database(settings) as sessions, sessions() as session:
+        click.echo(render(quality_counts(session, site), fmt))
+
+
+@cli.command()
 @_FORMAT
 @click.pass_obj
 def status(settings: Settings, fmt: str) -> None:

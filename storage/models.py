@@ -23,6 +23,7 @@ __all__ = [
     "Base",
     "DeadLetter",
     "Forecast",
+    "QualityCount",
     "Reading",
     "Site",
     "SiteState",
@@ -152,6 +153,16 @@ class SiteState(Base):
     stage: Mapped[str] = mapped_column(String(32), primary_key=True)
     site_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     state: Mapped[dict[str, object]] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+
+
+class QualityCount(Base):
+    """How many readings of a site each check passed, dropped or flagged."""
+
+    __tablename__ = "quality_counts"
+    site_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    check: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
 
 

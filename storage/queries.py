@@ -5,9 +5,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import Alert, DeadLetter, Forecast, Reading, StageCount
+from storage.models import Alert, DeadLetter, Forecast, QualityCount, Reading, StageCount
 
-__all__ = ["latest_forecasts", "list_alerts", "stage_counts", "table_counts"]
+__all__ = ["latest_forecasts", "list_alerts", "quality_counts", "stage_counts", "table_counts"]
 
 
 def latest_forecasts(
@@ -89,6 +89,17 @@ def stage_counts(session: Session) -> dict[tuple[str, str], dict[str, int]]:
     for row in session.scalars(select(StageCount)):
         out.setdefault((row.stage, row.topic), {})[row.counter] = row.value
     return out
+
+
+def quality_counts(session: Session, site: str | None = None) -> list[dict[str, Any]]:
+    """Per site: readings processed and what each check dropped or flagged."""
+    query = select(QualityCount).order_by(QualityCount.site_id, QualityCount.check)
+    if site:
+        query = query.where(QualityCount.site_id == site)
+    return [
+        {"site_id": q.site_id, "check": q.check, "readings": q.value}
+        for q in session.scalars(query)
+    ]
 
 
 def table_counts(session: Session) -> dict[str, int]:

@@ -22,6 +22,7 @@ __all__ = [
     "add_counts",
     "add_dead_letters",
     "add_forecasts",
+    "add_quality_counts",
     "add_reading_increments",
     "add_weather",
     "ensure_sites",
@@ -221,6 +222,17 @@ def add_counts(session: Session, stage: str, counts: Mapping[tuple[str, str], in
         "ON CONFLICT (stage, topic, counter) DO UPDATE SET "
         "value = stage_counts.value + EXCLUDED.value, updated_at = now()",
         rows,
+    )
+
+
+def add_quality_counts(session: Session, counts: Mapping[tuple[str, str], int]) -> None:
+    """Add to the per-site check counters: (site, check) -> increment."""
+    execute_batch(
+        session,
+        'INSERT INTO quality_counts (site_id, "check", value) VALUES %s '
+        'ON CONFLICT (site_id, "check") DO UPDATE SET '
+        "value = quality_counts.value + EXCLUDED.value, updated_at = now()",
+        [(site, check, n) for (site, check), n in sorted(counts.items()) if n],
     )
 
 

@@ -13,7 +13,7 @@ from typing import Generic, TypeVar
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.repositories import add_counts, load_offsets, save_offsets
+from storage.repositories import add_counts, add_quality_counts, load_offsets, save_offsets
 
 __all__ = ["BatchTransaction", "InputPosition", "PreparedBatch", "prepare_batch", "run_batch"]
 
@@ -36,6 +36,7 @@ class BatchTransaction:
     Attributes:
         session: the open session (one transaction).
         counts: (topic, counter) -> increment, saved at commit.
+        quality: (site, check) -> increment, saved at commit.
         offsets: (topic, partition) -> last offset handled, saved at commit.
         committed: offsets already committed before this batch.
     """
@@ -43,6 +44,7 @@ class BatchTransaction:
     session: Session
     committed: dict[tuple[str, int], int]
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    quality: Counter[tuple[str, str]] = field(default_factory=Counter)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def is_new(self, position: InputPosition) -> bool:
@@ -105,6 +107,7 @@ def prepare_batch(
         tx = BatchTransaction(session, load_offsets(session, stage))
         result = handler(tx)
         add_counts(session, stage, tx.counts)
+        add_quality_counts(session, tx.quality)
         save_offsets(session, stage, tx.offsets)
     except BaseException:
         session.rollback()

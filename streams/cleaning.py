@@ -58,7 +58,11 @@ class CleaningStage:
         self._loaded: set[str] = set()
 
     def _new_items(
-        self, tx: BatchTransaction, messages: list[RawMessage], rejected: DeadLetters
+        self,
+        tx: BatchTransaction,
+        messages: list[RawMessage],
+        rejected: DeadLetters,
+        prefix: str = "",
     ) -> Iterator[tuple[RawMessage, list[Any]]]:
         """The decoded items of each message not yet applied; undecodable ones dead-lettered."""
         for message in messages:
@@ -73,6 +77,9 @@ class CleaningStage:
                 tx.counts[(topic, "deadlettered")] += 1
                 rejection = Rejection(0, exc.reason, exc.detail, message.value)
                 rejected.add(message.position, rejection, message.key)
+                # Undecodable: the message key (the site id by convention) tells the site.
+                site = message.key.decode(errors="replace") if message.key else "(unknown)"
+                tx.quality[(site, f"{prefix}{exc.reason}")] += 1
                 continue
             tx.counts[(topic, "received")] += len(items)
             yield message, items
@@ -105,10 +112,13 @@ class CleaningStage:
             batch = _reject(batch, self._resampler.open_mask(batch), "too_late", items, rejections)
             for rejection in rejections:
                 rejected.add(message.position, rejection, message.key)
+                tx.quality[(_site_of(rejection.payload), rejection.reason)] += 1
             tx.counts[(topic, "deadlettered")] += len(rejections)
             first = self._resampler.first_seen_mask(batch)
             tx.counts[(topic, "duplicates")] += int((~first).sum())
             tx.counts[(topic, "processed")] += int(first.sum())
+            for site_id, is_first in zip(batch.site_id, first.tolist(), strict=True):
+                tx.quality[(site_id, "processed" if is_first else "duplicate")] += 1
             # Resampled message by message, so lateness does not depend on batch sizes.
             added, newly_closed = self._resampler.add(batch.take(first))
             increments.extend(added)
@@ -130,11 +140,12 @@ class CleaningStage:
         now_ms = int(time.time() * 1000)
         rejected = DeadLetters()
         accepted = []
-        for message, items in self._new_items(tx, messages, rejected):
+        for message, items in self._new_items(tx, messages, rejected, "weather_"):
             topic = message.position.topic
             observations, rejections = validate_weather(items, now_ms, self._max_future_ms)
             for rejection in rejections:
                 rejected.add(message.position, rejection, message.key)
+                tx.quality[(_site_of(rejection.payload), f"weather_{rejection.reason}")] += 1
             tx.counts[(topic, "deadlettered")] += len(rejections)
             tx.counts[(topic, "processed")] += len(observations)
             accepted.extend(observations)
@@ -158,3 +169,12 @@ def _reject(
         detail = f"{batch.quantity[i]}={batch.value[i]:g} at {batch.ts_ms[i]}: {_EXPLAIN[reason]}"
         out.append(Rejection(batch.index[i], reason, detail, items[batch.index[i]]))
     return batch.take(keep)
+
+
+def _site_of(payload: Any) -> str:
+    """The site a rejected item names, if it names one."""
+    if isinstance(payload, dict):
+        site = payload.get("site_id") or payload.get("station_id")
+        if isinstance(site, str) and site:
+            return site
+    return "(unknown)"

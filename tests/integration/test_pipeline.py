@@ -10,7 +10,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 from sqlalchemy import text
 
-from storage.queries import stage_counts
+from storage.queries import quality_counts, stage_counts
 from streams.topics import (
     ALERTS,
     DEADLETTER,
@@ -116,6 +116,17 @@ def test_readings_flow_to_tables_and_topics(
     assert c["deadlettered"] == 5, [r for r, _ in all_reasons]
     assert c["processed"] + c["duplicates"] + c["deadlettered"] == c["received"]
 
+    with services.sessions() as session:
+        per_site = {(q["site_id"], q["check"]): q["readings"] for q in quality_counts(session)}
+    assert {k: v for k, v in per_site.items() if k[0] in ("it-bad", "(unknown)")} == {
+        ("it-bad", "unknown_unit"): 1,
+        ("it-bad", "out_of_range"): 1,
+        ("it-bad", "future_timestamp"): 1,
+        ("it-bad", "processed"): 1,
+        ("it-bad", "malformed_json"): 1,
+    }
+    assert per_site[("it-load", "duplicate")] == per_site[("it-aq", "duplicate")] == 1
+    assert per_site[("it-load", "too_late")] == 1
     with services.sessions() as session:
         reasons = sorted(
             session.execute(
