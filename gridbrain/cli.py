@@ -231,6 +231,15 @@ def status(settings: Settings, fmt: str) -> None:
     click.echo(render(collect_status(settings), fmt))
 
 
+def _add_benchmarks() -> None:
+    from gridbrain.benchmark import benchmark
+
+    cli.add_command(benchmark)
+
+
+_add_benchmarks()
+
+
 def main() -> None:
     """Entry point: run the CLI, turning Gridbrain errors into a message and exit code 2."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

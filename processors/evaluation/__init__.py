@@ -1,0 +1,1 @@
+"""Evaluation protocols: splits, windows and metrics, as published benchmarks define them."""
