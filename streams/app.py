@@ -72,17 +72,14 @@ def build_app(
         topic_allow_declare=False,
     )
     sessions = make_sessionmaker(make_engine(database_url))
-    outputs = {
-        name: app.topic(
-            name, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw"
-        )
-        for name in (FUSED, FORECASTS, ALERTS, DEADLETTER)
-    }
 
-    def source(name: str) -> faust.TopicT:
+    def raw_topic(name: str) -> faust.TopicT:
+        # Bytes in, bytes out: decoding is the stages' job, so bad input is dead-lettered.
         return app.topic(
             name, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw"
         )
+
+    outputs = {name: raw_topic(name) for name in (FUSED, FORECASTS, ALERTS, DEADLETTER)}
 
     def agent(
         stage: str,
@@ -127,7 +124,7 @@ def build_app(
                     await asyncio.get_running_loop().run_in_executor(pool, reset)
                     raise
 
-        app.agent(source(topic_name), name=f"{stage}-{topic_name}")(consume)
+        app.agent(raw_topic(topic_name), name=f"{stage}-{topic_name}")(consume)
 
     if "clean" in roles:
         cleaning = CleaningStage(settings)
