@@ -10,15 +10,11 @@ __all__ = [
     "EmbeddedStackError",
     "GridbrainError",
     "InvalidMessageError",
-    "ModelError",
-    "StorageError",
 ]
 
 
 class GridbrainError(Exception):
     """Root of every error Gridbrain raises on purpose."""
-
-    retriable: bool = False
 
 
 class ConfigurationError(GridbrainError, ValueError):
@@ -42,15 +38,3 @@ class InvalidMessageError(GridbrainError, ValueError):
 
 class EmbeddedStackError(GridbrainError, RuntimeError):
     """The embedded broker or database could not be started or reached."""
-
-    retriable = True
-
-
-class StorageError(GridbrainError, RuntimeError):
-    """A database operation failed in a way the caller must handle."""
-
-    retriable = True
-
-
-class ModelError(GridbrainError, RuntimeError):
-    """A forecasting model could not be fitted or evaluated."""

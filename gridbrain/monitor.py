@@ -20,7 +20,6 @@ class Monitor:
     first_forecast_s: float | None = None
     first_alert_s: float | None = None
     _samples: list[tuple[float, int]] = field(default_factory=list)
-    _last: str = ""
 
     def poll(self, produced: int | None = None) -> str:
         """Take a sample; return the progress line."""
@@ -34,13 +33,12 @@ class Monitor:
         if tables["alerts"] and self.first_alert_s is None:
             self.first_alert_s = now
         sent = f"produced {produced:>7} msgs | " if produced is not None else ""
-        self._last = (
+        return (
             f"[{now:6.0f}s] {sent}readings received {counts.get('received', 0):>8} "
             f"processed {counts.get('processed', 0):>8} dup {counts.get('duplicates', 0):>4} "
             f"dead {counts.get('deadlettered', 0):>4} | rows: readings {tables['readings']} "
             f"forecasts {tables['forecasts']} alerts {tables['alerts']}"
         )
-        return self._last
 
     def catch_up_rate(self) -> tuple[int, float] | None:
         """Readings received and seconds while the clean stage caught up with the backlog.

@@ -40,7 +40,6 @@ class UpOptions:
 @dataclass
 class _DemoFeed:
     produced: int = 0
-    done: bool = False
     error: BaseException | None = None
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -103,8 +102,6 @@ def _run_demo(
         )
     except BaseException as exc:  # reported by the main thread, which decides to stop
         feed.error = exc
-    finally:
-        feed.done = True
 
 
 def _start_workers(

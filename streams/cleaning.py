@@ -73,10 +73,7 @@ class CleaningStage:
             try:
                 items = decode_items(message.value)
             except InvalidMessageError as exc:
-                tx.counts[(topic, "received")] += 1
-                tx.counts[(topic, "deadlettered")] += 1
-                rejection = Rejection(0, exc.reason, exc.detail, message.value)
-                rejected.add(message.position, rejection, message.key)
+                rejected.reject_message(tx, message, exc.reason, exc.detail)
                 # Undecodable: the message key (the site id by convention) tells the site.
                 site = message.key.decode(errors="replace") if message.key else "(unknown)"
                 tx.quality[(site, f"{prefix}{exc.reason}")] += 1

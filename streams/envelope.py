@@ -75,6 +75,15 @@ class DeadLetters:
         self.rows.append(row)
         self.emissions.append(Emission(DEADLETTER, key, encode(message)))
 
+    def reject_message(
+        self, tx: BatchTransaction, message: RawMessage, reason: str, detail: str
+    ) -> None:
+        """Dead-letter a whole message that cannot be decoded, and count it."""
+        topic = message.position.topic
+        tx.counts[(topic, "received")] += 1
+        tx.counts[(topic, "deadlettered")] += 1
+        self.add(message.position, Rejection(0, reason, detail, message.value), message.key)
+
     def store(self, session: Session) -> list[Emission]:
         """Write the rows in the batch's transaction; return the messages to publish."""
         add_dead_letters(session, self.rows)
@@ -88,14 +97,11 @@ def fused_steps(
     for message in messages:
         if not tx.is_new(message.position):
             continue
-        topic = message.position.topic
-        tx.counts[(topic, "received")] += 1
         try:
             step = FusedStep.from_dict(json.loads(message.value))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            tx.counts[(topic, "deadlettered")] += 1
-            rejection = Rejection(0, "bad_fused_step", repr(exc), message.value)
-            dead.add(message.position, rejection, message.key)
+            dead.reject_message(tx, message, "bad_fused_step", repr(exc))
             continue
-        tx.counts[(topic, "processed")] += 1
+        tx.counts[(message.position.topic, "received")] += 1
+        tx.counts[(message.position.topic, "processed")] += 1
         yield step
