@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from processors.sites import SiteProfile
+
 __all__ = ["DEMO_SITES", "DemoMessage", "DemoSite", "simulate"]
 
 
@@ -25,16 +27,16 @@ class DemoSite:
     longitude: float
     capacity_kw: float | None = None
 
-    def as_row(self) -> dict[str, object]:
+    def profile(self) -> SiteProfile:
         """Metadata for the ``sites`` table."""
-        return {
-            "site_id": self.site_id,
-            "name": self.site_id.replace("-", " ").title(),
-            "kind": self.kind,
-            "latitude": self.latitude,
-            "longitude": self.longitude,
-            "capacity_kw": self.capacity_kw,
-        }
+        return SiteProfile(
+            site_id=self.site_id,
+            name=self.site_id.replace("-", " ").title(),
+            kind=self.kind,
+            latitude=self.latitude,
+            longitude=self.longitude,
+            capacity_kw=self.capacity_kw,
+        )
 
 
 DEMO_SITES: tuple[DemoSite, ...] = (

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     weather_staleness_minutes: int = Field(
         default=120, ge=1, description="Weather older than this is not fused with a step."
     )
+    nearest_station_max_km: float = Field(
+        default=50.0, gt=0, description="A site without a named station takes the nearest within."
+    )
     horizon_hours: int = Field(default=24, ge=1, description="Forecast horizon.")
     forecast_interval_minutes: int = Field(
         default=60, ge=1, description="Event-time interval between forecasts of one series."

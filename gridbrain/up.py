@@ -17,7 +17,8 @@ from gridbrain.monitor import Monitor
 from gridbrain.services import database_url_of
 from gridbrain.settings import Settings
 from storage.db import make_engine, make_sessionmaker, migrate
-from storage.repositories import forget_offsets, latest_reading_ms, upsert_sites
+from storage.repositories import forget_offsets, latest_reading_ms
+from storage.sites import upsert_sites
 from streams.producer import produce
 from streams.throughput import raw_consumer_rate
 from streams.topics import SENSOR_READINGS, WEATHER_OBSERVATIONS, create_topics
@@ -162,7 +163,7 @@ def run_up(settings: Settings, options: UpOptions) -> int:
                 forget_offsets(session)
         if options.demo:
             with sessions() as session, session.begin():
-                upsert_sites(session, [s.as_row() for s in DEMO_SITES])
+                upsert_sites(session, [s.profile() for s in DEMO_SITES])
                 resume = latest_reading_ms(session, [s.site_id for s in DEMO_SITES])
         workers = _start_workers(settings, bootstrap, db_url, options.workers)
         stack.callback(_stop_workers, workers)

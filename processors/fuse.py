@@ -1,13 +1,18 @@
-"""Fusion of closed sensor steps with the latest weather of their site (as-of join)."""
+"""Fusion of closed sensor steps with weather (event-time as-of joins).
+
+Each step is joined with the newest observation of its weather source at or before the
+step's end, and with the newest forecast for the step's time issued at or before its end
+(never a forecast issued later: no look-ahead). Both joins have a staleness limit.
+"""
 
 import bisect
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from processors.resample import ClosedStep
-from processors.validate import WeatherObservation
+from processors.weather import WeatherForecast, WeatherObservation
 
-__all__ = ["FusedStep", "WeatherAsOf"]
+__all__ = ["ForecastAsOf", "FusedStep", "WeatherAsOf", "fuse"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,11 @@ class FusedStep:
         weather: weather variables of the newest observation at or before the step's end,
             empty when there is none within the staleness limit.
         weather_age_ms: age of that observation at the step's end, None without weather.
+        quality: per quantity seen in the step: ``ok``, ``cleaned`` or ``flagged`` (no
+            clean reading: absent from ``values``).
+        weather_forecast: the variables forecast for the step by the newest forecast issued
+            at or before the step's end (empty without one).
+        station_id: where the weather came from (the site itself by default).
     """
 
     site_id: str
@@ -28,6 +38,9 @@ class FusedStep:
     values: dict[str, float]
     weather: dict[str, float]
     weather_age_ms: int | None
+    quality: dict[str, str] = field(default_factory=dict)
+    weather_forecast: dict[str, float] = field(default_factory=dict)
+    station_id: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-ready form."""
@@ -37,6 +50,9 @@ class FusedStep:
             "values": self.values,
             "weather": self.weather,
             "weather_age_ms": self.weather_age_ms,
+            "quality": self.quality,
+            "weather_forecast": self.weather_forecast,
+            "station_id": self.station_id,
         }
 
     @classmethod
@@ -49,6 +65,12 @@ class FusedStep:
             values={str(k): float(v) for k, v in dict(data["values"]).items()},  # type: ignore[call-overload]
             weather={str(k): float(v) for k, v in dict(data["weather"]).items()},  # type: ignore[call-overload]
             weather_age_ms=None if age is None else int(age),  # type: ignore[call-overload]
+            quality={str(k): str(v) for k, v in dict(data.get("quality") or {}).items()},  # type: ignore[call-overload]
+            weather_forecast={
+                str(k): float(v)
+                for k, v in dict(data.get("weather_forecast") or {}).items()  # type: ignore[call-overload]
+            },
+            station_id=None if data.get("station_id") is None else str(data["station_id"]),
         )
 
 
@@ -77,13 +99,94 @@ class WeatherAsOf:
             del times[:drop]
             del values[:drop]
 
-    def fuse(self, step: ClosedStep, step_ms: int) -> FusedStep:
-        """Join a closed step with the newest observation at or before the step's end."""
-        end = step.ts_ms + step_ms
-        times = self._times.get(step.site_id, [])
-        pos = bisect.bisect_right(times, end)
-        if pos and end - times[pos - 1] <= self.staleness_ms:
-            age = end - times[pos - 1]
-            weather = dict(self._values[step.site_id][pos - 1])
-            return FusedStep(step.site_id, step.ts_ms, dict(step.values), weather, age)
-        return FusedStep(step.site_id, step.ts_ms, dict(step.values), {}, None)
+    def latest(self, station_id: str, at_ms: int) -> tuple[dict[str, float], int | None]:
+        """The newest observation at or before ``at_ms`` within the limit, and its age."""
+        times = self._times.get(station_id, [])
+        pos = bisect.bisect_right(times, at_ms)
+        if pos and at_ms - times[pos - 1] <= self.staleness_ms:
+            return dict(self._values[station_id][pos - 1]), at_ms - times[pos - 1]
+        return {}, None
+
+
+@dataclass
+class ForecastAsOf:
+    """Recent weather forecasts per station: for a time, the newest issue known by then."""
+
+    staleness_ms: int
+    # station -> valid time -> [(issued, variables)] sorted by issue time
+    _issues: dict[str, dict[int, list[tuple[int, dict[str, float]]]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    _valid: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    _newest_issue: dict[str, int] = field(default_factory=dict)
+
+    def add(self, forecast: WeatherForecast) -> None:
+        """Remember a forecast (any arrival order; a repeat of an issue replaces it).
+
+        Memory is bounded: forecasts valid more than 4 staleness windows before the
+        station's newest issue are forgotten.
+        """
+        station = forecast.site_id
+        newest = max(self._newest_issue.get(station, forecast.issued_ms), forecast.issued_ms)
+        self._newest_issue[station] = newest
+        self._prune(station, newest - 4 * self.staleness_ms)
+        if forecast.valid_ms < newest - 4 * self.staleness_ms:
+            return
+        by_valid = self._issues[forecast.site_id]
+        issues = by_valid.get(forecast.valid_ms)
+        if issues is None:
+            issues = by_valid[forecast.valid_ms] = []
+            bisect.insort(self._valid[forecast.site_id], forecast.valid_ms)
+        times = [t for t, _ in issues]
+        pos = bisect.bisect_left(times, forecast.issued_ms)
+        if pos < len(issues) and issues[pos][0] == forecast.issued_ms:
+            issues[pos] = (forecast.issued_ms, {**issues[pos][1], **forecast.variables})
+        else:
+            issues.insert(pos, (forecast.issued_ms, dict(forecast.variables)))
+
+    def _prune(self, station_id: str, before_ms: int) -> None:
+        valid = self._valid.get(station_id, [])
+        drop = bisect.bisect_left(valid, before_ms)
+        for t in valid[:drop]:
+            del self._issues[station_id][t]
+        del valid[:drop]
+
+    def for_step(self, station_id: str, end_ms: int) -> dict[str, float]:
+        """The forecast for a step ending at ``end_ms``.
+
+        It is the newest valid time at or before ``end_ms`` (within the staleness limit),
+        from the newest issue at or before ``end_ms``.
+        """
+        valid = self._valid.get(station_id, [])
+        pos = bisect.bisect_right(valid, end_ms)
+        while pos:
+            pos -= 1
+            if end_ms - valid[pos] > self.staleness_ms:
+                break
+            issues = self._issues[station_id][valid[pos]]
+            known = bisect.bisect_right([t for t, _ in issues], end_ms)
+            if known:
+                return dict(issues[known - 1][1])
+        return {}
+
+
+def fuse(
+    step: ClosedStep,
+    step_ms: int,
+    station_id: str,
+    observed: WeatherAsOf,
+    forecast: ForecastAsOf,
+) -> FusedStep:
+    """Join a closed step with its station's observed and forecast weather."""
+    end = step.ts_ms + step_ms
+    weather, age = observed.latest(station_id, end)
+    return FusedStep(
+        step.site_id,
+        step.ts_ms,
+        dict(step.values),
+        weather,
+        age,
+        {q: step.quality(q) for q in step.counts},
+        forecast.for_step(station_id, end),
+        station_id,
+    )

@@ -1,42 +1,89 @@
-"""Resampling of each site's readings to a fixed step, closed by event time."""
+"""Resampling of each site's readings to a fixed step, closed by event time.
+
+A batch goes through in two passes. :meth:`Resampler.admit` runs message by message: it
+finds readings that are too late (their step already closed) or duplicates, advances the
+site's event-time watermark and closes the steps it has passed. The quality checks then
+run over the whole batch, and :meth:`Resampler.aggregate` adds the admitted readings to
+their steps and emits the closed ones. Because a reading for a closed step is never
+admitted, aggregating at the end of the batch gives the same steps as aggregating after
+every message: results do not depend on batch boundaries.
+"""
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from processors.quality.flags import Flag
+from processors.quality.gaps import GapFill, fill_gap
 from processors.validate import ReadingBatch
 
-__all__ = ["BucketIncrement", "ClosedStep", "Resampler", "merge_increments"]
+__all__ = ["Aggregation", "BucketIncrement", "ClosedStep", "FilledGap", "Resampler"]
 
 
 @dataclass(frozen=True)
 class BucketIncrement:
-    """A partial aggregate to add to one stored bucket (sum and count of new readings)."""
+    """A partial aggregate to add to one stored step.
+
+    Sum and count of new clean readings, and how many new readings the checks left out.
+    """
 
     site_id: str
     quantity: str
     ts_ms: int
     value_sum: float
     count: int
+    flagged: int = 0
 
 
 @dataclass(frozen=True)
 class ClosedStep:
-    """One site's step whose window has closed: the mean of every quantity seen in it."""
+    """One site's step whose window has closed.
+
+    Attributes:
+        values: mean of the clean readings of each quantity (absent: none were clean).
+        counts: clean readings per quantity.
+        flagged: readings per quantity the quality checks left out.
+    """
 
     site_id: str
     ts_ms: int
     values: dict[str, float]
     counts: dict[str, int]
+    flagged: dict[str, int] = field(default_factory=dict)
+
+    def quality(self, quantity: str) -> str:
+        """``ok``, ``cleaned`` (some readings left out) or ``flagged`` (all of them)."""
+        if quantity not in self.values:
+            return "flagged"
+        return "cleaned" if self.flagged.get(quantity) else "ok"
+
+
+@dataclass(frozen=True)
+class FilledGap:
+    """Steps of one series that had no clean value, found when the next value arrived."""
+
+    site_id: str
+    quantity: str
+    fill: GapFill
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    """What :meth:`Resampler.aggregate` produced."""
+
+    increments: list[BucketIncrement]
+    closed: list[ClosedStep]
+    gaps: list[FilledGap]
 
 
 @dataclass
 class _SiteState:
     buckets: dict[int, dict[str, list[float]]] = field(default_factory=dict)
     keys: dict[int, set[tuple[str, str, int]]] = field(default_factory=dict)
+    closing: set[int] = field(default_factory=set)
+    last_value: dict[str, tuple[int, float]] = field(default_factory=dict)
     watermark_ms: int = -1
     closed_until_ms: int = -1
 
@@ -46,45 +93,105 @@ class Resampler:
     """Aggregates readings into step buckets and closes a site's bucket by event time.
 
     A bucket ``[t, t + step)`` closes once the newest reading of its site is at least
-    ``lateness`` past ``t + step``; its mean is then final. Readings for a closed bucket
-    are *too late*: :meth:`open_mask` finds them so the caller can reject them before
-    :meth:`add` (the stored mean is never changed after it was emitted). Duplicates are
-    readings whose (quantity, sensor, ts) an open bucket has already seen; memory is
-    bounded by the open buckets. :meth:`export` and :meth:`restore` move a site's state
-    to and from plain JSON-ready data, so a restarted worker resumes exactly.
+    ``lateness`` past ``t + step``; its mean is then final and readings for it are *too
+    late*. Duplicates are readings whose (quantity, sensor, ts) an open bucket has already
+    seen; memory is bounded by the open buckets. Gaps between closed steps of a series are
+    interpolated up to ``max_gap_ms(quantity)``. :meth:`export` and :meth:`restore` move a
+    site's state to and from JSON-ready data, so a restarted worker resumes exactly.
     """
 
     step_ms: int
     lateness_ms: int
+    max_gap_ms: dict[str, float] = field(default_factory=dict)
     _sites: dict[str, _SiteState] = field(default_factory=lambda: defaultdict(_SiteState))
 
-    def open_mask(self, batch: ReadingBatch) -> np.ndarray:
-        """True where a reading's bucket is still open (closed by an earlier batch: false)."""
-        closed_until = np.fromiter(
-            (self._sites[s].closed_until_ms if s in self._sites else -1 for s in batch.site_id),
-            dtype=np.int64,
-            count=len(batch),
-        )
-        ts = np.asarray(batch.ts_ms, dtype=np.int64)
-        return np.asarray(ts - ts % self.step_ms >= closed_until)
+    def admit(self, batch: ReadingBatch) -> tuple[np.ndarray, np.ndarray]:
+        """Admit one message's readings.
 
-    def first_seen_mask(self, batch: ReadingBatch) -> np.ndarray:
-        """False for readings an open bucket (or this batch) has already seen; records the rest.
-
-        Call it on readings whose buckets are open (see :meth:`open_mask`).
+        Returns:
+            ``open``: false where the reading's step had closed (too late);
+            ``first``: false where an open step had already seen the reading (duplicate).
+            Admitted readings are those with both true.
         """
-        mask = np.ones(len(batch), dtype=bool)
         step = self.step_ms
+        n = len(batch)
+        is_open = np.ones(n, dtype=bool)
+        first = np.ones(n, dtype=bool)
+        newest: dict[str, int] = {}
         for i, (site_id, sensor, quantity, ts) in enumerate(
             zip(batch.site_id, batch.sensor_id, batch.quantity, batch.ts_ms, strict=True)
         ):
-            seen = self._sites[site_id].keys.setdefault(ts - ts % step, set())
+            state = self._sites[site_id]
+            start = ts - ts % step
+            if start < state.closed_until_ms:
+                is_open[i] = False
+                continue
+            seen = state.keys.setdefault(start, set())
             key = (quantity, sensor, ts)
             if key in seen:
-                mask[i] = False
+                first[i] = False
+                continue
+            seen.add(key)
+            if ts > newest.get(site_id, -1):
+                newest[site_id] = ts
+        for site_id, ts in newest.items():
+            self._close(site_id, ts)
+        return is_open, first
+
+    def _close(self, site_id: str, newest_ts: int) -> None:
+        state = self._sites[site_id]
+        state.watermark_ms = max(state.watermark_ms, newest_ts)
+        horizon = state.watermark_ms - self.lateness_ms - self.step_ms
+        for start in [t for t in state.keys if t <= horizon]:
+            del state.keys[start]
+            state.closing.add(start)
+            state.closed_until_ms = max(state.closed_until_ms, start + self.step_ms)
+
+    def aggregate(self, batch: ReadingBatch, flags: np.ndarray) -> Aggregation:
+        """Add admitted readings (with their quality flags) and emit the closed steps."""
+        step = self.step_ms
+        groups: dict[tuple[str, str, int], list[float]] = {}
+        for site_id, quantity, ts, value, flag in zip(
+            batch.site_id, batch.quantity, batch.ts_ms, batch.value, flags.tolist(), strict=True
+        ):
+            acc = groups.setdefault((site_id, quantity, ts - ts % step), [0.0, 0, 0])
+            if flag == Flag.OK:
+                acc[0] += value
+                acc[1] += 1
             else:
-                seen.add(key)
-        return mask
+                acc[2] += 1
+        increments = []
+        for (site_id, quantity, start), (total, count, flagged) in groups.items():
+            increments.append(
+                BucketIncrement(site_id, quantity, start, total, int(count), int(flagged))
+            )
+            bucket = self._sites[site_id].buckets.setdefault(start, {})
+            acc = bucket.setdefault(quantity, [0.0, 0, 0])
+            acc[0] += total
+            acc[1] += count
+            acc[2] += flagged
+        closed: list[ClosedStep] = []
+        gaps: list[FilledGap] = []
+        for site_id, state in self._sites.items():
+            for start in sorted(state.closing):
+                step_closed = _closed_step(site_id, start, state.buckets.pop(start, {}))
+                gaps.extend(self._fill_gaps(state, step_closed))
+                closed.append(step_closed)
+            state.closing.clear()
+        return Aggregation(increments, closed, gaps)
+
+    def _fill_gaps(self, state: _SiteState, step: ClosedStep) -> list[FilledGap]:
+        filled = []
+        for quantity, value in step.values.items():
+            before = state.last_value.get(quantity)
+            if before is not None and before[0] < step.ts_ms:
+                max_gap = self.max_gap_ms.get(quantity, 0.0)
+                fill = fill_gap(before, (step.ts_ms, value), self.step_ms, max_gap)
+                if fill.steps:
+                    filled.append(FilledGap(step.site_id, quantity, fill))
+            if before is None or before[0] < step.ts_ms:
+                state.last_value[quantity] = (step.ts_ms, value)
+        return filled
 
     def export(self, site_id: str) -> dict[str, Any]:
         """A site's state as JSON-ready data."""
@@ -94,6 +201,7 @@ class Resampler:
             "closed_until_ms": state.closed_until_ms,
             "buckets": {str(t): b for t, b in state.buckets.items()},
             "keys": {str(t): sorted(k) for t, k in state.keys.items()},
+            "last_value": {q: list(tv) for q, tv in state.last_value.items()},
         }
 
     def restore(self, site_id: str, data: dict[str, Any]) -> None:
@@ -103,71 +211,17 @@ class Resampler:
                 int(t): {q: list(acc) for q, acc in b.items()} for t, b in data["buckets"].items()
             },
             keys={int(t): {(q, s, int(ts)) for q, s, ts in k} for t, k in data["keys"].items()},
+            last_value={q: (int(t), float(v)) for q, (t, v) in data["last_value"].items()},
             watermark_ms=int(data["watermark_ms"]),
             closed_until_ms=int(data["closed_until_ms"]),
         )
 
-    def add(self, batch: ReadingBatch) -> tuple[list[BucketIncrement], list[ClosedStep]]:
-        """Add a batch of clean readings whose buckets are open.
 
-        Returns:
-            The increments to add to the stored buckets, and the steps that closed.
-        """
-        if not len(batch):
-            return [], []
-        step = self.step_ms
-        groups: dict[tuple[str, str, int], list[float]] = {}
-        newest: dict[str, int] = {}
-        # One pass of dict updates: at gateway batch sizes (tens to hundreds of readings)
-        # this is several times faster than grouping with numpy.
-        for site_id, quantity, ts, value in zip(
-            batch.site_id, batch.quantity, batch.ts_ms, batch.value, strict=True
-        ):
-            acc = groups.get((site_id, quantity, ts - ts % step))
-            if acc is None:
-                groups[(site_id, quantity, ts - ts % step)] = [value, 1]
-            else:
-                acc[0] += value
-                acc[1] += 1
-            if ts > newest.get(site_id, -1):
-                newest[site_id] = ts
-        increments: list[BucketIncrement] = []
-        for (site_id, quantity, start), (total, count) in groups.items():
-            increments.append(BucketIncrement(site_id, quantity, start, total, int(count)))
-            acc = self._sites[site_id].buckets.setdefault(start, {}).setdefault(quantity, [0.0, 0])
-            acc[0] += total
-            acc[1] += count
-        for site_id, site_ts in newest.items():
-            state = self._sites[site_id]
-            state.watermark_ms = max(state.watermark_ms, site_ts)
-        return increments, self._close(newest)
-
-    def _close(self, sites: Iterable[str]) -> list[ClosedStep]:
-        closed: list[ClosedStep] = []
-        for site_id in sites:
-            state = self._sites[site_id]
-            horizon = state.watermark_ms - self.lateness_ms - self.step_ms
-            for start in [t for t in state.keys if t <= horizon]:
-                del state.keys[start]
-            for start in sorted(t for t in state.buckets if t <= horizon):
-                per_quantity = state.buckets.pop(start)
-                closed.append(
-                    ClosedStep(
-                        site_id,
-                        start,
-                        {q: acc[0] / acc[1] for q, acc in per_quantity.items()},
-                        {q: int(acc[1]) for q, acc in per_quantity.items()},
-                    )
-                )
-                state.closed_until_ms = max(state.closed_until_ms, start + self.step_ms)
-        return closed
-
-
-def merge_increments(increments: list[BucketIncrement]) -> list[BucketIncrement]:
-    """Sum increments of the same bucket (fewer rows to write)."""
-    merged: dict[tuple[str, str, int], list[float]] = {}
-    for i in increments:
-        acc = merged.setdefault((i.site_id, i.quantity, i.ts_ms), [0.0, 0])
-        acc[0] += i.value_sum
-        acc[1] += i.count
-    return [BucketIncrement(s, q, t, acc[0], int(acc[1])) for (s, q, t), acc in merged.items()]
+def _closed_step(site_id: str, start: int, per_quantity: dict[str, list[float]]) -> ClosedStep:
+    return ClosedStep(
+        site_id,
+        start,
+        {q: acc[0] / acc[1] for q, acc in per_quantity.items() if acc[1]},
+        {q: int(acc[1]) for q, acc in per_quantity.items()},
+        {q: int(acc[2]) for q, acc in per_quantity.items() if acc[2]},
+    )

@@ -12,16 +12,17 @@ from typing import Any
 import numpy as np
 
 from gridbrain.errors import InvalidMessageError
-from processors.quantities import QUANTITIES, WEATHER_VARIABLES
+from processors.quantities import QUANTITIES
 from processors.timestamps import EARLIEST_MS, parse_ts_ms
 
 __all__ = [
     "ReadingBatch",
     "Rejection",
-    "WeatherObservation",
+    "check_not_future",
     "decode_items",
+    "require_number",
+    "require_str",
     "validate_readings",
-    "validate_weather",
 ]
 
 
@@ -76,6 +77,15 @@ class ReadingBatch:
         self.value.append(value)
         self.index.append(index)
 
+    def extend(self, other: "ReadingBatch") -> None:
+        """Append every reading of ``other``."""
+        self.site_id.extend(other.site_id)
+        self.sensor_id.extend(other.sensor_id)
+        self.quantity.extend(other.quantity)
+        self.ts_ms.extend(other.ts_ms)
+        self.value.extend(other.value)
+        self.index.extend(other.index)
+
     def take(self, mask: np.ndarray) -> "ReadingBatch":
         """Return the readings where ``mask`` is true (this batch itself when all are)."""
         if mask.all():
@@ -89,16 +99,6 @@ class ReadingBatch:
             value=[self.value[i] for i in keep],
             index=[self.index[i] for i in keep],
         )
-
-
-@dataclass(frozen=True)
-class WeatherObservation:
-    """A validated weather observation for one site (or station) and time."""
-
-    site_id: str
-    ts_ms: int
-    variables: dict[str, float]
-    description: str | None = None
 
 
 def decode_items(raw: bytes) -> list[Any]:
@@ -118,7 +118,8 @@ def decode_items(raw: bytes) -> list[Any]:
     return [decoded]
 
 
-def _require_str(item: dict[str, Any], key: str) -> str:
+def require_str(item: dict[str, Any], key: str) -> str:
+    """``item[key]`` as a non-empty string (``missing_<key>`` / ``bad_<key>`` otherwise)."""
     value = item.get(key)
     if value is None:
         raise InvalidMessageError(f"missing_{key}", f"{key} is required")
@@ -127,7 +128,8 @@ def _require_str(item: dict[str, Any], key: str) -> str:
     return value
 
 
-def _require_number(value: Any, name: str) -> float:
+def require_number(value: Any, name: str) -> float:
+    """``value`` as a finite float (``bad_<name>`` otherwise; booleans are not numbers)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidMessageError(f"bad_{name}", f"{name} must be a number, got {value!r}")
     number = float(value)
@@ -136,7 +138,8 @@ def _require_number(value: Any, name: str) -> float:
     return number
 
 
-def _check_not_future(ts_ms: int, now_ms: int, max_future_ms: int) -> None:
+def check_not_future(ts_ms: int, now_ms: int, max_future_ms: int) -> None:
+    """Raise ``future_timestamp`` when ``ts_ms`` lies beyond ``now_ms + max_future_ms``."""
     if ts_ms > now_ms + max_future_ms:
         raise InvalidMessageError(
             "future_timestamp", f"{(ts_ms - now_ms) / 60000:.0f} min in the future"
@@ -181,21 +184,21 @@ def _fast_reading(item: Any, latest_ms: int) -> tuple[str, str, str, int, float]
 def _one_reading(item: Any, now_ms: int, max_future_ms: int) -> tuple[str, str, str, int, float]:
     if not isinstance(item, dict):
         raise InvalidMessageError("not_an_object", f"expected an object, got {type(item).__name__}")
-    site_id = _require_str(item, "site_id")
-    name = _require_str(item, "quantity")
+    site_id = require_str(item, "site_id")
+    name = require_str(item, "quantity")
     quantity = QUANTITIES.get(name)
     if quantity is None:
         raise InvalidMessageError("unknown_quantity", name)
-    unit = _require_str(item, "unit")
+    unit = require_str(item, "unit")
     if unit not in quantity.factors:
         raise InvalidMessageError("unknown_unit", f"{unit!r} for {name}")
     if "value" not in item:
         raise InvalidMessageError("missing_value", "value is required")
-    value = quantity.to_canonical(_require_number(item["value"], "value"), unit)
+    value = quantity.to_canonical(require_number(item["value"], "value"), unit)
     if "ts" not in item:
         raise InvalidMessageError("missing_ts", "ts is required")
-    ts_ms = parse_ts_ms(item["ts"])
-    _check_not_future(ts_ms, now_ms, max_future_ms)
+    ts_ms = parse_ts_ms(item["ts"], item.get("tz"))
+    check_not_future(ts_ms, now_ms, max_future_ms)
     sensor = item.get("sensor_id") or ""
     return site_id, str(sensor), name, ts_ms, value
 
@@ -228,42 +231,3 @@ def validate_readings(
                 continue
         batch.append(site_id, sensor, name, ts_ms, value, index)
     return batch, rejections
-
-
-def _one_observation(item: Any, now_ms: int, max_future_ms: int) -> WeatherObservation:
-    if not isinstance(item, dict):
-        raise InvalidMessageError("not_an_object", f"expected an object, got {type(item).__name__}")
-    site_key = "site_id" if "site_id" in item else "station_id"
-    site_id = _require_str(item, site_key)
-    if "ts" not in item:
-        raise InvalidMessageError("missing_ts", "ts is required")
-    ts_ms = parse_ts_ms(item["ts"])
-    _check_not_future(ts_ms, now_ms, max_future_ms)
-    variables: dict[str, float] = {}
-    for name, (low, high) in WEATHER_VARIABLES.items():
-        if item.get(name) is None:
-            continue
-        value = _require_number(item[name], name)
-        if not low <= value <= high:
-            raise InvalidMessageError("out_of_range", f"{name}={value} outside [{low}, {high}]")
-        variables[name] = value
-    description = item.get("description")
-    if description is not None and not isinstance(description, str):
-        raise InvalidMessageError("bad_description", "description must be a string")
-    if not variables and not description:
-        raise InvalidMessageError("no_variables", "no known weather variable in the observation")
-    return WeatherObservation(site_id, ts_ms, variables, description)
-
-
-def validate_weather(
-    items: list[Any], now_ms: int, max_future_ms: int
-) -> tuple[list[WeatherObservation], list[Rejection]]:
-    """Validate the items of one ``weather.observations`` message."""
-    observations: list[WeatherObservation] = []
-    rejections: list[Rejection] = []
-    for index, item in enumerate(items):
-        try:
-            observations.append(_one_observation(item, now_ms, max_future_ms))
-        except InvalidMessageError as exc:
-            rejections.append(Rejection(index, exc.reason, exc.detail, item))
-    return observations, rejections

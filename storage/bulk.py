@@ -10,9 +10,16 @@ __all__ = ["execute_batch"]
 
 
 def execute_batch(
-    session: Session, sql: str, rows: Sequence[tuple[Any, ...]], page_size: int = 2000
+    session: Session,
+    sql: str,
+    rows: Sequence[tuple[Any, ...]],
+    page_size: int = 2000,
+    template: str | None = None,
 ) -> None:
-    """Run ``sql`` (with one ``VALUES %s``) for all ``rows`` inside the session's transaction."""
+    """Run ``sql`` (with one ``VALUES %s``) for all ``rows`` inside the session's transaction.
+
+    ``template`` is the SQL of one row, e.g. ``(%s, %s::int)`` (default: plain ``%s``s).
+    """
     if not rows:
         return
     dbapi = session.connection().connection.dbapi_connection
@@ -20,6 +27,6 @@ def execute_batch(
         raise RuntimeError("no DBAPI connection")
     cursor = dbapi.cursor()
     try:
-        execute_values(cursor, sql, rows, page_size=page_size)
+        execute_values(cursor, sql, rows, template=template, page_size=page_size)
     finally:
         cursor.close()

@@ -29,6 +29,7 @@ __all__ = [
     "SiteState",
     "StageCount",
     "StreamOffset",
+    "WeatherForecast",
     "WeatherObservation",
 ]
 
@@ -59,19 +60,28 @@ class Site(Base):
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     capacity_kw: Mapped[float | None] = mapped_column(Float)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    weather_station: Mapped[str | None] = mapped_column(String(128))
+    quality: Mapped[dict[str, dict[str, object]] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
 
 
 class Reading(Base):
-    """The clean, resampled series: the mean of each quantity per site and step."""
+    """The clean, resampled series: the mean of each quantity per site and step.
+
+    ``quality`` is ``ok`` (every reading passed the checks), ``cleaned`` (``n_flagged``
+    readings were left out of the mean), ``flagged`` (all were: ``value`` is NULL) or
+    ``interpolated`` (no reading; filled from its neighbours across a short gap).
+    """
 
     __tablename__ = "readings"
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.site_id"), primary_key=True)
     quantity: Mapped[str] = mapped_column(String(32), primary_key=True)
     ts: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
-    value: Mapped[float] = mapped_column(Float)
+    value: Mapped[float | None] = mapped_column(Float)
     value_sum: Mapped[float] = mapped_column(Float)
     n_samples: Mapped[int] = mapped_column(Integer)
+    n_flagged: Mapped[int] = mapped_column(Integer, server_default="0")
     quality: Mapped[str] = mapped_column(String(16))
 
 
@@ -83,6 +93,17 @@ class WeatherObservation(Base):
     ts: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
     variables: Mapped[dict[str, float]] = mapped_column(JSONB)
     description: Mapped[str | None] = mapped_column(Text)
+
+
+class WeatherForecast(Base):
+    """Weather forecasts per site or station: one row per issue time and valid time."""
+
+    __tablename__ = "weather_forecasts"
+    site_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    issued_at: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
+    valid_at: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
+    variables: Mapped[dict[str, float]] = mapped_column(JSONB)
+    __table_args__ = (Index("ix_weather_forecasts_valid", "site_id", "valid_at", "issued_at"),)
 
 
 class Forecast(Base):
@@ -98,6 +119,7 @@ class Forecast(Base):
     p10: Mapped[float] = mapped_column(Float)
     p50: Mapped[float] = mapped_column(Float)
     p90: Mapped[float] = mapped_column(Float)
+    completeness: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
     __table_args__ = (Index("ix_forecasts_latest", "site_id", "quantity", "issued_at"),)
 

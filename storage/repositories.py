@@ -10,11 +10,10 @@ from sqlalchemy.orm import Session
 
 from processors.alerting.lifecycle import AlertEvent, AlertState
 from processors.forecast.forecaster import MODEL_VERSION, Forecast
-from processors.resample import BucketIncrement
+from processors.resample import BucketIncrement, FilledGap
 from processors.timestamps import ms_to_datetime
-from processors.validate import WeatherObservation
 from storage.bulk import execute_batch
-from storage.models import Alert, Reading, Site, SiteState, StreamOffset
+from storage.models import Alert, Reading, SiteState, StreamOffset
 
 __all__ = [
     "DeadLetterRow",
@@ -22,10 +21,9 @@ __all__ = [
     "add_counts",
     "add_dead_letters",
     "add_forecasts",
+    "add_gap_fills",
     "add_quality_counts",
     "add_reading_increments",
-    "add_weather",
-    "ensure_sites",
     "forget_offsets",
     "latest_reading_ms",
     "load_offsets",
@@ -33,8 +31,6 @@ __all__ = [
     "open_alerts",
     "save_offsets",
     "save_site_states",
-    "site_capacities",
-    "upsert_sites",
 ]
 
 
@@ -51,85 +47,65 @@ class DeadLetterRow:
     payload: str
 
 
-def ensure_sites(session: Session, site_ids: Iterable[str]) -> None:
-    """Register unknown site ids (metadata can be filled in later)."""
-    rows = [(s,) for s in sorted(set(site_ids))]
-    execute_batch(session, "INSERT INTO sites (site_id) VALUES %s ON CONFLICT DO NOTHING", rows)
-
-
-def upsert_sites(session: Session, sites: Iterable[Mapping[str, object]]) -> None:
-    """Insert or update site metadata (site_id, name, kind, latitude, longitude, capacity_kw)."""
-    rows = [
-        (
-            s["site_id"],
-            s.get("name"),
-            s.get("kind"),
-            s.get("latitude"),
-            s.get("longitude"),
-            s.get("capacity_kw"),
-        )
-        for s in sites
-    ]
-    execute_batch(
-        session,
-        "INSERT INTO sites (site_id, name, kind, latitude, longitude, capacity_kw) VALUES %s "
-        "ON CONFLICT (site_id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, "
-        "latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude, "
-        "capacity_kw = EXCLUDED.capacity_kw",
-        rows,
-    )
-
-
-def site_capacities(session: Session) -> dict[str, float]:
-    """Capacity in kW of every site that has one."""
-    rows = session.execute(
-        select(Site.site_id, Site.capacity_kw).where(Site.capacity_kw.is_not(None))
-    )
-    return {site_id: float(cap) for site_id, cap in rows if cap is not None}
+_READING_QUALITY = (
+    "CASE WHEN {n} > 0 AND {f} > 0 THEN 'cleaned' WHEN {n} > 0 THEN 'ok' ELSE 'flagged' END"
+)
 
 
 def add_reading_increments(session: Session, increments: Iterable[BucketIncrement]) -> None:
-    """Add partial sums to the resampled buckets (creating them when new)."""
+    """Add partial sums to the resampled steps (creating them when new).
+
+    Clean readings add to the mean; flagged ones only to ``n_flagged``. A step whose
+    readings were all flagged keeps a NULL value (quality ``flagged``).
+    """
     rows = [
         (
             i.site_id,
             i.quantity,
             ms_to_datetime(i.ts_ms),
-            i.value_sum / i.count,
+            i.value_sum / i.count if i.count else None,
             i.value_sum,
             i.count,
-            "ok",
+            i.flagged,
         )
         for i in increments
     ]
+    n = "(readings.n_samples + EXCLUDED.n_samples)"
+    f = "(readings.n_flagged + EXCLUDED.n_flagged)"
     execute_batch(
         session,
-        "INSERT INTO readings (site_id, quantity, ts, value, value_sum, n_samples, quality) "
-        "VALUES %s ON CONFLICT (site_id, quantity, ts) DO UPDATE SET "
+        "INSERT INTO readings (site_id, quantity, ts, value, value_sum, n_samples, n_flagged, "
+        f"quality) SELECT v.*, {_READING_QUALITY.format(n='v.n', f='v.f')} FROM (VALUES %s) "
+        "AS v(site_id, quantity, ts, value, value_sum, n, f) "
+        "ON CONFLICT (site_id, quantity, ts) DO UPDATE SET "
         "value_sum = readings.value_sum + EXCLUDED.value_sum, "
-        "n_samples = readings.n_samples + EXCLUDED.n_samples, "
-        "value = (readings.value_sum + EXCLUDED.value_sum) "
-        "/ (readings.n_samples + EXCLUDED.n_samples)",
+        f"n_samples = {n}, n_flagged = {f}, "
+        f"value = CASE WHEN {n} > 0 THEN (readings.value_sum + EXCLUDED.value_sum) / {n} END, "
+        f"quality = {_READING_QUALITY.format(n=n, f=f)}",
         rows,
+        template="(%s, %s, %s::timestamptz, %s::float8, %s::float8, %s::int, %s::int)",
     )
 
 
-def add_weather(session: Session, observations: Iterable[WeatherObservation]) -> None:
-    """Store weather observations; a repeat of (site, ts) merges its variables."""
-    latest: dict[tuple[str, int], WeatherObservation] = {}
-    for o in observations:
-        latest[(o.site_id, o.ts_ms)] = o
+def add_gap_fills(session: Session, gaps: Iterable[FilledGap]) -> None:
+    """Store the interpolated steps of short gaps (quality ``interpolated``).
+
+    A step that exists only because all its readings were flagged gets the interpolated
+    value; a step with clean readings is never overwritten.
+    """
     rows = [
-        (o.site_id, ms_to_datetime(o.ts_ms), json.dumps(o.variables), o.description)
-        for o in latest.values()
+        (g.site_id, g.quantity, ms_to_datetime(ts), value)
+        for g in gaps
+        if g.fill.values is not None
+        for ts, value in zip(g.fill.ts_ms, g.fill.values, strict=True)
     ]
     execute_batch(
         session,
-        "INSERT INTO weather_observations (site_id, ts, variables, description) VALUES %s "
-        "ON CONFLICT (site_id, ts) DO UPDATE SET "
-        "variables = weather_observations.variables || EXCLUDED.variables, "
-        "description = COALESCE(EXCLUDED.description, weather_observations.description)",
+        "INSERT INTO readings (site_id, quantity, ts, value, value_sum, n_samples, n_flagged, "
+        "quality) VALUES %s ON CONFLICT (site_id, quantity, ts) DO UPDATE SET "
+        "value = EXCLUDED.value, quality = 'interpolated' WHERE readings.n_samples = 0",
         rows,
+        template="(%s, %s, %s, %s, 0, 0, 0, 'interpolated')",
     )
 
 

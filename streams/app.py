@@ -30,8 +30,10 @@ from streams.topics import (
     FORECASTS,
     FUSED,
     SENSOR_READINGS,
+    WEATHER_FORECASTS,
     WEATHER_OBSERVATIONS,
 )
+from streams.weather import WeatherStage
 
 __all__ = ["ROLES", "Role", "build_app"]
 
@@ -127,7 +129,8 @@ def build_app(
         app.agent(raw_topic(topic_name), name=f"{stage}-{topic_name}")(consume)
 
     if "clean" in roles:
-        cleaning = CleaningStage(settings)
+        weather = WeatherStage(settings)
+        cleaning = CleaningStage(settings, weather)
         pool = ThreadPoolExecutor(1, thread_name_prefix="clean")
         within = settings.ingest_batch_within_s
         agent(
@@ -139,15 +142,11 @@ def build_app(
             settings.ingest_batch_max,
             within,
         )
-        agent(
-            "weather",
-            WEATHER_OBSERVATIONS,
-            cleaning.handle_weather,
-            cleaning.reset,
-            pool,
-            settings.ingest_batch_max,
-            within,
-        )
+        for stage, topic, handler in (
+            ("weather", WEATHER_OBSERVATIONS, weather.handle_observations),
+            ("weather_forecast", WEATHER_FORECASTS, weather.handle_forecasts),
+        ):
+            agent(stage, topic, handler, cleaning.reset, pool, settings.ingest_batch_max, within)
     if "forecast" in roles:
         forecasting = ForecastingStage(settings)
         agent(

@@ -1,155 +1,165 @@
-"""Cleaning stage: validate, clean, resample and fuse sensor readings and weather."""
+"""Cleaning stage: validate, check, resample and fuse sensor readings with weather."""
 
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections import Counter
 
 import numpy as np
 
-from gridbrain.errors import InvalidMessageError
 from gridbrain.settings import Settings
 from processors.clean import range_mask
-from processors.fuse import WeatherAsOf
-from processors.resample import BucketIncrement, ClosedStep, Resampler, merge_increments
-from processors.validate import (
-    ReadingBatch,
-    Rejection,
-    decode_items,
-    validate_readings,
-    validate_weather,
-)
-from storage.history import weather_between
+from processors.fuse import fuse
+from processors.quality.checker import QualityChecker
+from processors.quality.config import QualityConfig
+from processors.quality.flags import Flag
+from processors.resample import Aggregation, ClosedStep, Resampler
+from processors.sites import SiteProfile, nearest_station
+from processors.validate import ReadingBatch, Rejection, validate_readings
 from storage.repositories import (
+    add_gap_fills,
     add_reading_increments,
-    add_weather,
-    ensure_sites,
     load_site_states,
     save_site_states,
 )
+from storage.sites import ensure_sites, site_profiles, station_locations
 from storage.transaction import BatchTransaction
-from streams.envelope import DeadLetters, Emission, RawMessage, encode
+from streams.envelope import (
+    DeadLetters,
+    Emission,
+    RawMessage,
+    encode,
+    new_items,
+    record_rejections,
+)
 from streams.topics import FUSED
+from streams.weather import WeatherStage
 
 __all__ = ["STATE_KEY", "CleaningStage"]
 
 #: Name under which the stage saves its per-site state.
 STATE_KEY = "clean"
-DAY_MS = 86_400_000
+_LABELS = {int(f): f.label for f in Flag}
 
 
 class CleaningStage:
-    """Holds the cleaning state of one worker (resampler, duplicates, recent weather).
+    """Holds the cleaning state of one worker (resampler, check state, site profiles).
 
-    Its handlers run on one thread, inside the batch's transaction.
+    Its handlers run on one thread, inside the batch's transaction. A site's profile
+    (position, check overrides, weather station) is read when the worker first sees the
+    site; changes made with ``gridbrain sites load`` apply after a worker restart.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, weather: WeatherStage) -> None:
         self._step_ms = settings.step_ms
         self._lateness_ms = settings.allowed_lateness_minutes * 60_000
-        self._staleness_ms = settings.weather_staleness_minutes * 60_000
         self._max_future_ms = settings.max_future_minutes * 60_000
+        self._station_km = settings.nearest_station_max_km
+        self._config = QualityConfig()
+        self._weather = weather
         self._known_sites: set[str] = set()
         self.reset()
 
     def reset(self) -> None:
         """Forget all in-memory state; it is reloaded from the database site by site."""
-        self._resampler = Resampler(self._step_ms, self._lateness_ms)
-        self._weather = WeatherAsOf(self._staleness_ms)
-        self._loaded: set[str] = set()
-
-    def _new_items(
-        self,
-        tx: BatchTransaction,
-        messages: list[RawMessage],
-        rejected: DeadLetters,
-        prefix: str = "",
-    ) -> Iterator[tuple[RawMessage, list[Any]]]:
-        """The decoded items of each message not yet applied; undecodable ones dead-lettered."""
-        for message in messages:
-            if not tx.is_new(message.position):
-                continue
-            topic = message.position.topic
-            tx.counts[(topic, "messages")] += 1
-            try:
-                items = decode_items(message.value)
-            except InvalidMessageError as exc:
-                rejected.reject_message(tx, message, exc.reason, exc.detail)
-                # Undecodable: the message key (the site id by convention) tells the site.
-                site = message.key.decode(errors="replace") if message.key else "(unknown)"
-                tx.quality[(site, f"{prefix}{exc.reason}")] += 1
-                continue
-            tx.counts[(topic, "received")] += len(items)
-            yield message, items
+        max_gap = {q: c.max_gap_minutes * 60_000 for q, c in self._config.quantities.items()}
+        self._resampler = Resampler(self._step_ms, self._lateness_ms, max_gap)
+        self._checker = QualityChecker(self._config)
+        self._stations: dict[str, str] = {}
+        self._weather.reset()
 
     def _load_sites(self, tx: BatchTransaction, site_ids: list[str]) -> None:
-        """Restore the saved state (and recent weather) of sites this worker has not seen."""
-        new = set(site_ids) - self._loaded
+        """Restore the saved state and the profile of sites this worker has not seen."""
+        new = set(site_ids) - self._stations.keys()
         if not new:
             return
         for site_id, state in load_site_states(tx.session, STATE_KEY, new).items():
-            self._resampler.restore(site_id, state)
-            watermark = int(state["watermark_ms"])
-            start = watermark - 4 * self._weather.staleness_ms
-            for observation in weather_between(tx.session, site_id, start, watermark + DAY_MS):
-                self._weather.add(observation)
-        self._loaded |= new
+            self._resampler.restore(site_id, state["resample"])
+            self._checker.restore(site_id, state["quality"])
+        profiles = site_profiles(tx.session, new)
+        stations = station_locations(tx.session)
+        for site_id in new:
+            profile = profiles.get(site_id) or SiteProfile(site_id=site_id)
+            self._checker.configure_site(site_id, profile.location, profile.quality)
+            self._stations[site_id] = _station_of(profile, stations, self._station_km)
 
     def handle_readings(self, tx: BatchTransaction, messages: list[RawMessage]) -> list[Emission]:
-        """Validate, clean and resample a batch of ``sensor.readings`` messages."""
+        """Validate, check, resample and fuse a batch of ``sensor.readings`` messages."""
         now_ms = int(time.time() * 1000)
-        rejected = DeadLetters()
-        increments: list[BucketIncrement] = []
-        closed: list[ClosedStep] = []
-        sites: set[str] = set()
-        for message, items in self._new_items(tx, messages, rejected):
+        dead = DeadLetters()
+        admitted = ReadingBatch()
+        for message, items in new_items(tx, messages, dead):
             topic = message.position.topic
             batch, rejections = validate_readings(items, now_ms, self._max_future_ms)
             self._load_sites(tx, batch.site_id)
             batch = _reject(batch, range_mask(batch), "out_of_range", items, rejections)
-            batch = _reject(batch, self._resampler.open_mask(batch), "too_late", items, rejections)
-            for rejection in rejections:
-                rejected.add(message.position, rejection, message.key)
-                tx.quality[(_site_of(rejection.payload), rejection.reason)] += 1
-            tx.counts[(topic, "deadlettered")] += len(rejections)
-            first = self._resampler.first_seen_mask(batch)
+            is_open, first = self._resampler.admit(batch)
+            batch = _reject(batch, is_open, "too_late", items, rejections)
+            first = first[is_open]
+            record_rejections(tx, message, rejections, dead)
             tx.counts[(topic, "duplicates")] += int((~first).sum())
             tx.counts[(topic, "processed")] += int(first.sum())
-            for site_id, is_first in zip(batch.site_id, first.tolist(), strict=True):
-                tx.quality[(site_id, "processed" if is_first else "duplicate")] += 1
-            # Resampled message by message, so lateness does not depend on batch sizes.
-            added, newly_closed = self._resampler.add(batch.take(first))
-            increments.extend(added)
-            closed.extend(newly_closed)
-            sites.update(batch.site_id)
+            for site_id, n in Counter(batch.take(~first).site_id).items():
+                tx.quality[(site_id, "duplicate")] += n
+            admitted.extend(batch.take(first))
+        flags = self._checker.check(admitted)
+        for (site_id, flag), n in Counter(
+            zip(admitted.site_id, flags.tolist(), strict=True)
+        ).items():
+            tx.quality[(site_id, _LABELS[flag] if flag else "clean")] += n
+        result = self._resampler.aggregate(admitted, flags)
+        self._store(tx, admitted, result)
+        fused = self._fuse(tx, result.closed)
+        tx.counts[(FUSED, "emitted")] += len(fused)
+        return dead.store(tx.session) + fused
+
+    def _store(self, tx: BatchTransaction, admitted: ReadingBatch, result: Aggregation) -> None:
+        sites = set(admitted.site_id)
         new_sites = sites - self._known_sites
         ensure_sites(tx.session, new_sites)
         self._known_sites |= new_sites
-        add_reading_increments(tx.session, merge_increments(increments))
-        save_site_states(tx.session, STATE_KEY, {s: self._resampler.export(s) for s in sites})
-        fused = [self._weather.fuse(step, self._step_ms) for step in closed]
-        tx.counts[(FUSED, "emitted")] += len(fused)
-        return rejected.store(tx.session) + [
-            Emission(FUSED, f.site_id.encode(), encode(f.to_dict())) for f in fused
+        add_reading_increments(tx.session, result.increments)
+        add_gap_fills(tx.session, result.gaps)
+        for gap in result.gaps:
+            kind = "gap_missing_steps" if gap.fill.values is None else "gap_interpolated_steps"
+            tx.quality[(gap.site_id, kind)] += gap.fill.steps
+        states = {
+            s: {"resample": self._resampler.export(s), "quality": self._checker.export(s)}
+            for s in sites
+        }
+        save_site_states(tx.session, STATE_KEY, states)
+
+    def _fuse(self, tx: BatchTransaction, closed: list[ClosedStep]) -> list[Emission]:
+        """Join closed steps with weather, loading stations missing from memory first."""
+        step_ms = self._step_ms
+        missing: dict[str, tuple[int, int]] = {}
+        for step in closed:
+            station, end = self._stations[step.site_id], step.ts_ms + step_ms
+            if not self._weather.observed.latest(station, end)[0]:
+                lo, hi = missing.get(station, (end, end))
+                missing[station] = (min(lo, end), max(hi, end))
+        self._weather.load(tx, missing)
+        observed, forecast = self._weather.observed, self._weather.forecast
+        return [
+            Emission(
+                FUSED,
+                step.site_id.encode(),
+                encode(
+                    fuse(step, step_ms, self._stations[step.site_id], observed, forecast).to_dict()
+                ),
+            )
+            for step in closed
         ]
 
-    def handle_weather(self, tx: BatchTransaction, messages: list[RawMessage]) -> list[Emission]:
-        """Validate and store a batch of ``weather.observations`` messages."""
-        now_ms = int(time.time() * 1000)
-        rejected = DeadLetters()
-        accepted = []
-        for message, items in self._new_items(tx, messages, rejected, "weather_"):
-            topic = message.position.topic
-            observations, rejections = validate_weather(items, now_ms, self._max_future_ms)
-            for rejection in rejections:
-                rejected.add(message.position, rejection, message.key)
-                tx.quality[(_site_of(rejection.payload), f"weather_{rejection.reason}")] += 1
-            tx.counts[(topic, "deadlettered")] += len(rejections)
-            tx.counts[(topic, "processed")] += len(observations)
-            accepted.extend(observations)
-        for observation in accepted:
-            self._weather.add(observation)
-        add_weather(tx.session, accepted)
-        return rejected.store(tx.session)
+
+def _station_of(profile: SiteProfile, stations: dict[str, tuple[float, float]], km: float) -> str:
+    """The station a site takes its weather from: named, else nearest, else itself."""
+    if profile.weather_station:
+        return profile.weather_station
+    if profile.location is not None:
+        others = {s: loc for s, loc in stations.items() if s != profile.site_id}
+        nearest = nearest_station(profile.location, others, km)
+        if nearest is not None and profile.site_id not in stations:
+            return nearest
+    return profile.site_id
 
 
 _EXPLAIN = {
@@ -159,19 +169,10 @@ _EXPLAIN = {
 
 
 def _reject(
-    batch: ReadingBatch, keep: np.ndarray, reason: str, items: list[Any], out: list[Rejection]
+    batch: ReadingBatch, keep: np.ndarray, reason: str, items: list[object], out: list[Rejection]
 ) -> ReadingBatch:
     """Append a rejection for each reading not in ``keep``; return the kept readings."""
     for i in np.flatnonzero(~keep):
         detail = f"{batch.quantity[i]}={batch.value[i]:g} at {batch.ts_ms[i]}: {_EXPLAIN[reason]}"
         out.append(Rejection(batch.index[i], reason, detail, items[batch.index[i]]))
     return batch.take(keep)
-
-
-def _site_of(payload: Any) -> str:
-    """The site a rejected item names, if it names one."""
-    if isinstance(payload, dict):
-        site = payload.get("site_id") or payload.get("station_id")
-        if isinstance(site, str) and site:
-            return site
-    return "(unknown)"

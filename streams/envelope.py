@@ -7,13 +7,23 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from gridbrain.errors import InvalidMessageError
 from processors.fuse import FusedStep
-from processors.validate import Rejection
+from processors.validate import Rejection, decode_items
 from storage.repositories import DeadLetterRow, add_dead_letters
 from storage.transaction import BatchTransaction, InputPosition
 from streams.topics import DEADLETTER
 
-__all__ = ["DeadLetters", "Emission", "RawMessage", "encode", "fused_steps"]
+__all__ = [
+    "DeadLetters",
+    "Emission",
+    "RawMessage",
+    "encode",
+    "fused_steps",
+    "new_items",
+    "record_rejections",
+    "site_of",
+]
 
 
 @dataclass(frozen=True)
@@ -105,3 +115,50 @@ def fused_steps(
         tx.counts[(message.position.topic, "received")] += 1
         tx.counts[(message.position.topic, "processed")] += 1
         yield step
+
+
+def new_items(
+    tx: BatchTransaction, messages: list[RawMessage], dead: DeadLetters, prefix: str = ""
+) -> Iterator[tuple[RawMessage, list[Any]]]:
+    """The decoded items of each message not yet applied; undecodable ones dead-lettered.
+
+    ``prefix`` is put before reasons in the per-site quality counts (e.g. ``weather_``).
+    """
+    for message in messages:
+        if not tx.is_new(message.position):
+            continue
+        topic = message.position.topic
+        tx.counts[(topic, "messages")] += 1
+        try:
+            items = decode_items(message.value)
+        except InvalidMessageError as exc:
+            dead.reject_message(tx, message, exc.reason, exc.detail)
+            # Undecodable: the message key (the site id by convention) tells the site.
+            site = message.key.decode(errors="replace") if message.key else "(unknown)"
+            tx.quality[(site, f"{prefix}{exc.reason}")] += 1
+            continue
+        tx.counts[(topic, "received")] += len(items)
+        yield message, items
+
+
+def record_rejections(
+    tx: BatchTransaction,
+    message: RawMessage,
+    rejections: list[Rejection],
+    dead: DeadLetters,
+    prefix: str = "",
+) -> None:
+    """Dead-letter the rejected items of a message and count them per site and reason."""
+    for rejection in rejections:
+        dead.add(message.position, rejection, message.key)
+        tx.quality[(site_of(rejection.payload), f"{prefix}{rejection.reason}")] += 1
+    tx.counts[(message.position.topic, "deadlettered")] += len(rejections)
+
+
+def site_of(payload: Any) -> str:
+    """The site a rejected item names, if it names one."""
+    if isinstance(payload, dict):
+        site = payload.get("site_id") or payload.get("station_id")
+        if isinstance(site, str) and site:
+            return site
+    return "(unknown)"

@@ -10,7 +10,8 @@ from processors.forecast.history import SeriesHistory
 from processors.fuse import FusedStep
 from processors.timestamps import ms_to_datetime
 from storage.history import load_fused_history
-from storage.repositories import add_forecasts, site_capacities
+from storage.repositories import add_forecasts
+from storage.sites import site_capacities
 from storage.transaction import BatchTransaction
 from streams.envelope import DeadLetters, Emission, RawMessage, encode, fused_steps
 from streams.topics import FORECASTS
@@ -60,8 +61,8 @@ class ForecastingStage:
         for past in load_fused_history(
             tx.session,
             step.site_id,
-            since,
-            step.ts_ms - 1,
+            step.station_id or step.site_id,
+            (since, step.ts_ms - 1),
             s.step_ms,
             s.weather_staleness_minutes * 60_000,
         ):

@@ -16,19 +16,21 @@ __all__ = [
     "FUSED",
     "INPUT_TOPICS",
     "SENSOR_READINGS",
+    "WEATHER_FORECASTS",
     "WEATHER_OBSERVATIONS",
     "create_topics",
 ]
 
 SENSOR_READINGS = "sensor.readings"
 WEATHER_OBSERVATIONS = "weather.observations"
+WEATHER_FORECASTS = "weather.forecasts"
 FUSED = "gridbrain.fused"
 FORECASTS = "forecasts"
 ALERTS = "alerts"
 DEADLETTER = "deadletter"
 
 #: Topics keyed by site id that must be co-partitioned (same partition count).
-INPUT_TOPICS = (SENSOR_READINGS, WEATHER_OBSERVATIONS, FUSED)
+INPUT_TOPICS = (SENSOR_READINGS, WEATHER_OBSERVATIONS, WEATHER_FORECASTS, FUSED)
 _OUTPUT_TOPICS = (FORECASTS, ALERTS, DEADLETTER)
 
 # Explicit retention configs: the embedded broker describes a topic with only the configs

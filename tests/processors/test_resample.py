@@ -1,15 +1,29 @@
 import json
 
-from processors.resample import Resampler
+import numpy as np
+
+from processors.quality.flags import Flag
+from processors.resample import Aggregation, Resampler
+from processors.validate import ReadingBatch
 from tests.builders import batch
 
 STEP = 900_000
 LATE = 300_000
+HOUR = 3_600_000
+
+
+def feed(r: Resampler, b: ReadingBatch, flags: list[int] | None = None) -> Aggregation:
+    """Admit one message and aggregate it alone (a batch of one message)."""
+    is_open, first = r.admit(b)
+    kept = b.take(is_open & first)
+    f = np.asarray(flags, dtype=np.int8)[is_open & first] if flags else np.zeros(len(kept), np.int8)
+    return r.aggregate(kept, f)
 
 
 def test_means_and_event_time_closing() -> None:
     r = Resampler(STEP, LATE)
-    increments, closed = r.add(
+    result = feed(
+        r,
         batch(
             [
                 ("s", "m", "load", 0, 10.0),
@@ -17,13 +31,13 @@ def test_means_and_event_time_closing() -> None:
                 ("s", "m", "pm25", 120_000, 5.0),
                 ("t", "m", "load", 0, 1.0),
             ]
-        )
+        ),
     )
-    assert closed == []
-    sums = {(i.site_id, i.quantity, i.ts_ms): (i.value_sum, i.count) for i in increments}
+    assert result.closed == []
+    sums = {(i.site_id, i.quantity, i.ts_ms): (i.value_sum, i.count) for i in result.increments}
     assert sums[("s", "load", 0)] == (30.0, 2)
     # Site s reaches 20 min: its first step [0, 15 min) closes (lateness 5 min); t does not.
-    _, closed = r.add(batch([("s", "m", "load", STEP + LATE, 40.0)]))
+    closed = feed(r, batch([("s", "m", "load", STEP + LATE, 40.0)])).closed
     assert [(c.site_id, c.ts_ms, c.values) for c in closed] == [
         ("s", 0, {"load": 15.0, "pm25": 5.0})
     ]
@@ -31,7 +45,7 @@ def test_means_and_event_time_closing() -> None:
 
 def test_readings_for_closed_steps_are_too_late() -> None:
     r = Resampler(STEP, LATE)
-    r.add(batch([("s", "m", "load", 0, 10.0), ("s", "m", "load", 2 * STEP, 1.0)]))
+    feed(r, batch([("s", "m", "load", 0, 10.0), ("s", "m", "load", 2 * STEP, 1.0)]))
     late = batch(
         [
             ("s", "m", "load", 60_000, 30.0),
@@ -39,21 +53,21 @@ def test_readings_for_closed_steps_are_too_late() -> None:
             ("new-site", "m", "load", 0, 1.0),
         ]
     )
-    assert r.open_mask(late).tolist() == [False, True, True]
+    assert r.admit(late)[0].tolist() == [False, True, True]
 
 
 def test_out_of_order_within_open_window_is_kept() -> None:
     r = Resampler(STEP, LATE)
-    r.add(batch([("s", "m", "load", 600_000, 3.0)]))
-    r.add(batch([("s", "m", "load", 60_000, 1.0)]))
-    _, closed = r.add(batch([("s", "m", "load", 3 * STEP, 0.0)]))
+    feed(r, batch([("s", "m", "load", 600_000, 3.0)]))
+    feed(r, batch([("s", "m", "load", 60_000, 1.0)]))
+    closed = feed(r, batch([("s", "m", "load", 3 * STEP, 0.0)])).closed
     assert closed[0].values == {"load": 2.0}
     assert closed[0].counts == {"load": 2}
 
 
-def test_duplicates_within_and_across_batches_while_the_step_is_open() -> None:
+def test_duplicates_within_and_across_messages_while_the_step_is_open() -> None:
     r = Resampler(STEP, LATE)
-    first = r.first_seen_mask(
+    _, first = r.admit(
         batch(
             [
                 ("s", "a", "load", 1000, 1.0),
@@ -63,20 +77,64 @@ def test_duplicates_within_and_across_batches_while_the_step_is_open() -> None:
         )
     )
     assert first.tolist() == [True, False, True]
-    again = r.first_seen_mask(batch([("s", "a", "load", 1000, 2.0), ("s", "a", "load", 2000, 1.0)]))
+    _, again = r.admit(batch([("s", "a", "load", 1000, 2.0), ("s", "a", "load", 2000, 1.0)]))
     assert again.tolist() == [False, True]
+
+
+def test_batch_boundaries_do_not_change_the_result() -> None:
+    rows = [("s", "m", "load", t * 300_000, float(t)) for t in range(40)]
+    rows.insert(20, ("s", "m", "load", 0, 99.0))  # too late by then
+    one = Resampler(STEP, LATE)
+    per_message = [feed(one, batch([row])) for row in rows]
+    closed_one = [c for a in per_message for c in a.closed]
+    two = Resampler(STEP, LATE)
+    admitted = ReadingBatch()
+    for row in rows:  # admit message by message, aggregate once
+        b = batch([row])
+        is_open, first = two.admit(b)
+        admitted.extend(b.take(is_open & first))
+    closed_two = two.aggregate(admitted, np.zeros(len(admitted), np.int8)).closed
+    assert closed_one == closed_two and len(closed_one) == 12
+
+
+def test_flagged_readings_are_left_out_of_the_mean() -> None:
+    r = Resampler(STEP, LATE)
+    feed(
+        r,
+        batch(
+            [
+                ("s", "m", "pm25", 0, 10.0),
+                ("s", "m", "pm25", 60_000, 900.0),
+                ("s", "m", "load", 0, 5.0),
+            ]
+        ),
+        [Flag.OK, Flag.SPIKE, Flag.FLATLINE],
+    )
+    step = feed(r, batch([("s", "m", "pm25", 3 * STEP, 1.0)])).closed[0]
+    assert step.values == {"pm25": 10.0}
+    assert step.flagged == {"pm25": 1, "load": 1}
+    assert (step.quality("pm25"), step.quality("load")) == ("cleaned", "flagged")
+
+
+def test_short_gaps_are_interpolated_and_long_ones_flagged() -> None:
+    r = Resampler(STEP, LATE, max_gap_ms={"load": HOUR})
+    feed(r, batch([("s", "m", "load", 0, 0.0)]))
+    feed(r, batch([("s", "m", "load", 4 * STEP, 40.0)]))  # closes step 0
+    gaps = feed(r, batch([("s", "m", "load", 20 * STEP, 0.0)])).gaps  # closes step 4
+    assert len(gaps) == 1 and gaps[0].fill.ts_ms == [STEP, 2 * STEP, 3 * STEP]
+    assert gaps[0].fill.values == [10.0, 20.0, 30.0]
+    gaps = feed(r, batch([("s", "m", "load", 30 * STEP, 0.0)])).gaps  # closes step 20
+    assert gaps[0].fill.steps == 15 and gaps[0].fill.values is None
 
 
 def test_export_restore_resumes_exactly() -> None:
     one = Resampler(STEP, LATE)
-    one.first_seen_mask(batch([("s", "m", "load", 0, 10.0)]))
-    one.add(batch([("s", "m", "load", 0, 10.0)]))
+    feed(one, batch([("s", "m", "load", 0, 10.0)]))
     two = Resampler(STEP, LATE)
     two.restore("s", json.loads(json.dumps(one.export("s"))))
     later = batch([("s", "m", "load", 0, 10.0), ("s", "m", "load", 60_000, 20.0)])
-    assert two.first_seen_mask(later).tolist() == [False, True]
-    _, closed = two.add(
-        batch([("s", "m", "load", 60_000, 20.0), ("s", "m", "load", 3 * STEP, 0.0)])
-    )
+    assert two.admit(later)[1].tolist() == [False, True]
+    two.aggregate(later.take(np.array([False, True])), np.zeros(1, np.int8))
+    closed = feed(two, batch([("s", "m", "load", 3 * STEP, 0.0)])).closed
     assert closed[0].values == {"load": 15.0} and closed[0].counts == {"load": 2}
-    assert two.open_mask(batch([("s", "m", "load", 0, 1.0)])).tolist() == [False]
+    assert two.admit(batch([("s", "m", "load", 0, 1.0)]))[0].tolist() == [False]

@@ -1,0 +1,1 @@
+"""Online data-quality checks: spikes, rates of change, flatliners, gaps, solar position."""

@@ -1,0 +1,115 @@
+"""Validation of weather observations and weather forecasts.
+
+An observation names a site or station (``site_id`` or ``station_id``), a time ``ts`` and
+any of the variables in :data:`~processors.quantities.WEATHER_VARIABLES`. A forecast item
+has the same plus ``issued_at`` and ``valid_at`` instead of ``ts``; a forecast must not be
+issued in the future nor be valid before it was issued.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from gridbrain.errors import InvalidMessageError
+from processors.quantities import WEATHER_VARIABLES
+from processors.timestamps import parse_ts_ms
+from processors.validate import Rejection, check_not_future, require_number, require_str
+
+__all__ = [
+    "WeatherForecast",
+    "WeatherObservation",
+    "validate_weather",
+    "validate_weather_forecasts",
+]
+
+
+@dataclass(frozen=True)
+class WeatherObservation:
+    """A validated weather observation for one site (or station) and time."""
+
+    site_id: str
+    ts_ms: int
+    variables: dict[str, float]
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class WeatherForecast:
+    """A validated forecast of weather variables at ``valid_ms``, issued at ``issued_ms``."""
+
+    site_id: str
+    issued_ms: int
+    valid_ms: int
+    variables: dict[str, float]
+
+
+def _site_and_variables(item: Any) -> tuple[str, dict[str, float]]:
+    if not isinstance(item, dict):
+        raise InvalidMessageError("not_an_object", f"expected an object, got {type(item).__name__}")
+    site_id = require_str(item, "site_id" if "site_id" in item else "station_id")
+    variables: dict[str, float] = {}
+    for name, (low, high) in WEATHER_VARIABLES.items():
+        if item.get(name) is None:
+            continue
+        value = require_number(item[name], name)
+        if not low <= value <= high:
+            raise InvalidMessageError("out_of_range", f"{name}={value} outside [{low}, {high}]")
+        variables[name] = value
+    return site_id, variables
+
+
+def _required_ts(item: dict[str, Any], key: str) -> int:
+    if key not in item:
+        raise InvalidMessageError(f"missing_{key}", f"{key} is required")
+    return parse_ts_ms(item[key])
+
+
+def _one_observation(item: Any, now_ms: int, max_future_ms: int) -> WeatherObservation:
+    site_id, variables = _site_and_variables(item)
+    ts_ms = _required_ts(item, "ts")
+    check_not_future(ts_ms, now_ms, max_future_ms)
+    description = item.get("description")
+    if description is not None and not isinstance(description, str):
+        raise InvalidMessageError("bad_description", "description must be a string")
+    if not variables and not description:
+        raise InvalidMessageError("no_variables", "no known weather variable in the observation")
+    return WeatherObservation(site_id, ts_ms, variables, description)
+
+
+def validate_weather(
+    items: list[Any], now_ms: int, max_future_ms: int
+) -> tuple[list[WeatherObservation], list[Rejection]]:
+    """Validate the items of one ``weather.observations`` message."""
+    observations: list[WeatherObservation] = []
+    rejections: list[Rejection] = []
+    for index, item in enumerate(items):
+        try:
+            observations.append(_one_observation(item, now_ms, max_future_ms))
+        except InvalidMessageError as exc:
+            rejections.append(Rejection(index, exc.reason, exc.detail, item))
+    return observations, rejections
+
+
+def _one_forecast(item: Any, now_ms: int, max_future_ms: int) -> WeatherForecast:
+    site_id, variables = _site_and_variables(item)
+    issued = _required_ts(item, "issued_at")
+    valid = _required_ts(item, "valid_at")
+    check_not_future(issued, now_ms, max_future_ms)
+    if valid < issued:
+        raise InvalidMessageError("valid_before_issued", "valid_at lies before issued_at")
+    if not variables:
+        raise InvalidMessageError("no_variables", "no known weather variable in the forecast")
+    return WeatherForecast(site_id, issued, valid, variables)
+
+
+def validate_weather_forecasts(
+    items: list[Any], now_ms: int, max_future_ms: int
+) -> tuple[list[WeatherForecast], list[Rejection]]:
+    """Validate the items of one ``weather.forecasts`` message."""
+    forecasts: list[WeatherForecast] = []
+    rejections: list[Rejection] = []
+    for index, item in enumerate(items):
+        try:
+            forecasts.append(_one_forecast(item, now_ms, max_future_ms))
+        except InvalidMessageError as exc:
+            rejections.append(Rejection(index, exc.reason, exc.detail, item))
+    return forecasts, rejections

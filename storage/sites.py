@@ -1,0 +1,91 @@
+"""Site metadata: registration, profiles for the checks and fusion, capacities."""
+
+import json
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from processors.sites import SiteProfile
+from storage.bulk import execute_batch
+from storage.models import Site
+
+__all__ = ["ensure_sites", "site_capacities", "site_profiles", "station_locations", "upsert_sites"]
+
+#: The ``kind`` of sites that are weather stations other sites can take weather from.
+STATION_KIND = "weather_station"
+
+
+def ensure_sites(session: Session, site_ids: Iterable[str]) -> None:
+    """Register unknown site ids (metadata can be filled in later)."""
+    rows = [(s,) for s in sorted(set(site_ids))]
+    execute_batch(session, "INSERT INTO sites (site_id) VALUES %s ON CONFLICT DO NOTHING", rows)
+
+
+def upsert_sites(session: Session, sites: Iterable[SiteProfile]) -> None:
+    """Insert or replace the metadata of sites."""
+    rows = [
+        (
+            s.site_id,
+            s.name,
+            s.kind,
+            s.latitude,
+            s.longitude,
+            s.capacity_kw,
+            s.timezone,
+            s.weather_station,
+            json.dumps(s.quality) if s.quality else None,
+        )
+        for s in sites
+    ]
+    execute_batch(
+        session,
+        "INSERT INTO sites (site_id, name, kind, latitude, longitude, capacity_kw, timezone, "
+        "weather_station, quality) VALUES %s ON CONFLICT (site_id) DO UPDATE SET "
+        "name = EXCLUDED.name, kind = EXCLUDED.kind, latitude = EXCLUDED.latitude, "
+        "longitude = EXCLUDED.longitude, capacity_kw = EXCLUDED.capacity_kw, "
+        "timezone = EXCLUDED.timezone, weather_station = EXCLUDED.weather_station, "
+        "quality = EXCLUDED.quality",
+        rows,
+    )
+
+
+def site_profiles(session: Session, site_ids: Iterable[str]) -> dict[str, SiteProfile]:
+    """The profile of each of ``site_ids`` that is registered."""
+    rows = session.scalars(select(Site).where(Site.site_id.in_(list(site_ids))))
+    return {
+        s.site_id: SiteProfile(
+            site_id=s.site_id,
+            name=s.name,
+            kind=s.kind,
+            latitude=s.latitude,
+            longitude=s.longitude,
+            capacity_kw=s.capacity_kw,
+            timezone=s.timezone,
+            weather_station=s.weather_station,
+            quality=s.quality or {},
+        )
+        for s in rows
+    }
+
+
+def station_locations(session: Session) -> dict[str, tuple[float, float]]:
+    """Position of every weather station that has one."""
+    rows = session.execute(
+        select(Site.site_id, Site.latitude, Site.longitude).where(
+            Site.kind == STATION_KIND, Site.latitude.is_not(None), Site.longitude.is_not(None)
+        )
+    )
+    return {
+        site_id: (float(lat), float(lon))
+        for site_id, lat, lon in rows
+        if lat is not None and lon is not None
+    }
+
+
+def site_capacities(session: Session) -> dict[str, float]:
+    """Capacity in kW of every site that has one."""
+    rows = session.execute(
+        select(Site.site_id, Site.capacity_kw).where(Site.capacity_kw.is_not(None))
+    )
+    return {site_id: float(cap) for site_id, cap in rows if cap is not None}

@@ -1,0 +1,91 @@
+"""Weather observations and forecasts: storing them and reading them back for fusion."""
+
+import json
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from processors.timestamps import ms_to_datetime
+from processors.weather import WeatherForecast, WeatherObservation
+from storage.bulk import execute_batch
+from storage.models import WeatherForecast as ForecastRow
+from storage.models import WeatherObservation as ObservationRow
+
+__all__ = ["add_weather", "add_weather_forecasts", "forecasts_between", "weather_between"]
+
+
+def _ms(ts: object) -> int:
+    return int(ts.timestamp() * 1000)  # type: ignore[attr-defined]
+
+
+def add_weather(session: Session, observations: Iterable[WeatherObservation]) -> None:
+    """Store weather observations; a repeat of (site, ts) merges its variables."""
+    latest: dict[tuple[str, int], WeatherObservation] = {}
+    for o in observations:
+        latest[(o.site_id, o.ts_ms)] = o
+    rows = [
+        (o.site_id, ms_to_datetime(o.ts_ms), json.dumps(o.variables), o.description)
+        for o in latest.values()
+    ]
+    execute_batch(
+        session,
+        "INSERT INTO weather_observations (site_id, ts, variables, description) VALUES %s "
+        "ON CONFLICT (site_id, ts) DO UPDATE SET "
+        "variables = weather_observations.variables || EXCLUDED.variables, "
+        "description = COALESCE(EXCLUDED.description, weather_observations.description)",
+        rows,
+    )
+
+
+def add_weather_forecasts(session: Session, forecasts: Iterable[WeatherForecast]) -> None:
+    """Store weather forecasts; a repeat of (site, issued, valid) merges its variables."""
+    latest: dict[tuple[str, int, int], WeatherForecast] = {}
+    for f in forecasts:
+        latest[(f.site_id, f.issued_ms, f.valid_ms)] = f
+    rows = [
+        (
+            f.site_id,
+            ms_to_datetime(f.issued_ms),
+            ms_to_datetime(f.valid_ms),
+            json.dumps(f.variables),
+        )
+        for f in latest.values()
+    ]
+    execute_batch(
+        session,
+        "INSERT INTO weather_forecasts (site_id, issued_at, valid_at, variables) VALUES %s "
+        "ON CONFLICT (site_id, issued_at, valid_at) DO UPDATE SET "
+        "variables = weather_forecasts.variables || EXCLUDED.variables",
+        rows,
+    )
+
+
+def weather_between(
+    session: Session, site_id: str, start_ms: int, end_ms: int
+) -> list[WeatherObservation]:
+    """A site's (or station's) observations in ``[start_ms, end_ms]``, oldest first."""
+    rows = session.execute(
+        select(ObservationRow.ts, ObservationRow.variables)
+        .where(
+            ObservationRow.site_id == site_id,
+            ObservationRow.ts >= ms_to_datetime(start_ms),
+            ObservationRow.ts <= ms_to_datetime(end_ms),
+        )
+        .order_by(ObservationRow.ts)
+    )
+    return [WeatherObservation(site_id, _ms(ts), dict(v)) for ts, v in rows]
+
+
+def forecasts_between(
+    session: Session, site_id: str, start_ms: int, end_ms: int
+) -> list[WeatherForecast]:
+    """A site's (or station's) forecasts valid in ``[start_ms, end_ms]``."""
+    rows = session.execute(
+        select(ForecastRow.issued_at, ForecastRow.valid_at, ForecastRow.variables).where(
+            ForecastRow.site_id == site_id,
+            ForecastRow.valid_at >= ms_to_datetime(start_ms),
+            ForecastRow.valid_at <= ms_to_datetime(end_ms),
+        )
+    )
+    return [WeatherForecast(site_id, _ms(i), _ms(v), dict(x)) for i, v, x in rows]

@@ -1,0 +1,78 @@
+"""Weather stage: validate and store observations and forecasts; serve them to fusion."""
+
+import time
+
+from gridbrain.settings import Settings
+from processors.fuse import ForecastAsOf, WeatherAsOf
+from processors.weather import validate_weather, validate_weather_forecasts
+from storage.transaction import BatchTransaction
+from storage.weather import (
+    add_weather,
+    add_weather_forecasts,
+    forecasts_between,
+    weather_between,
+)
+from streams.envelope import DeadLetters, Emission, RawMessage, new_items, record_rejections
+
+__all__ = ["WeatherStage"]
+
+
+class WeatherStage:
+    """Keeps recent observed and forecast weather per station for as-of joins.
+
+    Memory is a cache of the ``weather_observations`` and ``weather_forecasts`` tables:
+    when a closing step finds no weather for its station in memory (after a restart, or
+    for a station whose messages another worker's partitions carry), the cleaning stage
+    loads it from the database with :meth:`load`.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._staleness_ms = settings.weather_staleness_minutes * 60_000
+        self._max_future_ms = settings.max_future_minutes * 60_000
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the cache."""
+        self.observed = WeatherAsOf(self._staleness_ms)
+        self.forecast = ForecastAsOf(self._staleness_ms)
+
+    def load(self, tx: BatchTransaction, windows: dict[str, tuple[int, int]]) -> None:
+        """Load stored weather of stations into the cache: station -> (start, end) in ms."""
+        for station_id, (start_ms, end_ms) in windows.items():
+            lo, hi = start_ms - self._staleness_ms, end_ms
+            for observation in weather_between(tx.session, station_id, lo, hi):
+                self.observed.add(observation)
+            for forecast in forecasts_between(tx.session, station_id, lo, hi):
+                self.forecast.add(forecast)
+
+    def handle_observations(
+        self, tx: BatchTransaction, messages: list[RawMessage]
+    ) -> list[Emission]:
+        """Validate and store a batch of ``weather.observations`` messages."""
+        now_ms = int(time.time() * 1000)
+        dead = DeadLetters()
+        accepted = []
+        for message, items in new_items(tx, messages, dead, "weather_"):
+            observations, rejections = validate_weather(items, now_ms, self._max_future_ms)
+            record_rejections(tx, message, rejections, dead, "weather_")
+            tx.counts[(message.position.topic, "processed")] += len(observations)
+            accepted.extend(observations)
+        for observation in accepted:
+            self.observed.add(observation)
+        add_weather(tx.session, accepted)
+        return dead.store(tx.session)
+
+    def handle_forecasts(self, tx: BatchTransaction, messages: list[RawMessage]) -> list[Emission]:
+        """Validate and store a batch of ``weather.forecasts`` messages."""
+        now_ms = int(time.time() * 1000)
+        dead = DeadLetters()
+        accepted = []
+        for message, items in new_items(tx, messages, dead, "forecast_"):
+            forecasts, rejections = validate_weather_forecasts(items, now_ms, self._max_future_ms)
+            record_rejections(tx, message, rejections, dead, "forecast_")
+            tx.counts[(message.position.topic, "processed")] += len(forecasts)
+            accepted.extend(forecasts)
+        for forecast in accepted:
+            self.forecast.add(forecast)
+        add_weather_forecasts(tx.session, accepted)
+        return dead.store(tx.session)

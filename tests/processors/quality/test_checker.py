@@ -1,0 +1,59 @@
+import json
+
+import numpy as np
+
+from processors.quality.checker import QualityChecker
+from processors.quality.flags import Flag
+from tests.builders import batch
+
+HOUR = 3_600_000
+
+
+def _rows(site: str, quantity: str, values: list[float], start: int = 0) -> list:
+    return [(site, "m", quantity, start + i * HOUR, v) for i, v in enumerate(values)]
+
+
+def test_each_series_is_checked_on_its_own_in_time_order() -> None:
+    c = QualityChecker()
+    calm = [20.0, 21, 20, 22, 21, 20, 21, 20, 22, 21, 20, 21]
+    c.check(batch(_rows("a", "pm25", calm) + _rows("b", "pm25", calm)))
+    rows = _rows("a", "pm25", [600.0], 12 * HOUR) + _rows("b", "pm25", [22.0], 12 * HOUR)
+    flags = c.check(batch(rows[::-1]))  # order in the message does not matter
+    assert flags.tolist() == [Flag.OK, Flag.SPIKE]
+
+
+def test_pv_zero_at_night_is_not_a_flatline_but_zero_at_noon_is() -> None:
+    c = QualityChecker()
+    c.configure_site("pv", (39.74, -105.18))
+    night = np.datetime64("2024-06-20T04:00", "ms").astype(np.int64)  # 22:00 local
+    noon = np.datetime64("2024-06-20T15:00", "ms").astype(np.int64)  # 09:00 local
+    at_night = c.check(batch(_rows("pv", "pv_power", [0.0] * 7, int(night))))
+    assert (at_night == Flag.OK).all()
+    daytime = c.check(batch(_rows("pv", "pv_power", [0.0] * 7, int(noon))))
+    assert daytime.tolist() == [0, 0, 0, 0, 0, Flag.FLATLINE, Flag.FLATLINE]
+
+
+def test_overrides_apply_per_site() -> None:
+    c = QualityChecker()
+    c.configure_site("strict", None, {"load": {"flatline_minutes": 60}})
+    rows = _rows("strict", "load", [5.0] * 3) + _rows("lax", "load", [5.0] * 3)
+    assert c.check(batch(rows)).tolist() == [0, Flag.FLATLINE, Flag.FLATLINE, 0, 0, 0]
+
+
+def test_out_of_order_reading_gets_the_spike_check_only() -> None:
+    c = QualityChecker()
+    c.check(batch(_rows("s", "temperature", [10.0] * 12)))
+    late = c.check(batch([("s", "m", "temperature", 5 * HOUR + 1, 10.0)]))
+    assert late.tolist() == [Flag.OK]
+
+
+def test_export_restore_gives_the_same_flags() -> None:
+    values = [5.0] * 30 + [6.0] + [5.0] * 30
+    rows = _rows("s", "load", values)
+    whole = QualityChecker().check(batch(rows))
+    one = QualityChecker()
+    first = one.check(batch(rows[:20]))
+    two = QualityChecker()
+    two.restore("s", json.loads(json.dumps(one.export("s"))))
+    assert np.concatenate([first, two.check(batch(rows[20:]))]).tolist() == whole.tolist()
+    assert (whole == Flag.FLATLINE).sum() == 6 + 6
