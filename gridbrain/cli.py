@@ -3,12 +3,16 @@
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from gridbrain.errors import GridbrainError
+from gridbrain.errors import ConfigurationError, GridbrainError
 from gridbrain.output import render
 from gridbrain.settings import Settings
+
+if TYPE_CHECKING:
+    from processors.sites import SiteProfile
 
 __all__ = ["main"]
 
@@ -122,6 +126,9 @@ def init(settings: Settings) -> None:
     help="YAML mapping of CSV columns to readings.",
 )
 @click.option("--rate", type=float, help="Messages per second (default: as fast as possible).")
+@click.option(
+    "--speed", type=float, help="With --csv: N times real time by event time (default: unpaced)."
+)
 @click.option("--kafka-bootstrap", help="Overrides GRIDBRAIN_KAFKA_BOOTSTRAP.")
 @click.pass_obj
 def produce(
@@ -131,9 +138,13 @@ def produce(
     csv_path: Path | None,
     mapping: Path | None,
     rate: float | None,
+    speed: float | None,
     kafka_bootstrap: str | None,
 ) -> None:
-    """Produce readings to Kafka: from the simulator or from a CSV file and a mapping."""
+    """Produce readings to Kafka: from the simulator or from a CSV file and a mapping.
+
+    A mapping's ``sites:`` are registered in the database before the replay starts.
+    """
     from tqdm import tqdm
 
     from gridbrain.replay import load_mapping, replay_file
@@ -146,11 +157,15 @@ def produce(
     if csv_path is not None:
         if mapping is None:
             raise click.UsageError("--csv needs --mapping")
-        replay = replay_file(csv_path, load_mapping(mapping))
+        file_mapping = load_mapping(mapping)
+        if file_mapping.sites:
+            _register_sites(settings, file_mapping.sites)
+        replay = replay_file(csv_path, file_mapping, speed)
         messages, total = replay.messages, replay.total
         click.echo(
-            f"{replay.readings} readings in {replay.total} messages; {replay.missing_values} "
-            f"missing values and {replay.skipped_rows} rows without a usable timestamp skipped",
+            f"{replay.readings} readings and {replay.observations} weather observations in "
+            f"{replay.total} messages; {replay.missing_values} missing values and "
+            f"{replay.skipped_rows} rows without a usable timestamp skipped",
             err=True,
         )
     elif demo_days is not None:
@@ -162,6 +177,58 @@ def produce(
     click.echo(
         f"sent {stats.messages} messages ({stats.bytes / 1e6:.1f} MB) in {stats.seconds:.1f} s"
     )
+
+
+def _register_sites(settings: Settings, profiles: "list[SiteProfile]") -> None:
+    from gridbrain.services import database
+    from storage.sites import upsert_sites
+
+    with database(settings) as sessions, sessions.begin() as session:
+        upsert_sites(session, profiles)
+
+
+@cli.group()
+def sites() -> None:
+    """Site metadata: position, capacity, weather station, quality-check overrides."""
+
+
+@sites.command("load")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.pass_obj
+def sites_load(settings: Settings, path: Path) -> None:
+    """Register or update the sites listed in a YAML file (a list of site profiles).
+
+    Running workers read a site's profile when they first see the site: restart them to
+    apply changes to sites they already know.
+    """
+    import yaml
+    from pydantic import TypeAdapter, ValidationError
+
+    from processors.sites import SiteProfile
+
+    try:
+        profiles = TypeAdapter(list[SiteProfile]).validate_python(yaml.safe_load(path.read_text()))
+    except (ValidationError, yaml.YAMLError) as exc:
+        raise ConfigurationError(f"{path}: {exc}") from exc
+    _register_sites(settings, profiles)
+    click.echo(f"{len(profiles)} sites registered")
+
+
+@sites.command("list")
+@_FORMAT
+@click.pass_obj
+def sites_list(settings: Settings, fmt: str) -> None:
+    """Show every registered site."""
+    from gridbrain.services import database
+    from storage.sites import site_ids, site_profiles
+
+    with database(settings) as sessions, sessions() as session:
+        profiles = site_profiles(session, site_ids(session))
+    rows = [
+        p.model_dump(exclude={"quality"}) | {"quality": p.quality or None}
+        for p in profiles.values()
+    ]
+    click.echo(render(rows, fmt))
 
 
 @cli.command()

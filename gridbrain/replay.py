@@ -15,9 +15,17 @@ A mapping file (``deploy/mappings/`` has one per shared data set)::
     batch_rows: 48                 # rows per Kafka message (per site)
     columns:                       # column -> quantity and unit (site_id overrides per column)
       Demand: {quantity: load, unit: MW}
+    weather:                       # column -> weather variable, sent as observations
+      Temperature: temperature_c
+    sites:                         # site metadata registered before the replay
+      - {site_id: vic, kind: feeder, latitude: -37.8, longitude: 145.0}
+
+Messages go out in event-time order across sites (by each message's first row), so that
+every site advances together; ``speed`` paces them at N times real time.
 """
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +37,8 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from gridbrain.errors import ConfigurationError
+from processors.quantities import WEATHER_VARIABLES
+from processors.sites import SiteProfile
 
 __all__ = ["ColumnMapping", "FileMapping", "Replay", "load_mapping", "replay_file"]
 
@@ -59,10 +69,19 @@ class FileMapping(BaseModel):
     encoding: str = "utf-8"
     separator: str = ","
     decimal: str = "."
-    columns: dict[str, ColumnMapping]
+    columns: dict[str, ColumnMapping] = Field(default_factory=dict)
+    weather: dict[str, str] = Field(default_factory=dict)
+    sites: list[SiteProfile] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_time_and_one_site(self) -> "FileMapping":
+        unknown = sorted(set(self.weather.values()) - set(WEATHER_VARIABLES))
+        if unknown:
+            raise ValueError(
+                f"unknown weather variables {unknown}; known: {list(WEATHER_VARIABLES)}"
+            )
+        if not self.columns and not self.weather:
+            raise ValueError("map at least one column (columns or weather)")
         if (self.time_column is None) == (self.time_parts is None):
             raise ValueError("give exactly one of time_column and time_parts")
         if (self.site_id is None) == (self.site_column is None):
@@ -81,7 +100,7 @@ class FileMapping(BaseModel):
     def source_columns(self) -> list[str]:
         """Every column the mapping reads."""
         site = [self.site_column] if self.site_column else []
-        return [*self.time_columns, *site, *self.columns]
+        return [*self.time_columns, *site, *self.columns, *self.weather]
 
 
 def load_mapping(path: Path) -> FileMapping:
@@ -150,12 +169,13 @@ class Replay:
     """The messages of a replay and what it could not send.
 
     Attributes:
-        messages: (topic, key, value) to produce, lazily built.
+        messages: (topic, key, value) to produce, lazily built, in event-time order.
         total: number of messages.
         readings: number of readings in them.
         skipped_rows: rows without a usable timestamp (unparseable, or a local time that
             does not exist with the mapping's ``nonexistent`` policy).
         missing_values: cells that held a missing-value marker (or were empty).
+        observations: number of weather observations in them.
     """
 
     messages: Iterator[tuple[str, bytes | None, bytes]]
@@ -163,50 +183,108 @@ class Replay:
     readings: int
     skipped_rows: int
     missing_values: int
+    observations: int = 0
 
 
-def replay_file(path: Path, mapping: FileMapping) -> Replay:
-    """Messages of readings from a CSV or Parquet file, ``batch_rows`` rows per message."""
+def replay_file(path: Path, mapping: FileMapping, speed: float | None = None) -> Replay:
+    """Messages from a CSV or Parquet file, ``batch_rows`` rows per message and site.
+
+    Args:
+        path: the file.
+        mapping: how its columns become readings and weather observations.
+        speed: pace messages at this many times real time (event time); None: unpaced.
+    """
     frame = _read(path, mapping)
     absent = [c for c in mapping.source_columns() if c not in frame.columns]
     if absent:
         raise ConfigurationError(f"{path}: columns not found: {absent}")
     ts = _timestamps(frame, mapping)
     usable = ts.notna().to_numpy()
+    event_ms = (ts[usable].astype("datetime64[ms, UTC]").astype("int64")).to_numpy()
     stamps = ts[usable].map(lambda t: t.isoformat()).to_numpy()
     if mapping.site_column:
         sites = (mapping.site_prefix + frame[mapping.site_column].astype(str)).to_numpy()[usable]
     else:
         sites = np.full(len(stamps), mapping.site_id, dtype=object)
+    columns = [*mapping.columns, *mapping.weather]
     values = {
-        c: pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)[usable]
-        for c in mapping.columns
+        c: pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)[usable] for c in columns
     }
     present = {c: ~np.isnan(v) for c, v in values.items()}
-    rows_of_site = {s: np.flatnonzero(sites == s) for s in pd.unique(sites)}
-    total = sum(-(-len(rows) // mapping.batch_rows) for rows in rows_of_site.values())
+    chunks = [
+        (int(event_ms[rows[0]]), str(site), rows[start : start + mapping.batch_rows])
+        for site, rows in ((s, np.flatnonzero(sites == s)) for s in pd.unique(sites))
+        for start in range(0, len(rows), mapping.batch_rows)
+    ]
+    chunks.sort(key=lambda c: c[0])  # stable: sites stay in file order within an instant
+
+    def readings(site: str, rows: np.ndarray) -> list[dict[str, Any]]:
+        return [
+            {
+                "site_id": target.site_id or site,
+                "sensor_id": target.sensor_id or column,
+                "quantity": target.quantity,
+                "value": float(values[column][i]),
+                "unit": target.unit,
+                "ts": stamps[i],
+            }
+            for i in rows
+            for column, target in mapping.columns.items()
+            if present[column][i]
+        ]
+
+    def observations(site: str, rows: np.ndarray) -> list[dict[str, Any]]:
+        out = []
+        for i in rows:
+            variables = {
+                v: float(values[c][i]) for c, v in mapping.weather.items() if present[c][i]
+            }
+            if variables:
+                out.append({"site_id": site, "ts": stamps[i], **variables})
+        return out
 
     def generate() -> Iterator[tuple[str, bytes | None, bytes]]:
-        for site, rows in rows_of_site.items():
-            for start in range(0, len(rows), mapping.batch_rows):
-                batch: list[dict[str, Any]] = []
-                for i in rows[start : start + mapping.batch_rows]:
-                    for column, target in mapping.columns.items():
-                        if not present[column][i]:
-                            continue
-                        batch.append(
-                            {
-                                "site_id": target.site_id or site,
-                                "sensor_id": target.sensor_id or column,
-                                "quantity": target.quantity,
-                                "value": float(values[column][i]),
-                                "unit": target.unit,
-                                "ts": stamps[i],
-                            }
-                        )
-                if batch:
-                    yield "sensor.readings", str(site).encode(), json.dumps(batch).encode()
+        clock = _Pacer(speed)
+        for first_ms, site, rows in chunks:
+            clock.wait_until(first_ms)
+            for topic, items in (
+                ("weather.observations", observations(site, rows)),
+                ("sensor.readings", readings(site, rows)),
+            ):
+                if items:
+                    yield topic, site.encode(), json.dumps(items).encode()
 
-    readings = int(sum(p.sum() for p in present.values()))
+    def count(cols: list[str]) -> int:
+        return int(sum(present[c].sum() for c in cols))
+
+    n_obs = (
+        int(np.any([present[c] for c in mapping.weather], axis=0).sum()) if mapping.weather else 0
+    )
+    n_messages = sum(
+        any(present[c][rows].any() for c in group)
+        for _, _, rows in chunks
+        for group in (list(mapping.columns), list(mapping.weather))
+        if group
+    )
     missing = int(sum((~p).sum() for p in present.values()))
-    return Replay(generate(), total, readings, int((~usable).sum()), missing)
+    return Replay(
+        generate(), n_messages, count(list(mapping.columns)), int((~usable).sum()), missing, n_obs
+    )
+
+
+class _Pacer:
+    """Sleeps so that event time advances ``speed`` times faster than the wall clock."""
+
+    def __init__(self, speed: float | None) -> None:
+        self._speed = speed
+        self._start: tuple[float, int] | None = None
+
+    def wait_until(self, event_ms: int) -> None:
+        if not self._speed:
+            return
+        if self._start is None:
+            self._start = (time.monotonic(), event_ms)
+        wall, first = self._start
+        ahead = (event_ms - first) / 1000 / self._speed - (time.monotonic() - wall)
+        if ahead > 0:
+            time.sleep(ahead)

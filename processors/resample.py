@@ -84,6 +84,7 @@ class _SiteState:
     keys: dict[int, set[tuple[str, str, int]]] = field(default_factory=dict)
     closing: set[int] = field(default_factory=set)
     last_value: dict[str, tuple[int, float]] = field(default_factory=dict)
+    cadence: dict[str, int] = field(default_factory=dict)
     watermark_ms: int = -1
     closed_until_ms: int = -1
 
@@ -95,8 +96,8 @@ class Resampler:
     A bucket ``[t, t + step)`` closes once the newest reading of its site is at least
     ``lateness`` past ``t + step``; its mean is then final and readings for it are *too
     late*. Duplicates are readings whose (quantity, sensor, ts) an open bucket has already
-    seen; memory is bounded by the open buckets. Gaps between closed steps of a series are
-    interpolated up to ``max_gap_ms(quantity)``. :meth:`export` and :meth:`restore` move a
+    seen; memory is bounded by the open buckets. Gaps in a series (on its own cadence) are
+    interpolated up to ``max_gap_ms[quantity]`` long. :meth:`export` and :meth:`restore` move a
     site's state to and from JSON-ready data, so a restarted worker resumes exactly.
     """
 
@@ -181,16 +182,26 @@ class Resampler:
         return Aggregation(increments, closed, gaps)
 
     def _fill_gaps(self, state: _SiteState, step: ClosedStep) -> list[FilledGap]:
+        """Find the missing samples before a step, on the series' own cadence.
+
+        The cadence of a series is the shortest spacing seen between its steps (hourly
+        data in 15-minute steps has a cadence of one hour: its empty quarter-hours are not
+        gaps). Samples missing on that grid form a gap.
+        """
         filled = []
         for quantity, value in step.values.items():
             before = state.last_value.get(quantity)
-            if before is not None and before[0] < step.ts_ms:
+            if before is not None and before[0] >= step.ts_ms:
+                continue  # an older step closing late (out-of-order sites): no gap logic
+            if before is not None:
+                spacing = step.ts_ms - before[0]
+                cadence = min(state.cadence.get(quantity, spacing), spacing)
+                state.cadence[quantity] = cadence
                 max_gap = self.max_gap_ms.get(quantity, 0.0)
-                fill = fill_gap(before, (step.ts_ms, value), self.step_ms, max_gap)
+                fill = fill_gap(before, (step.ts_ms, value), cadence, max_gap)
                 if fill.steps:
                     filled.append(FilledGap(step.site_id, quantity, fill))
-            if before is None or before[0] < step.ts_ms:
-                state.last_value[quantity] = (step.ts_ms, value)
+            state.last_value[quantity] = (step.ts_ms, value)
         return filled
 
     def export(self, site_id: str) -> dict[str, Any]:
@@ -202,6 +213,7 @@ class Resampler:
             "buckets": {str(t): b for t, b in state.buckets.items()},
             "keys": {str(t): sorted(k) for t, k in state.keys.items()},
             "last_value": {q: list(tv) for q, tv in state.last_value.items()},
+            "cadence": state.cadence,
         }
 
     def restore(self, site_id: str, data: dict[str, Any]) -> None:
@@ -212,6 +224,7 @@ class Resampler:
             },
             keys={int(t): {(q, s, int(ts)) for q, s, ts in k} for t, k in data["keys"].items()},
             last_value={q: (int(t), float(v)) for q, (t, v) in data["last_value"].items()},
+            cadence={q: int(c) for q, c in data["cadence"].items()},
             watermark_ms=int(data["watermark_ms"]),
             closed_until_ms=int(data["closed_until_ms"]),
         )

@@ -10,7 +10,14 @@ from processors.sites import SiteProfile
 from storage.bulk import execute_batch
 from storage.models import Site
 
-__all__ = ["ensure_sites", "site_capacities", "site_profiles", "station_locations", "upsert_sites"]
+__all__ = [
+    "ensure_sites",
+    "site_capacities",
+    "site_ids",
+    "site_profiles",
+    "station_locations",
+    "upsert_sites",
+]
 
 #: The ``kind`` of sites that are weather stations other sites can take weather from.
 STATION_KIND = "weather_station"
@@ -48,6 +55,11 @@ def upsert_sites(session: Session, sites: Iterable[SiteProfile]) -> None:
         "quality = EXCLUDED.quality",
         rows,
     )
+
+
+def site_ids(session: Session) -> list[str]:
+    """Every registered site id, sorted."""
+    return list(session.scalars(select(Site.site_id).order_by(Site.site_id)))
 
 
 def site_profiles(session: Session, site_ids: Iterable[str]) -> dict[str, SiteProfile]:

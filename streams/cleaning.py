@@ -48,13 +48,13 @@ class CleaningStage:
     site; changes made with ``gridbrain sites load`` apply after a worker restart.
     """
 
-    def __init__(self, settings: Settings, weather: WeatherStage) -> None:
+    def __init__(self, settings: Settings, weather: WeatherStage | None = None) -> None:
         self._step_ms = settings.step_ms
         self._lateness_ms = settings.allowed_lateness_minutes * 60_000
         self._max_future_ms = settings.max_future_minutes * 60_000
         self._station_km = settings.nearest_station_max_km
         self._config = QualityConfig()
-        self._weather = weather
+        self._weather = weather or WeatherStage(settings)
         self._known_sites: set[str] = set()
         self.reset()
 

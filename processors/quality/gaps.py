@@ -28,10 +28,10 @@ class GapFill:
 def fill_gap(
     before: tuple[int, float], after: tuple[int, float], step_ms: int, max_gap_ms: float
 ) -> GapFill:
-    """The missing steps between two observed steps, interpolated when the gap is short.
+    """The missing samples between two observed ones, interpolated when the gap is short.
 
-    The gap is the time between the two observed steps' starts minus one step; it is
-    filled when it is at most ``max_gap_ms``.
+    ``step_ms`` is the series' sampling interval; the gap is the time between the two
+    observed samples minus one interval, filled when it is at most ``max_gap_ms``.
 
     >>> fill_gap((0, 10.0), (3_600_000, 40.0), 900_000, 2_700_000)
     GapFill(ts_ms=[900000, 1800000, 2700000], values=[17.5, 25.0, 32.5])

@@ -122,7 +122,7 @@ def test_readings_flow_to_tables_and_topics(
         ("it-bad", "unknown_unit"): 1,
         ("it-bad", "out_of_range"): 1,
         ("it-bad", "future_timestamp"): 1,
-        ("it-bad", "processed"): 1,
+        ("it-bad", "clean"): 1,
         ("it-bad", "malformed_json"): 1,
     }
     assert per_site[("it-load", "duplicate")] == per_site[("it-aq", "duplicate")] == 1

@@ -118,13 +118,22 @@ def test_flagged_readings_are_left_out_of_the_mean() -> None:
 
 def test_short_gaps_are_interpolated_and_long_ones_flagged() -> None:
     r = Resampler(STEP, LATE, max_gap_ms={"load": HOUR})
-    feed(r, batch([("s", "m", "load", 0, 0.0)]))
-    feed(r, batch([("s", "m", "load", 4 * STEP, 40.0)]))  # closes step 0
-    gaps = feed(r, batch([("s", "m", "load", 20 * STEP, 0.0)])).gaps  # closes step 4
-    assert len(gaps) == 1 and gaps[0].fill.ts_ms == [STEP, 2 * STEP, 3 * STEP]
-    assert gaps[0].fill.values == [10.0, 20.0, 30.0]
-    gaps = feed(r, batch([("s", "m", "load", 30 * STEP, 0.0)])).gaps  # closes step 20
-    assert gaps[0].fill.steps == 15 and gaps[0].fill.values is None
+    for k, value in [(0, 0.0), (1, 0.0), (5, 40.0), (25, 0.0), (35, 0.0)]:
+        gaps = feed(r, batch([("s", "m", "load", k * STEP, value)])).gaps
+        if k == 25:  # closes step 5: steps 2, 3, 4 were missing on the 15-min cadence
+            assert len(gaps) == 1 and gaps[0].fill.ts_ms == [2 * STEP, 3 * STEP, 4 * STEP]
+            assert gaps[0].fill.values == [10.0, 20.0, 30.0]
+        if k == 35:  # closes step 25: 19 missing steps are too many to fill
+            assert gaps[0].fill.steps == 19 and gaps[0].fill.values is None
+
+
+def test_hourly_series_has_no_gaps_between_its_hours() -> None:
+    r = Resampler(STEP, LATE, max_gap_ms={"load": 2 * HOUR})
+    gaps = [g for k in range(6) for g in feed(r, batch([("s", "m", "load", k * HOUR, 1.0)])).gaps]
+    assert gaps == []
+    gaps = feed(r, batch([("s", "m", "load", 9 * HOUR, 1.0)])).gaps  # closes hour 5
+    gaps = feed(r, batch([("s", "m", "load", 10 * HOUR, 1.0)])).gaps  # closes hour 9
+    assert gaps[0].fill.ts_ms == [6 * HOUR, 7 * HOUR, 8 * HOUR]
 
 
 def test_export_restore_resumes_exactly() -> None:
