@@ -55,6 +55,7 @@ def latest_forecasts(
         "p90",
         "model",
         "model_version",
+        "completeness",
     )
     return [{c: row[c] for c in columns} for row in session.execute(query.limit(limit)).mappings()]
 
@@ -91,15 +92,34 @@ def stage_counts(session: Session) -> dict[tuple[str, str], dict[str, int]]:
     return out
 
 
+_KEPT = ("clean", "spike", "rate", "flatline", "duplicate")
+_GAPS = ("gap_interpolated_steps", "gap_missing_steps")
+
+
 def quality_counts(session: Session, site: str | None = None) -> list[dict[str, Any]]:
-    """Per site: readings processed and what each check dropped or flagged."""
+    """Per site: what happened to every reading received, and the gaps found.
+
+    ``received`` = ``clean`` + flagged (``spike``, ``rate``, ``flatline``; kept in the
+    readings table's ``n_flagged``, left out of the means) + ``duplicate`` +
+    ``deadlettered`` (by reason in ``rejected``). Gap columns count resampled steps.
+    """
     query = select(QualityCount).order_by(QualityCount.site_id, QualityCount.check)
     if site:
         query = query.where(QualityCount.site_id == site)
-    return [
-        {"site_id": q.site_id, "check": q.check, "readings": q.value}
-        for q in session.scalars(query)
-    ]
+    per_site: dict[str, dict[str, int]] = {}
+    for q in session.scalars(query):
+        per_site.setdefault(q.site_id, {})[q.check] = q.value
+    rows = []
+    for site_id, checks in per_site.items():
+        rejected = {k: v for k, v in checks.items() if k not in _KEPT and k not in _GAPS}
+        row: dict[str, Any] = {"site_id": site_id}
+        row["received"] = sum(v for k, v in checks.items() if k not in _GAPS)
+        row.update({k: checks.get(k, 0) for k in _KEPT})
+        row["deadlettered"] = sum(rejected.values())
+        row.update({k: checks.get(k, 0) for k in _GAPS})
+        row["rejected"] = ", ".join(f"{k}={v}" for k, v in sorted(rejected.items()))
+        rows.append(row)
+    return rows
 
 
 def table_counts(session: Session) -> dict[str, int]:

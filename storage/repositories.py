@@ -139,14 +139,16 @@ def add_forecasts(session: Session, forecasts: Iterable[Forecast]) -> int:
                     float(f.p10[h]),
                     float(f.p50[h]),
                     float(f.p90[h]),
+                    f.completeness,
                 )
             )
     execute_batch(
         session,
         "INSERT INTO forecasts (site_id, quantity, issued_at, target_ts, model, model_version, "
-        "p10, p50, p90) VALUES %s ON CONFLICT (site_id, quantity, issued_at, target_ts, model) "
+        "p10, p50, p90, completeness) VALUES %s "
+        "ON CONFLICT (site_id, quantity, issued_at, target_ts, model) "
         "DO UPDATE SET p10 = EXCLUDED.p10, p50 = EXCLUDED.p50, p90 = EXCLUDED.p90, "
-        "model_version = EXCLUDED.model_version",
+        "model_version = EXCLUDED.model_version, completeness = EXCLUDED.completeness",
         rows,
         page_size=5000,
     )

@@ -4,11 +4,14 @@ Every agent follows one pattern: take a batch of events, run the stage handler o
 event loop (in the stage's single thread, inside one database transaction), publish what
 the handler emitted and wait for delivery, then commit. An exception in a handler is a
 bug or an outage, not bad input (bad input is dead-lettered by the handlers): the agent
-crashes the worker, and the uncommitted batch is redelivered to the next one. Effects in
-the database are exactly-once (offsets commit with them); outputs are at-least-once.
+exits the worker process (code 70), and the uncommitted batch is redelivered to the next
+one. Effects in the database are exactly-once (offsets commit with them); outputs are
+at-least-once.
 """
 
 import asyncio
+import logging
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -35,7 +38,11 @@ from streams.topics import (
 )
 from streams.weather import WeatherStage
 
-__all__ = ["ROLES", "Role", "build_app"]
+__all__ = ["EXIT_STAGE_FAILED", "ROLES", "Role", "build_app"]
+
+#: Exit code of a worker whose stage failed on a batch (EX_SOFTWARE).
+EXIT_STAGE_FAILED = 70
+_log = logging.getLogger(__name__)
 
 Role = Literal["clean", "forecast", "alert"]
 ROLES: tuple[Role, ...] = ("clean", "forecast", "alert")
@@ -120,9 +127,17 @@ def build_app(
             async for events in batches:
                 try:
                     await apply([_raw(e) for e in events])
+                except Exception:
+                    # A bug or an outage. Faust would restart the agent alone, and its
+                    # partitions would then stall; exit instead, so the supervisor (``up``
+                    # reports it, compose restarts it) starts a clean worker that resumes
+                    # from the committed offsets.
+                    _log.exception("stage %s failed on a batch; the worker exits", stage)
+                    logging.shutdown()
+                    os._exit(EXIT_STAGE_FAILED)
                 except BaseException:
-                    # The stage's memory ran ahead of what was committed: forget it, so
-                    # that it is reloaded from the database when the batch comes again.
+                    # Cancelled (shutdown, rebalance): the stage's memory ran ahead of
+                    # what was committed; forget it, it is reloaded from the database.
                     await asyncio.get_running_loop().run_in_executor(pool, reset)
                     raise
 

@@ -11,7 +11,7 @@ from processors.fuse import FusedStep
 from processors.timestamps import ms_to_datetime
 from storage.history import load_fused_history
 from storage.repositories import add_forecasts
-from storage.sites import site_capacities
+from storage.sites import ensure_sites, site_capacities
 from storage.transaction import BatchTransaction
 from streams.envelope import DeadLetters, Emission, RawMessage, encode, fused_steps
 from streams.topics import FORECASTS
@@ -81,6 +81,9 @@ class ForecastingStage:
         # a window only holds steps up to its own issue time.
         windows = [self._history.window(s, q, ts) for s, q, ts in due]
         forecasts = forecast_batch(windows, self._config, site_capacities(tx.session))
+        # The clean stage publishes fused steps before its own commit: a brand-new site's
+        # row may not be visible yet.
+        ensure_sites(tx.session, {f.site_id for f in forecasts})
         tx.counts[(FORECASTS, "series_forecast")] += len(forecasts)
         tx.counts[(FORECASTS, "rows")] += add_forecasts(tx.session, forecasts)
         return dead.store(tx.session) + [
@@ -95,6 +98,8 @@ def _message(forecast: Forecast) -> dict[str, object]:
         "issued_at": ms_to_datetime(forecast.issued_at_ms).isoformat(),
         "model": forecast.model,
         "model_version": MODEL_VERSION,
+        "completeness": round(forecast.completeness, 3),
+        "fallback": forecast.fallback,
         "horizons": [
             {
                 "target_ts": ms_to_datetime(int(t)).isoformat(),

@@ -9,6 +9,7 @@ import torch
 from processors.forecast.design import build_design
 from processors.forecast.history import Window
 from processors.forecast.models import MODELS
+from processors.quality.gaps import fill_short_gaps
 
 __all__ = ["MODEL_VERSION", "Forecast", "ForecastConfig", "choose_model", "forecast_batch"]
 
@@ -26,6 +27,8 @@ class ForecastConfig:
         device: torch device name.
         chunk: windows per tensor call (bounds memory: B*H*N*F floats).
         min_days_arx: observed days needed before AR-X is used.
+        min_completeness: below this window completeness the fallback model answers.
+        max_fill_steps: gaps up to this many steps are interpolated in the model inputs.
     """
 
     step_ms: int
@@ -33,6 +36,8 @@ class ForecastConfig:
     device: str = "cpu"
     chunk: int = 64
     min_days_arx: float = 2.0
+    min_completeness: float = 0.8
+    max_fill_steps: int = 4
 
 
 @dataclass(frozen=True)
@@ -50,18 +55,32 @@ class Forecast:
     p50: np.ndarray
     p90: np.ndarray
     model: str
+    completeness: float = 1.0
+    fallback: str | None = None
 
 
-def choose_model(window: Window, config: ForecastConfig) -> str | None:
-    """The model a window's history supports (None: too little history to forecast)."""
+def choose_model(window: Window, config: ForecastConfig) -> tuple[str | None, str | None]:
+    """The model a window supports (None: too little history), and why it is a fallback.
+
+    A window whose completeness is under ``min_completeness`` gets the seasonal naive (or
+    persistence) instead of AR-X, and the reason says so.
+    """
     per_day = _DAY_MS // config.step_ms
     if window.observed_steps >= config.min_days_arx * per_day:
-        return "arx"
+        if window.completeness >= config.min_completeness:
+            return "arx", None
+        reason = f"completeness {window.completeness:.2f} < {config.min_completeness:.2f}"
+        return ("seasonal_naive" if _has_yesterday(window, per_day) else "persistence"), reason
     if window.observed_steps >= per_day + 4:
-        return "seasonal_naive"
+        return "seasonal_naive", None
     if window.observed_steps >= 4 and np.isfinite(window.y[-1]):
-        return "persistence"
-    return None
+        return "persistence", None
+    return None, None
+
+
+def _has_yesterday(window: Window, per_day: int) -> bool:
+    """Whether the last day of the window is observed enough for the seasonal naive."""
+    return bool(np.isfinite(window.y[-per_day:]).mean() >= 0.5)
 
 
 def _clip_bounds(quantity: str, capacity: float | None) -> tuple[float | None, float | None]:
@@ -82,10 +101,13 @@ def forecast_batch(
     """
     capacities = capacities or {}
     by_model: dict[str, list[Window]] = {}
+    reasons: dict[int, str] = {}
     for window in windows:
-        name = choose_model(window, config)
+        name, reason = choose_model(window, config)
         if name is not None:
             by_model.setdefault(name, []).append(window)
+        if reason is not None:
+            reasons[id(window)] = reason
     out: list[Forecast] = []
     steps = np.arange(1, config.horizon_steps + 1, dtype=np.int64) * config.step_ms
     for name, group in by_model.items():
@@ -105,6 +127,8 @@ def forecast_batch(
                         q[:, 1],
                         q[:, 2],
                         name,
+                        window.completeness,
+                        reasons.get(id(window)),
                     )
                 )
     return out
@@ -112,7 +136,8 @@ def forecast_batch(
 
 def _run(name: str, chunk: list[Window], config: ForecastConfig) -> np.ndarray:
     """Quantiles (B, H, 3) of a chunk; series are normalised in and de-normalised out."""
-    y = np.stack([w.y for w in chunk])
+    # Short gaps are interpolated in the inputs (hourly data becomes quarter-hourly).
+    y, _ = fill_short_gaps(np.stack([w.y for w in chunk]), config.max_fill_steps)
     exog = np.stack([w.exog for w in chunk])
     with warnings.catch_warnings():  # all-NaN columns (no weather) give NaN: set below
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from processors.fuse import FusedStep
+from processors.quality.gaps import completeness
 from processors.quantities import FORECAST_QUANTITIES
 
 __all__ = ["EXOG_VARIABLES", "SeriesHistory", "Window"]
@@ -24,6 +25,8 @@ class Window:
         y: values, NaN where missing, shape (T,).
         exog: weather aligned with ``y``, shape (T, len(EXOG_VARIABLES)).
         observed_steps: how many steps of ``y`` are not missing.
+        completeness: share of the samples expected on the series' own cadence, from its
+            first sample in the window to the window's end, that are present.
     """
 
     site_id: str
@@ -32,6 +35,7 @@ class Window:
     y: np.ndarray
     exog: np.ndarray
     observed_steps: int
+    completeness: float = 1.0
 
 
 @dataclass
@@ -110,4 +114,5 @@ class SeriesHistory:
             else np.full(self.length, np.nan)
         )
         exog = np.where(present[:, None], ring.exog[slots], np.nan)
-        return Window(site_id, quantity, last_ts_ms, y, exog, int(np.isfinite(y).sum()))
+        observed = int(np.isfinite(y).sum())
+        return Window(site_id, quantity, last_ts_ms, y, exog, observed, completeness(y))

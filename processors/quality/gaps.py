@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["GapFill", "fill_gap", "fill_short_gaps"]
+__all__ = ["GapFill", "completeness", "fill_gap", "fill_short_gaps"]
 
 
 @dataclass(frozen=True)
@@ -77,3 +77,24 @@ def fill_short_gaps(y: np.ndarray, max_steps: int) -> tuple[np.ndarray, np.ndarr
         interpolated = vp + (index - p) / (q - p) * (vq - vp)
     filled = np.where(fillable, interpolated, rows)
     return filled.reshape(np.shape(y)), fillable.reshape(np.shape(y))
+
+
+def completeness(y: np.ndarray) -> float:
+    """Share of the samples a series should have had, on its own cadence, that it has.
+
+    The span runs from the series' first sample in ``y`` to the end of ``y`` (a stale
+    series is incomplete); the cadence is the shortest spacing between its samples.
+
+    >>> hourly = np.full(96, np.nan); hourly[::4] = 1.0   # hourly data in 15-min steps
+    >>> completeness(hourly)
+    1.0
+    >>> hourly[40:60] = np.nan                              # five hours missing
+    >>> round(completeness(hourly), 3)
+    0.792
+    """
+    idx = np.flatnonzero(np.isfinite(y))
+    if idx.size == 0:
+        return 0.0
+    cadence = int(np.diff(idx).min()) if idx.size > 1 else 1
+    expected = (len(y) - 1 - int(idx[0])) // cadence + 1
+    return min(1.0, idx.size / expected)

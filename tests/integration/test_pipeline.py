@@ -117,16 +117,14 @@ def test_readings_flow_to_tables_and_topics(
     assert c["processed"] + c["duplicates"] + c["deadlettered"] == c["received"]
 
     with services.sessions() as session:
-        per_site = {(q["site_id"], q["check"]): q["readings"] for q in quality_counts(session)}
-    assert {k: v for k, v in per_site.items() if k[0] in ("it-bad", "(unknown)")} == {
-        ("it-bad", "unknown_unit"): 1,
-        ("it-bad", "out_of_range"): 1,
-        ("it-bad", "future_timestamp"): 1,
-        ("it-bad", "clean"): 1,
-        ("it-bad", "malformed_json"): 1,
-    }
-    assert per_site[("it-load", "duplicate")] == per_site[("it-aq", "duplicate")] == 1
-    assert per_site[("it-load", "too_late")] == 1
+        per_site = {q["site_id"]: q for q in quality_counts(session)}
+    bad = per_site["it-bad"]
+    assert (bad["received"], bad["clean"], bad["deadlettered"]) == (5, 1, 4)
+    assert bad["rejected"] == (
+        "future_timestamp=1, malformed_json=1, out_of_range=1, unknown_unit=1"
+    )
+    assert per_site["it-load"]["duplicate"] == per_site["it-aq"]["duplicate"] == 1
+    assert per_site["it-load"]["rejected"] == "too_late=1"
     with services.sessions() as session:
         reasons = sorted(
             session.execute(

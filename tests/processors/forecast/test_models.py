@@ -3,6 +3,7 @@ import pytest
 
 from processors.forecast.forecaster import ForecastConfig, choose_model, forecast_batch
 from processors.forecast.history import Window
+from processors.quality.gaps import completeness
 
 STEP = 900_000
 DAY = 96
@@ -38,7 +39,36 @@ CONFIG = ForecastConfig(step_ms=STEP, horizon_steps=DAY)
 def test_model_choice_by_history(observed_days: float, model: str | None) -> None:
     y = daily(7)
     y[: int(len(y) - observed_days * DAY)] = np.nan
-    assert choose_model(window(y), CONFIG) == model
+    assert choose_model(window(y), CONFIG) == (model, None)
+
+
+@pytest.mark.parametrize(
+    ("missing", "model", "fallback"),
+    [
+        pytest.param(slice(0, 0), "arx", None, id="complete"),
+        pytest.param(slice(100, 200), "arx", None, id="one-gap-of-a-day"),
+        pytest.param(slice(0, 3 * DAY), "arx", None, id="short-history-is-not-incomplete"),
+        pytest.param(
+            slice(DAY, 5 * DAY), "seasonal_naive", "completeness 0.43 < 0.80", id="mostly-missing"
+        ),
+        pytest.param(
+            slice(2 * DAY, 7 * DAY - 4),
+            "persistence",
+            "completeness 0.29 < 0.80",
+            id="mostly-missing-and-no-yesterday",
+        ),
+    ],
+)
+def test_incomplete_windows_fall_back_and_say_so(
+    missing: slice, model: str, fallback: str | None
+) -> None:
+    y = daily(7)
+    y[missing] = np.nan
+    w = window(y)
+    w = Window(w.site_id, w.quantity, w.last_ts_ms, w.y, w.exog, w.observed_steps, completeness(y))
+    assert choose_model(w, CONFIG) == (model, fallback)
+    (f,) = forecast_batch([w], CONFIG)
+    assert (f.model, f.fallback) == (model, fallback)
 
 
 def test_seasonal_naive_repeats_yesterday_exactly() -> None:
