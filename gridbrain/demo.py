@@ -2,7 +2,8 @@
 
 The simulation is physical enough to forecast (diurnal load and PV, wind through a power
 curve, PM2.5 episodes) and deliberately faulty: ~1% of messages carry a fault (malformed
-JSON, unknown unit, out-of-range value, missing field, future timestamp, a resent batch).
+JSON, unknown unit, out-of-range value, missing field, future timestamp, a PM2.5 spike, a
+resent batch).
 """
 
 import json
@@ -192,7 +193,7 @@ def _with_faults(
 ) -> Iterator[DemoMessage]:
     topic = "sensor.readings"
     if rng.random() < fault_rate:
-        fault = int(rng.integers(0, 6))
+        fault = int(rng.integers(0, 7))
         victim = readings[int(rng.integers(0, len(readings)))]
         if fault == 0:
             yield DemoMessage(
@@ -206,6 +207,9 @@ def _with_faults(
             del victim["ts"]
         elif fault == 4:
             victim["ts"] = int(victim["ts"]) + 7 * 86_400_000  # type: ignore[call-overload]
+        elif fault == 5 and any(r["quantity"] == "pm25" for r in readings):
+            spiked = next(r for r in readings if r["quantity"] == "pm25")
+            spiked["value"] = float(spiked["value"]) + 600.0  # type: ignore[arg-type]
         else:
             yield DemoMessage(topic, site_id, json.dumps(readings).encode(), tick)  # resent batch
     yield DemoMessage(topic, site_id, json.dumps(readings).encode(), tick)

@@ -195,12 +195,14 @@ class Resampler:
                 continue  # an older step closing late (out-of-order sites): no gap logic
             if before is not None:
                 spacing = step.ts_ms - before[0]
-                cadence = min(state.cadence.get(quantity, spacing), spacing)
-                state.cadence[quantity] = cadence
-                max_gap = self.max_gap_ms.get(quantity, 0.0)
-                fill = fill_gap(before, (step.ts_ms, value), cadence, max_gap)
-                if fill.steps:
-                    filled.append(FilledGap(step.site_id, quantity, fill))
+                cadence = state.cadence.get(quantity, spacing)
+                if spacing <= cadence:  # the common case: no sample missing
+                    state.cadence[quantity] = spacing
+                else:
+                    max_gap = self.max_gap_ms.get(quantity, 0.0)
+                    fill = fill_gap(before, (step.ts_ms, value), cadence, max_gap)
+                    if fill.steps:
+                        filled.append(FilledGap(step.site_id, quantity, fill))
             state.last_value[quantity] = (step.ts_ms, value)
         return filled
 

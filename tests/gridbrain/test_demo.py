@@ -1,6 +1,8 @@
 from collections import Counter
 
 from gridbrain.demo import DEMO_SITES, simulate
+from processors.quality.checker import QualityChecker
+from processors.quality.flags import Flag
 from processors.validate import decode_items, validate_readings
 
 DAY = 86_400_000
@@ -19,6 +21,8 @@ def test_demo_is_deterministic_and_covers_every_kind() -> None:
 def test_demo_contains_faults_and_a_pm25_episode() -> None:
     reasons: Counter[str] = Counter()
     pm25 = []
+    checker = QualityChecker()
+    flags: Counter[str] = Counter()
     for message in simulate(START, START + 2 * DAY, fault_rate=0.05):
         if message.topic != "sensor.readings":
             continue
@@ -29,6 +33,8 @@ def test_demo_contains_faults_and_a_pm25_episode() -> None:
             continue
         batch, rejections = validate_readings(items, START + 2 * DAY, 0)
         reasons.update(r.reason for r in rejections)
+        flags.update(Flag(f).label for f in checker.check(batch).tolist())
         pm25 += [v for q, v in zip(batch.quantity, batch.value, strict=True) if q == "pm25"]
     assert {"malformed_json", "unknown_unit", "missing_ts", "future_timestamp"} <= set(reasons)
     assert max(pm25) > 35.5 > min(pm25)
+    assert flags["spike"] >= 1  # the injected PM2.5 spikes (+600 ug/m3)

@@ -8,8 +8,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import Popen
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,10 +31,10 @@ class Services:
     state_dir: Path
 
 
-@pytest.fixture(scope="session")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+@contextmanager
+def running_services(state: Path) -> Iterator[Services]:
+    """The broker and database named by settings, or embedded ones under ``state``."""
     settings = Settings()
-    state = tmp_path_factory.mktemp("state")
     broker = None
     bootstrap = settings.kafka_bootstrap
     if not bootstrap:
@@ -51,33 +53,46 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
             broker.stop()
 
 
-@pytest.fixture(scope="session")
-def worker(services: Services) -> Iterator[subprocess.Popen[bytes]]:
-    """A real Faust worker process running every stage."""
+@contextmanager
+def running_worker(services: Services, roles: tuple[str, ...] = ()) -> Iterator[Popen[bytes]]:
+    """A real Faust worker process running ``roles`` (default: every stage)."""
     log = (services.state_dir / "worker.log").open("wb")
     env = {**os.environ, "GRIDBRAIN_LOG_LEVEL": "INFO"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gridbrain.cli",
-            "worker",
-            "--kafka-bootstrap",
-            services.bootstrap,
-            "--database-url",
-            services.database_url,
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    yield process
-    process.terminate()
+    command = [
+        sys.executable,
+        "-m",
+        "gridbrain.cli",
+        "worker",
+        "--kafka-bootstrap",
+        services.bootstrap,
+        "--database-url",
+        services.database_url,
+    ]
+    for role in roles:
+        command += ["--role", role]
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    with running_services(tmp_path_factory.mktemp("state")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def worker(services: Services) -> Iterator[Popen[bytes]]:
+    """A real Faust worker process running every stage."""
+    with running_worker(services) as process:
+        yield process
 
 
 def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:
