@@ -84,6 +84,34 @@ class _SiteWeather:
     temp_offset: float
 
 
+_FORECAST_EVERY_MS = 6 * 3_600_000
+
+
+def _weather_forecast(site: DemoSite, w: _SiteWeather, issued: int) -> list[dict[str, object]]:
+    """A simple NWP stand-in: the next 24 hours from today's state, relaxing to climate."""
+    items: list[dict[str, object]] = []
+    for hours in range(1, 25):
+        valid = issued + hours * 3_600_000
+        relax = 0.97 ** (hours * 12)  # the simulator's 5-minute mean reversion
+        cloud = 0.3 + (w.cloud - 0.3) * relax
+        hour = _local_hour(site, valid)
+        elevation = max(0.0, _solar_elevation_sin(site.latitude, site.longitude, valid))
+        items.append(
+            {
+                "site_id": site.site_id,
+                "issued_at": issued,
+                "valid_at": valid,
+                "temperature_c": round(
+                    12 + w.temp_offset + 6 * math.sin(2 * math.pi * (hour - 9) / 24), 2
+                ),
+                "ghi_wm2": round(1000 * elevation**1.2 * (1 - 0.75 * cloud**3), 1),
+                "wind_speed_ms": round(7.5 + (w.wind - 7.5) * relax, 2),
+                "cloud_cover_pct": round(100 * cloud, 0),
+            }
+        )
+    return items
+
+
 def _local_hour(site: DemoSite, ts_ms: int) -> float:
     return ((ts_ms % 86_400_000) / 3_600_000.0 + site.longitude / 15.0) % 24
 
@@ -94,7 +122,7 @@ def simulate(
     """Yield weather and sensor messages of every demo site from ``start_ms`` to ``end_ms``.
 
     Every ``tick_ms`` each site sends one batch of 1-minute readings and one weather
-    observation, in event-time order.
+    observation, and every 6 hours a 24-hour hourly weather forecast, in event-time order.
     """
     rng = np.random.default_rng(seed)
     state = {s.site_id: _SiteWeather(0.3, 7.0, float(rng.normal(0, 2))) for s in DEMO_SITES}
@@ -121,6 +149,11 @@ def simulate(
             yield DemoMessage(
                 "weather.observations", site.site_id, json.dumps(weather).encode(), tick
             )
+            if tick % _FORECAST_EVERY_MS == 0:
+                forecast = _weather_forecast(site, w, tick)
+                yield DemoMessage(
+                    "weather.forecasts", site.site_id, json.dumps(forecast).encode(), tick
+                )
             readings = list(_readings(site, tick, tick_ms, temp, ghi, w.wind, rng))
             yield from _with_faults(site.site_id, tick, readings, rng, fault_rate)
 

@@ -26,7 +26,7 @@ every site advances together; ``speed`` paces them at N times real time.
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -40,7 +40,7 @@ from gridbrain.errors import ConfigurationError
 from processors.quantities import WEATHER_VARIABLES
 from processors.sites import SiteProfile
 
-__all__ = ["ColumnMapping", "FileMapping", "Replay", "load_mapping", "replay_file"]
+__all__ = ["ColumnMapping", "FileMapping", "Pacer", "Replay", "load_mapping", "replay_file"]
 
 
 class ColumnMapping(BaseModel):
@@ -212,7 +212,7 @@ def replay_file(path: Path, mapping: FileMapping, speed: float | None = None) ->
     }
     present = {c: ~np.isnan(v) for c, v in values.items()}
     chunks = [
-        (int(event_ms[rows[0]]), str(site), rows[start : start + mapping.batch_rows])
+        (int(event_ms[rows[start]]), str(site), rows[start : start + mapping.batch_rows])
         for site, rows in ((s, np.flatnonzero(sites == s)) for s in pd.unique(sites))
         for start in range(0, len(rows), mapping.batch_rows)
     ]
@@ -244,7 +244,7 @@ def replay_file(path: Path, mapping: FileMapping, speed: float | None = None) ->
         return out
 
     def generate() -> Iterator[tuple[str, bytes | None, bytes]]:
-        clock = _Pacer(speed)
+        clock = Pacer(speed)
         for first_ms, site, rows in chunks:
             clock.wait_until(first_ms)
             for topic, items in (
@@ -272,19 +272,27 @@ def replay_file(path: Path, mapping: FileMapping, speed: float | None = None) ->
     )
 
 
-class _Pacer:
+class Pacer:
     """Sleeps so that event time advances ``speed`` times faster than the wall clock."""
 
-    def __init__(self, speed: float | None) -> None:
+    def __init__(
+        self,
+        speed: float | None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._speed = speed
+        self._clock = clock
+        self._sleep = sleep
         self._start: tuple[float, int] | None = None
 
     def wait_until(self, event_ms: int) -> None:
+        """Return when the wall clock has caught up with ``event_ms`` (at once if unpaced)."""
         if not self._speed:
             return
         if self._start is None:
-            self._start = (time.monotonic(), event_ms)
+            self._start = (self._clock(), event_ms)
         wall, first = self._start
-        ahead = (event_ms - first) / 1000 / self._speed - (time.monotonic() - wall)
+        ahead = (event_ms - first) / 1000 / self._speed - (self._clock() - wall)
         if ahead > 0:
-            time.sleep(ahead)
+            self._sleep(ahead)

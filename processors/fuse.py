@@ -76,9 +76,14 @@ class FusedStep:
 
 @dataclass
 class WeatherAsOf:
-    """Recent weather per site, for event-time as-of joins with a staleness limit."""
+    """Recent weather per site, for event-time as-of joins with a staleness limit.
+
+    Memory is bounded by ``keep_ms`` behind each station's newest observation (default: 4
+    staleness windows); ``keep_ms=None`` keeps everything (a batch's load from storage).
+    """
 
     staleness_ms: int
+    keep_ms: int | None = -1
     _times: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     _values: dict[str, list[dict[str, float]]] = field(default_factory=lambda: defaultdict(list))
 
@@ -92,9 +97,10 @@ class WeatherAsOf:
             return
         times.insert(pos, observation.ts_ms)
         values.insert(pos, dict(observation.variables))
-        # Keep a bounded history: anything older than 4 staleness windows behind the newest.
-        cutoff = times[-1] - 4 * self.staleness_ms
-        drop = bisect.bisect_left(times, cutoff)
+        if self.keep_ms is None:
+            return
+        keep = 4 * self.staleness_ms if self.keep_ms < 0 else self.keep_ms
+        drop = bisect.bisect_left(times, times[-1] - keep)
         if drop:
             del times[:drop]
             del values[:drop]
@@ -110,9 +116,13 @@ class WeatherAsOf:
 
 @dataclass
 class ForecastAsOf:
-    """Recent weather forecasts per station: for a time, the newest issue known by then."""
+    """Recent weather forecasts per station: for a time, the newest issue known by then.
+
+    ``keep_ms`` bounds memory as in :class:`WeatherAsOf`.
+    """
 
     staleness_ms: int
+    keep_ms: int | None = -1
     # station -> valid time -> [(issued, variables)] sorted by issue time
     _issues: dict[str, dict[int, list[tuple[int, dict[str, float]]]]] = field(
         default_factory=lambda: defaultdict(dict)
@@ -123,15 +133,17 @@ class ForecastAsOf:
     def add(self, forecast: WeatherForecast) -> None:
         """Remember a forecast (any arrival order; a repeat of an issue replaces it).
 
-        Memory is bounded: forecasts valid more than 4 staleness windows before the
-        station's newest issue are forgotten.
+        Forecasts valid more than ``keep_ms`` before the station's newest issue are
+        forgotten.
         """
         station = forecast.site_id
-        newest = max(self._newest_issue.get(station, forecast.issued_ms), forecast.issued_ms)
-        self._newest_issue[station] = newest
-        self._prune(station, newest - 4 * self.staleness_ms)
-        if forecast.valid_ms < newest - 4 * self.staleness_ms:
-            return
+        if self.keep_ms is not None:
+            keep = 4 * self.staleness_ms if self.keep_ms < 0 else self.keep_ms
+            newest = max(self._newest_issue.get(station, forecast.issued_ms), forecast.issued_ms)
+            self._newest_issue[station] = newest
+            self._prune(station, newest - keep)
+            if forecast.valid_ms < newest - keep:
+                return
         by_valid = self._issues[forecast.site_id]
         issues = by_valid.get(forecast.valid_ms)
         if issues is None:

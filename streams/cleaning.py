@@ -128,26 +128,25 @@ class CleaningStage:
         save_site_states(tx.session, STATE_KEY, states)
 
     def _fuse(self, tx: BatchTransaction, closed: list[ClosedStep]) -> list[Emission]:
-        """Join closed steps with weather, loading stations missing from memory first."""
+        """Join closed steps with weather, from storage for steps the caches cannot serve."""
         step_ms = self._step_ms
+        cache = (self._weather.observed, self._weather.forecast)
+        cached = [
+            bool(cache[0].latest(self._stations[s.site_id], s.ts_ms + step_ms)[0]) for s in closed
+        ]
         missing: dict[str, tuple[int, int]] = {}
-        for step in closed:
-            station, end = self._stations[step.site_id], step.ts_ms + step_ms
-            if not self._weather.observed.latest(station, end)[0]:
+        for step, hit in zip(closed, cached, strict=True):
+            if not hit:
+                station, end = self._stations[step.site_id], step.ts_ms + step_ms
                 lo, hi = missing.get(station, (end, end))
                 missing[station] = (min(lo, end), max(hi, end))
-        self._weather.load(tx, missing)
-        observed, forecast = self._weather.observed, self._weather.forecast
-        return [
-            Emission(
-                FUSED,
-                step.site_id.encode(),
-                encode(
-                    fuse(step, step_ms, self._stations[step.site_id], observed, forecast).to_dict()
-                ),
-            )
-            for step in closed
-        ]
+        stored = self._weather.load(tx, missing)
+        emissions = []
+        for step, hit in zip(closed, cached, strict=True):
+            observed, forecast = cache if hit else stored
+            fused = fuse(step, step_ms, self._stations[step.site_id], observed, forecast)
+            emissions.append(Emission(FUSED, step.site_id.encode(), encode(fused.to_dict())))
+        return emissions
 
 
 def _station_of(profile: SiteProfile, stations: dict[str, tuple[float, float]], km: float) -> str:

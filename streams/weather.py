@@ -21,9 +21,9 @@ class WeatherStage:
     """Keeps recent observed and forecast weather per station for as-of joins.
 
     Memory is a cache of the ``weather_observations`` and ``weather_forecasts`` tables:
-    when a closing step finds no weather for its station in memory (after a restart, or
-    for a station whose messages another worker's partitions carry), the cleaning stage
-    loads it from the database with :meth:`load`.
+    when a closing step finds no weather for its station in memory (after a restart, for
+    a station whose messages another worker's partitions carry, or weather replayed far
+    ahead of the readings), the cleaning stage reads it from the database with :meth:`load`.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -36,14 +36,23 @@ class WeatherStage:
         self.observed = WeatherAsOf(self._staleness_ms)
         self.forecast = ForecastAsOf(self._staleness_ms)
 
-    def load(self, tx: BatchTransaction, windows: dict[str, tuple[int, int]]) -> None:
-        """Load stored weather of stations into the cache: station -> (start, end) in ms."""
+    def load(
+        self, tx: BatchTransaction, windows: dict[str, tuple[int, int]]
+    ) -> tuple[WeatherAsOf, ForecastAsOf]:
+        """Stored weather of stations, station -> (start, end) in ms, in stores of their own.
+
+        They are not merged into the caches: a replay's weather can run years ahead of its
+        readings, and the caches keep only the newest hours of each station.
+        """
+        observed = WeatherAsOf(self._staleness_ms, keep_ms=None)
+        forecast = ForecastAsOf(self._staleness_ms, keep_ms=None)
         for station_id, (start_ms, end_ms) in windows.items():
             lo, hi = start_ms - self._staleness_ms, end_ms
             for observation in weather_between(tx.session, station_id, lo, hi):
-                self.observed.add(observation)
-            for forecast in forecasts_between(tx.session, station_id, lo, hi):
-                self.forecast.add(forecast)
+                observed.add(observation)
+            for item in forecasts_between(tx.session, station_id, lo, hi):
+                forecast.add(item)
+        return observed, forecast
 
     def handle_observations(
         self, tx: BatchTransaction, messages: list[RawMessage]

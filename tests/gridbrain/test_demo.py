@@ -4,6 +4,7 @@ from gridbrain.demo import DEMO_SITES, simulate
 from processors.quality.checker import QualityChecker
 from processors.quality.flags import Flag
 from processors.validate import decode_items, validate_readings
+from processors.weather import validate_weather_forecasts
 
 DAY = 86_400_000
 START = 1_767_225_600_000  # 2026-01-01
@@ -16,6 +17,15 @@ def test_demo_is_deterministic_and_covers_every_kind() -> None:
     assert kinds == {"pv", "wind", "load", "air"}
     topics = Counter(m.topic for m in first)
     assert topics["weather.observations"] == len(DEMO_SITES) * 288
+    assert topics["weather.forecasts"] == len(DEMO_SITES) * 4  # every 6 h
+
+
+def test_demo_weather_forecasts_are_valid_and_ahead() -> None:
+    messages = [m for m in simulate(START, START + DAY) if m.topic == "weather.forecasts"]
+    items = [item for m in messages for item in decode_items(m.value)]
+    forecasts, rejections = validate_weather_forecasts(items, START + DAY, 0)
+    assert rejections == [] and len(forecasts) == len(DEMO_SITES) * 4 * 24
+    assert all(0 < f.valid_ms - f.issued_ms <= DAY for f in forecasts)
 
 
 def test_demo_contains_faults_and_a_pm25_episode() -> None:

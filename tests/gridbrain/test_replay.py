@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from gridbrain.errors import ConfigurationError
-from gridbrain.replay import load_mapping, replay_file
+from gridbrain.replay import Pacer, load_mapping, replay_file
 from processors.validate import decode_items, validate_readings
 
 MAPPING = """
@@ -63,3 +63,53 @@ def test_dst_repeated_hour_is_inferred_and_missing_hour_skipped(tmp_path: Path) 
     assert replay.skipped_rows == 1
     stamps = sorted(set(batch.ts_ms))
     assert len(stamps) == 6 and all(b - a == 1_800_000 for a, b in itertools.pairwise(stamps))
+
+
+TWO_SITES = """
+time_column: t
+site_column: site
+batch_rows: 1
+columns:
+  v: {quantity: load, unit: kW}
+weather:
+  temp: temperature_c
+sites:
+  - {site_id: a, kind: feeder, latitude: 52.0, longitude: 5.0}
+"""
+
+
+def test_messages_follow_event_time_across_sites_with_weather(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(TWO_SITES)
+    rows = ["t,site,v,temp"] + [
+        f"2024-07-01T0{h}:00Z,{site},{h},{10 + h}" for site in ("a", "b") for h in range(3)
+    ]
+    (tmp_path / "d.csv").write_text("\n".join(rows))
+    mapping = load_mapping(tmp_path / "m.yaml")
+    assert mapping.sites[0].location == (52.0, 5.0)
+    replay = replay_file(tmp_path / "d.csv", mapping)
+    produced = list(replay.messages)
+    assert replay.total == len(produced) == 12 and replay.observations == 6
+    order = [(json.loads(v)[0]["ts"], k, topic) for topic, k, v in produced]
+    assert order == sorted(order, key=lambda o: o[0])  # the file lists site a, then b
+    assert [topic for topic, _, _ in produced[:2]] == ["weather.observations", "sensor.readings"]
+
+
+def test_unknown_weather_variable_is_a_configuration_error(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(TWO_SITES.replace("temperature_c", "temp_kelvin"))
+    with pytest.raises(ConfigurationError, match="temp_kelvin"):
+        load_mapping(tmp_path / "m.yaml")
+
+
+def test_pacer_follows_event_time_at_the_given_speed() -> None:
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    pacer = Pacer(60.0, clock=lambda: now[0], sleep=sleep)
+    for minute in (0, 30, 60, 60, 120):
+        pacer.wait_until(minute * 60_000)
+    assert slept == [30.0, 30.0, 60.0]  # one event-time hour per wall-clock minute
+    assert now[0] == 220.0

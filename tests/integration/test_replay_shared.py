@@ -7,6 +7,7 @@ directly, with each file's own quirks spelled out here (not taken from the repla
 Skips with a reason where the shared data (setting GRIDBRAIN_SHARED_DATA_DIR) is absent.
 """
 
+import json
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,12 +16,15 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from kafka import KafkaConsumer
 from sqlalchemy import text
 
 from gridbrain.replay import load_mapping, replay_file
 from gridbrain.settings import Settings
 from processors.quantities import QUANTITIES
+from storage.sites import upsert_sites
 from streams.producer import produce
+from streams.topics import FUSED
 from tests.integration.conftest import Services, running_services, running_worker, wait_for
 
 pytestmark = pytest.mark.integration
@@ -209,6 +213,78 @@ def quality_of(services: Services, sites: list[str]) -> dict[str, dict[str, int]
     return out
 
 
+PSM3 = "solar_pvdaq_pvanalytics/system_50_ac_power_2_full_DST_psm3.parquet"
+
+
+def weather_first(services: Services) -> pd.DataFrame:
+    """Replay PVDAQ's satellite weather and wait until it is stored; return the file."""
+    path = DATA / PSM3
+    produce(
+        services.bootstrap,
+        replay_file(path, load_mapping(MAPPINGS / "solar_pvdaq_pvanalytics_psm3.yaml")).messages,
+    )
+    frame = pd.read_parquet(path)
+    expected = int(frame[["ghi", "temp_air"]].notna().any(axis=1).sum())
+
+    def stored() -> int:
+        with services.sessions() as session:
+            query = "SELECT count(*) FROM weather_observations WHERE site_id = 'pvdaq-50'"
+            return int(session.execute(text(query)).scalar_one())
+
+    wait_for(lambda: stored() == expected, 120, f"{expected} weather rows of pvdaq-50")
+    return frame
+
+
+def fused_steps_of(bootstrap: str, site: str) -> list[dict[str, Any]]:
+    """Every fused step of a site on the topic, read from the beginning."""
+    consumer = KafkaConsumer(
+        FUSED,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=5000,
+    )
+    try:
+        return [json.loads(m.value) for m in consumer if m.key == site.encode()]
+    finally:
+        consumer.close()
+
+
+def check_pv_fusion(services: Services, weather: pd.DataFrame) -> None:
+    """Each fused PV step carries the newest PSM3 row at or before its end (<= 2 h old)."""
+    steps = pd.DataFrame(fused_steps_of(services.bootstrap, "pvdaq-50"))
+    ends = pd.to_datetime(steps["ts_ms"] + 900_000, unit="ms", utc=True).rename("end")
+    ends = ends.astype("datetime64[ms, UTC]")
+    psm3 = weather.reset_index(drop=True).assign(at=lambda f: f["index"].dt.tz_convert("UTC"))
+    psm3["at"] = psm3["at"].astype("datetime64[ms, UTC]")
+    joined = pd.merge_asof(
+        ends.sort_values().to_frame(),
+        psm3[["at", "ghi"]],
+        left_on="end",
+        right_on="at",
+        tolerance=pd.Timedelta("2h"),
+    )
+    expected = joined["ghi"].notna().sum()
+    with_weather = steps["weather"].map(lambda w: "ghi_wm2" in w).sum()
+    assert len(steps) > 90_000 and with_weather == expected
+    got = steps.set_index(ends)["weather"].map(lambda w: w.get("ghi_wm2")).sort_index()
+    want = joined.set_index("end")["ghi"]
+    both = got.notna() & want.notna()
+    assert (got[both].to_numpy() == want[both].astype(float).to_numpy()).mean() > 0.999
+
+
+def check_uci_units(services: Services, frame: pd.DataFrame) -> None:
+    """CO in mg/m3 arrives unchanged; -200 markers never become values."""
+    query = (
+        "SELECT max(value), min(value) FROM readings WHERE site_id = 'uci-air' "
+        "AND quantity = 'co' AND n_samples > 0"
+    )
+    with services.sessions() as session:
+        co = session.execute(text(query)).one()
+    assert (co[0], co[1]) == (frame["CO(GT)"].max(), frame["CO(GT)"].min())
+    assert frame["CO(GT)"].min() > 0  # read with na_values=-200: 1,683 markers
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_replay_through_the_platform(
     name: str, services: Services, worker: subprocess.Popen[bytes]
@@ -218,8 +294,10 @@ def test_replay_through_the_platform(
     if not path.exists():
         pytest.skip(f"shared data set not found: {path} (set GRIDBRAIN_SHARED_DATA_DIR)")
     mapping = load_mapping(MAPPINGS / f"{name}.yaml")
-    replay = replay_file(path, mapping)
-    produce(services.bootstrap, replay.messages)
+    with services.sessions.begin() as session:
+        upsert_sites(session, mapping.sites)  # what `gridbrain produce --csv` does
+    weather = weather_first(services) if name == "solar_pvdaq_pvanalytics" else None
+    produce(services.bootstrap, replay_file(path, mapping).messages)
 
     frame = _read(path, case)
     units = {c: m.unit for c, m in mapping.columns.items()}
@@ -252,46 +330,7 @@ def test_replay_through_the_platform(
         ).all()
     out = sum(rejected.values())
     assert dict(dead) == ({"out_of_range": out} if out else {})
-
-
-def test_uci_values_survive_unit_handling(
-    services: Services, worker: subprocess.Popen[bytes]
-) -> None:
-    path = DATA / CASES["air_quality_uci"].file
-    if not path.exists():
-        pytest.skip(f"shared data set not found: {path} (set GRIDBRAIN_SHARED_DATA_DIR)")
-    frame = _read(path, CASES["air_quality_uci"])
-    assert int((pd.read_csv(path, sep=";", decimal=",")["CO(GT)"] == -200).sum()) == 1_683
-    produce(
-        services.bootstrap,
-        replay_file(path, load_mapping(MAPPINGS / "air_quality_uci.yaml")).messages,
-    )
-    query = (
-        "SELECT max(value), min(value) FROM readings WHERE site_id = 'uci-air' AND quantity = 'co' "
-        "AND n_samples > 0"
-    )
-    with services.sessions() as session:
-        co = session.execute(text(query)).one()
-    assert (co[0], co[1]) == (frame["CO(GT)"].max(), frame["CO(GT)"].min())
-
-
-def test_pv_site_is_fused_with_satellite_weather(
-    services: Services, worker: subprocess.Popen[bytes]
-) -> None:
-    weather_path = DATA / "solar_pvdaq_pvanalytics/system_50_ac_power_2_full_DST_psm3.parquet"
-    if not weather_path.exists():
-        pytest.skip(f"shared data set not found: {weather_path} (set GRIDBRAIN_SHARED_DATA_DIR)")
-    mapping = load_mapping(MAPPINGS / "solar_pvdaq_pvanalytics_psm3.yaml")
-    produce(services.bootstrap, replay_file(weather_path, mapping).messages)
-    frame = pd.read_parquet(weather_path)
-    expected = int(frame[["ghi", "temp_air"]].notna().any(axis=1).sum())
-
-    def stored() -> int:
-        with services.sessions() as session:
-            return int(
-                session.execute(
-                    text("SELECT count(*) FROM weather_observations WHERE site_id = 'pvdaq-50'")
-                ).scalar_one()
-            )
-
-    wait_for(lambda: stored() == expected, 120, f"{expected} weather rows of pvdaq-50")
+    if name == "air_quality_uci":
+        check_uci_units(services, frame)
+    if weather is not None:
+        check_pv_fusion(services, weather)
