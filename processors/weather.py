@@ -6,13 +6,16 @@ has the same plus ``issued_at`` and ``valid_at`` instead of ``ts``; a forecast m
 issued in the future nor be valid before it was issued.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from gridbrain.errors import InvalidMessageError
 from processors.quantities import WEATHER_VARIABLES
 from processors.timestamps import parse_ts_ms
 from processors.validate import Rejection, check_not_future, require_number, require_str
+
+_T = TypeVar("_T")
 
 __all__ = [
     "WeatherForecast",
@@ -75,18 +78,25 @@ def _one_observation(item: Any, now_ms: int, max_future_ms: int) -> WeatherObser
     return WeatherObservation(site_id, ts_ms, variables, description)
 
 
+def _each(
+    items: list[Any], one: Callable[[Any, int, int], _T], now_ms: int, max_future_ms: int
+) -> tuple[list[_T], list[Rejection]]:
+    """Validate every item with ``one``; collect the valid ones and the rejections."""
+    valid: list[_T] = []
+    rejections: list[Rejection] = []
+    for index, item in enumerate(items):
+        try:
+            valid.append(one(item, now_ms, max_future_ms))
+        except InvalidMessageError as exc:
+            rejections.append(Rejection(index, exc.reason, exc.detail, item))
+    return valid, rejections
+
+
 def validate_weather(
     items: list[Any], now_ms: int, max_future_ms: int
 ) -> tuple[list[WeatherObservation], list[Rejection]]:
     """Validate the items of one ``weather.observations`` message."""
-    observations: list[WeatherObservation] = []
-    rejections: list[Rejection] = []
-    for index, item in enumerate(items):
-        try:
-            observations.append(_one_observation(item, now_ms, max_future_ms))
-        except InvalidMessageError as exc:
-            rejections.append(Rejection(index, exc.reason, exc.detail, item))
-    return observations, rejections
+    return _each(items, _one_observation, now_ms, max_future_ms)
 
 
 def _one_forecast(item: Any, now_ms: int, max_future_ms: int) -> WeatherForecast:
@@ -105,11 +115,4 @@ def validate_weather_forecasts(
     items: list[Any], now_ms: int, max_future_ms: int
 ) -> tuple[list[WeatherForecast], list[Rejection]]:
     """Validate the items of one ``weather.forecasts`` message."""
-    forecasts: list[WeatherForecast] = []
-    rejections: list[Rejection] = []
-    for index, item in enumerate(items):
-        try:
-            forecasts.append(_one_forecast(item, now_ms, max_future_ms))
-        except InvalidMessageError as exc:
-            rejections.append(Rejection(index, exc.reason, exc.detail, item))
-    return forecasts, rejections
+    return _each(items, _one_forecast, now_ms, max_future_ms)

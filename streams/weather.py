@@ -1,9 +1,12 @@
 """Weather stage: validate and store observations and forecasts; serve them to fusion."""
 
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from gridbrain.settings import Settings
 from processors.fuse import ForecastAsOf, WeatherAsOf
+from processors.validate import Rejection
 from processors.weather import validate_weather, validate_weather_forecasts
 from storage.transaction import BatchTransaction
 from storage.weather import (
@@ -15,6 +18,8 @@ from storage.weather import (
 from streams.envelope import DeadLetters, Emission, RawMessage, new_items, record_rejections
 
 __all__ = ["WeatherStage"]
+
+_T = TypeVar("_T")
 
 
 class WeatherStage:
@@ -57,31 +62,35 @@ class WeatherStage:
     def handle_observations(
         self, tx: BatchTransaction, messages: list[RawMessage]
     ) -> list[Emission]:
-        """Validate and store a batch of ``weather.observations`` messages."""
-        now_ms = int(time.time() * 1000)
-        dead = DeadLetters()
-        accepted = []
-        for message, items in new_items(tx, messages, dead, "weather_"):
-            observations, rejections = validate_weather(items, now_ms, self._max_future_ms)
-            record_rejections(tx, message, rejections, dead, "weather_")
-            tx.counts[(message.position.topic, "processed")] += len(observations)
-            accepted.extend(observations)
+        """Validate, cache and store a batch of ``weather.observations`` messages."""
+        accepted, dead = self._validate(tx, messages, validate_weather, "weather_")
         for observation in accepted:
             self.observed.add(observation)
         add_weather(tx.session, accepted)
         return dead.store(tx.session)
 
     def handle_forecasts(self, tx: BatchTransaction, messages: list[RawMessage]) -> list[Emission]:
-        """Validate and store a batch of ``weather.forecasts`` messages."""
-        now_ms = int(time.time() * 1000)
-        dead = DeadLetters()
-        accepted = []
-        for message, items in new_items(tx, messages, dead, "forecast_"):
-            forecasts, rejections = validate_weather_forecasts(items, now_ms, self._max_future_ms)
-            record_rejections(tx, message, rejections, dead, "forecast_")
-            tx.counts[(message.position.topic, "processed")] += len(forecasts)
-            accepted.extend(forecasts)
+        """Validate, cache and store a batch of ``weather.forecasts`` messages."""
+        accepted, dead = self._validate(tx, messages, validate_weather_forecasts, "forecast_")
         for forecast in accepted:
             self.forecast.add(forecast)
         add_weather_forecasts(tx.session, accepted)
         return dead.store(tx.session)
+
+    def _validate(
+        self,
+        tx: BatchTransaction,
+        messages: list[RawMessage],
+        validate: Callable[[list[Any], int, int], tuple[list[_T], list[Rejection]]],
+        prefix: str,
+    ) -> tuple[list[_T], DeadLetters]:
+        """The valid items of new messages; the rest dead-lettered and counted."""
+        now_ms = int(time.time() * 1000)
+        dead = DeadLetters()
+        accepted: list[_T] = []
+        for message, items in new_items(tx, messages, dead, prefix):
+            valid, rejections = validate(items, now_ms, self._max_future_ms)
+            record_rejections(tx, message, rejections, dead, prefix)
+            tx.counts[(message.position.topic, "processed")] += len(valid)
+            accepted.extend(valid)
+        return accepted, dead

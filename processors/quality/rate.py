@@ -38,12 +38,11 @@ def rate_mask(
     return _against_last_good(previous, values, ts_ms, excluded | flagged, max_rate_per_minute)
 
 
+_Previous = tuple[float, int] | None
+
+
 def _against_last_good(
-    previous: tuple[float, int] | None,
-    values: np.ndarray,
-    ts_ms: np.ndarray,
-    excluded: np.ndarray,
-    max_rate_per_minute: float,
+    previous: _Previous, values: np.ndarray, ts_ms: np.ndarray, excluded: np.ndarray, limit: float
 ) -> np.ndarray:
     n = len(values)
     ref_value = np.empty(n + 1)
@@ -59,4 +58,4 @@ def _against_last_good(
     minutes = np.maximum((ts_ms - ref_ts[last]) / 60_000.0, 1e-9)
     with np.errstate(invalid="ignore"):
         rate = np.abs(values - ref_value[last]) / minutes
-        return np.asarray(has_ref & (rate > max_rate_per_minute))
+        return np.asarray(has_ref & (rate > limit))
