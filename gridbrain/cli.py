@@ -35,7 +35,13 @@ def cli(ctx: click.Context) -> None:
 @cli.command()
 @click.option("--demo", is_flag=True, help="Feed the built-in simulated fleet.")
 @click.option("--duration", type=float, help="Stop by itself after this many seconds.")
-@click.option("--workers", type=int, default=1, show_default=True, help="Worker processes.")
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Ingest worker processes (plus one forecaster).",
+)
 @click.option(
     "--demo-days",
     type=float,

@@ -5,9 +5,9 @@ from typing import Any
 
 from gridbrain.services import database
 from gridbrain.settings import Settings
-from storage.queries import stage_counts
-from streams.lag import consumer_lag
-from streams.topics import FUSED, SENSOR_READINGS, WEATHER_OBSERVATIONS
+from storage.queries import applied_offsets, stage_counts
+from streams.lag import end_offsets, lag_of
+from streams.topics import INPUT_TOPICS, SENSOR_READINGS, WEATHER_OBSERVATIONS
 
 __all__ = ["collect_status"]
 
@@ -24,18 +24,17 @@ def collect_status(settings: Settings) -> list[dict[str, Any]]:
     """One row per (stage, topic): counters, whether they balance, and consumer lag.
 
     ``balanced`` checks the accounting rule processed + duplicates + dead-lettered =
-    received for the input topics. ``lag`` is empty when no broker is reachable.
+    received for the input topics. ``lag`` (messages after the last one whose effects the
+    stage committed) is given for the topics a stage consumes; it is empty when no broker
+    is reachable.
     """
     with database(settings) as sessions, sessions() as session:
         counts = stage_counts(session)
+        applied = applied_offsets(session)
     bootstrap = settings.kafka_bootstrap
     if not bootstrap and _embedded_broker_up(settings.embedded_kafka_port):
         bootstrap = f"127.0.0.1:{settings.embedded_kafka_port}"
-    lag = (
-        consumer_lag(bootstrap, settings.app_id, [SENSOR_READINGS, WEATHER_OBSERVATIONS, FUSED])
-        if bootstrap
-        else {}
-    )
+    ends = end_offsets(bootstrap, list(INPUT_TOPICS)) if bootstrap else {}
     rows = []
     for (stage, topic), values in sorted(counts.items()):
         row: dict[str, Any] = {"stage": stage, "topic": topic}
@@ -46,6 +45,9 @@ def collect_status(settings: Settings) -> list[dict[str, Any]]:
         row["balanced"] = (
             accounted == row["received"] if topic in (SENSOR_READINGS, WEATHER_OBSERVATIONS) else ""
         )
-        row["lag"] = lag.get(topic, "")
+        consumes = (stage, topic) in applied or (topic in INPUT_TOPICS and "received" in values)
+        row["lag"] = (
+            lag_of(applied.get((stage, topic), {}), ends, topic) if consumes and ends else ""
+        )
         rows.append(row)
     return rows

@@ -108,13 +108,20 @@ def _run_demo(
 def _start_workers(
     settings: Settings, bootstrap: str, db_url: str, n: int
 ) -> list[subprocess.Popen[bytes]]:
+    """``n`` ingest workers (clean, alert) and one forecaster, as docker-compose runs them.
+
+    The forecaster gets a process of its own: catching up on history it can take a core
+    for minutes, and ingestion must not wait for it.
+    """
     log = (settings.state_dir / "worker.log").open("ab")
     command = [sys.executable, "-m", "gridbrain.cli", "worker", "--kafka-bootstrap", bootstrap]
     if not settings.database_url:
         command += ["--database-url", db_url]  # the embedded one holds no secret
+    ingest = [*command, "--role", "clean", "--role", "alert"]
+    forecast = [*command, "--role", "forecast"]
     return [
-        subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        for _ in range(n)
+        subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        for argv in [*([ingest] * n), forecast]
     ]
 
 

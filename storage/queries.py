@@ -5,9 +5,24 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import Alert, DeadLetter, Forecast, QualityCount, Reading, StageCount
+from storage.models import (
+    Alert,
+    DeadLetter,
+    Forecast,
+    QualityCount,
+    Reading,
+    StageCount,
+    StreamOffset,
+)
 
-__all__ = ["latest_forecasts", "list_alerts", "quality_counts", "stage_counts", "table_counts"]
+__all__ = [
+    "applied_offsets",
+    "latest_forecasts",
+    "list_alerts",
+    "quality_counts",
+    "stage_counts",
+    "table_counts",
+]
 
 
 def latest_forecasts(
@@ -120,6 +135,16 @@ def quality_counts(session: Session, site: str | None = None) -> list[dict[str, 
         row["rejected"] = ", ".join(f"{k}={v}" for k, v in sorted(rejected.items()))
         rows.append(row)
     return rows
+
+
+def applied_offsets(session: Session) -> dict[tuple[str, str], dict[tuple[str, int], int]]:
+    """(stage, topic) -> the last input offset applied per (topic, partition)."""
+    out: dict[tuple[str, str], dict[tuple[str, int], int]] = {}
+    for stage, topic, partition, offset in session.execute(
+        select(StreamOffset.stage, StreamOffset.topic, StreamOffset.partition, StreamOffset.offset)
+    ):
+        out.setdefault((stage, topic), {})[(topic, partition)] = offset
+    return out
 
 
 def table_counts(session: Session) -> dict[str, int]:

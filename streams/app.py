@@ -38,7 +38,7 @@ from streams.topics import (
 )
 from streams.weather import WeatherStage
 
-__all__ = ["EXIT_STAGE_FAILED", "ROLES", "Role", "build_app"]
+__all__ = ["EXIT_STAGE_FAILED", "ROLES", "Role", "build_app", "group_id"]
 
 #: Exit code of a worker whose stage failed on a batch (EX_SOFTWARE).
 EXIT_STAGE_FAILED = 70
@@ -64,12 +64,25 @@ def _raw(event: EventT) -> RawMessage:
     )
 
 
+def group_id(app_id: str, roles: tuple[str, ...]) -> str:
+    """The Faust app id (= consumer group) of workers running ``roles``.
+
+    Workers of one group must run the same agents, so each set of roles gets its own
+    group; workers started with the same roles share one and split the partitions.
+
+    >>> group_id("gridbrain", ("clean", "forecast", "alert")), group_id("gridbrain", ("forecast",))
+    ('gridbrain', 'gridbrain-forecast')
+    """
+    chosen = [r for r in ROLES if r in roles]
+    return app_id if chosen == list(ROLES) else "-".join([app_id, *chosen])
+
+
 def build_app(
     settings: Settings, kafka_bootstrap: str, database_url: str, roles: tuple[Role, ...] = ROLES
 ) -> faust.App:
     """A Faust app running the stages of ``roles``, writing to ``database_url``."""
     app = faust.App(
-        settings.app_id,
+        group_id(settings.app_id, roles),
         broker=f"kafka://{kafka_bootstrap}",
         store="memory://",
         web_enabled=False,

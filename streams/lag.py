@@ -1,18 +1,19 @@
-"""Consumer lag per topic, from committed offsets and fetch-response high watermarks.
+"""End offsets of topics, read from fetch-response high watermarks.
 
 The embedded broker's ListOffsets(LATEST) answer is wrong when the last record batch
 holds more than one record, so end offsets are read from the high watermark that fetch
-responses carry instead.
+responses carry instead. Lag is then measured against the offsets whose effects each stage
+has committed (table ``stream_offsets``), whichever consumer group the stage runs in.
 """
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-__all__ = ["consumer_lag"]
+__all__ = ["end_offsets", "lag_of"]
 
 
-def consumer_lag(bootstrap: str, group: str, topics: list[str]) -> dict[str, int]:
-    """Messages not yet committed by ``group`` per topic (empty when unreachable)."""
+def end_offsets(bootstrap: str, topics: list[str]) -> dict[tuple[str, int], int]:
+    """The end offset of every partition of ``topics`` (empty when unreachable)."""
     try:
         consumer = KafkaConsumer(
             bootstrap_servers=bootstrap,
@@ -20,9 +21,7 @@ def consumer_lag(bootstrap: str, group: str, topics: list[str]) -> dict[str, int
             enable_auto_commit=False,
             request_timeout_ms=5000,
             consumer_timeout_ms=1000,
-        )
-        committer = KafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+            max_partition_fetch_bytes=1024,
         )
     except KafkaError:
         return {}
@@ -32,26 +31,27 @@ def consumer_lag(bootstrap: str, group: str, topics: list[str]) -> dict[str, int
             for t in topics
             for p in sorted(consumer.partitions_for_topic(t) or [])
         ]
-        committed = {tp: committer.committed(tp) or 0 for tp in partitions}
         consumer.assign(partitions)
         for tp in partitions:
-            consumer.seek(tp, max(committed[tp] - 1, 0))
-        highwater: dict[TopicPartition, int] = {}
+            consumer.seek(tp, 0)
+        highwater: dict[tuple[str, int], int] = {}
         for _ in range(10):
             consumer.poll(timeout_ms=300)
-            highwater = {
-                tp: consumer.highwater(tp)
-                for tp in partitions
-                if consumer.highwater(tp) is not None
-            }
+            for tp in partitions:
+                mark = consumer.highwater(tp)
+                if mark is not None:
+                    highwater[(tp.topic, tp.partition)] = mark
             if len(highwater) == len(partitions):
                 break
-        lag: dict[str, int] = {}
-        for tp in partitions:
-            lag[tp.topic] = lag.get(tp.topic, 0) + max(
-                highwater.get(tp, committed[tp]) - committed[tp], 0
-            )
-        return lag
+        return highwater
     finally:
         consumer.close()
-        committer.close()
+
+
+def lag_of(
+    applied: dict[tuple[str, int], int], ends: dict[tuple[str, int], int], topic: str
+) -> int:
+    """Messages of ``topic`` after the last applied offset of each partition."""
+    return sum(
+        max(end - applied.get((t, p), -1) - 1, 0) for (t, p), end in ends.items() if t == topic
+    )
