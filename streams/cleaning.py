@@ -107,9 +107,8 @@ class CleaningStage:
             tx.quality[(site_id, _LABELS[flag] if flag else "clean")] += n
         result = self._resampler.aggregate(admitted, flags)
         self._store(tx, admitted, result)
-        fused = self._fuse(tx, result.closed)
-        tx.counts[(FUSED, "emitted")] += len(fused)
-        return dead.store(tx.session) + fused
+        tx.counts[(FUSED, "emitted")] += len(result.closed)
+        return dead.store(tx.session) + self._fuse(tx, result.closed)
 
     def _store(self, tx: BatchTransaction, admitted: ReadingBatch, result: Aggregation) -> None:
         sites = set(admitted.site_id)
@@ -141,12 +140,14 @@ class CleaningStage:
                 lo, hi = missing.get(station, (end, end))
                 missing[station] = (min(lo, end), max(hi, end))
         stored = self._weather.load(tx, missing)
-        emissions = []
+        per_site: dict[str, list[dict[str, object]]] = {}
         for step, hit in zip(closed, cached, strict=True):
             observed, forecast = cache if hit else stored
             fused = fuse(step, step_ms, self._stations[step.site_id], observed, forecast)
-            emissions.append(Emission(FUSED, step.site_id.encode(), encode(fused.to_dict())))
-        return emissions
+            per_site.setdefault(step.site_id, []).append(fused.to_dict())
+        # One message per site and batch, its steps in time order: replays close thousands
+        # of steps per batch, and a message each would make the producer the bottleneck.
+        return [Emission(FUSED, site.encode(), encode(steps)) for site, steps in per_site.items()]
 
 
 def _station_of(profile: SiteProfile, stations: dict[str, tuple[float, float]], km: float) -> str:

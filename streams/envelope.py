@@ -103,18 +103,23 @@ class DeadLetters:
 def fused_steps(
     tx: BatchTransaction, messages: list[RawMessage], dead: DeadLetters
 ) -> Iterator[FusedStep]:
-    """The fused steps of the messages not yet applied; undecodable ones dead-lettered."""
+    """The fused steps of the messages not yet applied; undecodable ones dead-lettered.
+
+    A message holds one site's steps of one cleaning batch (a JSON array), or one step.
+    """
     for message in messages:
         if not tx.is_new(message.position):
             continue
         try:
-            step = FusedStep.from_dict(json.loads(message.value))
+            decoded = json.loads(message.value)
+            items = decoded if isinstance(decoded, list) else [decoded]
+            steps = [FusedStep.from_dict(item) for item in items]
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             dead.reject_message(tx, message, "bad_fused_step", repr(exc))
             continue
-        tx.counts[(message.position.topic, "received")] += 1
-        tx.counts[(message.position.topic, "processed")] += 1
-        yield step
+        tx.counts[(message.position.topic, "received")] += len(steps)
+        tx.counts[(message.position.topic, "processed")] += len(steps)
+        yield from steps
 
 
 def new_items(

@@ -245,7 +245,7 @@ def fused_steps_of(bootstrap: str, site: str) -> list[dict[str, Any]]:
         consumer_timeout_ms=5000,
     )
     try:
-        return [json.loads(m.value) for m in consumer if m.key == site.encode()]
+        return [step for m in consumer if m.key == site.encode() for step in json.loads(m.value)]
     finally:
         consumer.close()
 

@@ -70,7 +70,7 @@ def outcome(services: Services, site: str, emitted: list[Emission]) -> tuple[obj
         dead = session.execute(
             text("SELECT count(*) FROM dead_letters WHERE payload LIKE :p"), {"p": f"%{site}%"}
         ).scalar_one()
-    steps = [json.loads(e.value)["ts_ms"] for e in emitted if e.topic == FUSED]
+    steps = [step["ts_ms"] for e in emitted if e.topic == FUSED for step in json.loads(e.value)]
     return [tuple(r) for r in rows], steps, dead
 
 
@@ -198,7 +198,7 @@ def test_station_weather_and_forecasts_reach_a_restarted_worker(services: Servic
         services, CleaningStage(settings), _messages(SENSOR_READINGS, 306, "x", readings)
     )
     fused = {
-        json.loads(e.value)["site_id"]: json.loads(e.value) for e in emitted if e.topic == FUSED
+        step["site_id"]: step for e in emitted if e.topic == FUSED for step in json.loads(e.value)
     }
     for site in ("rs-named", "rs-near"):
         step = fused[site]  # the step [T0, T0 + 15 min) closed by the reading at 40 min
