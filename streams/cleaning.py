@@ -38,6 +38,7 @@ __all__ = ["STATE_KEY", "CleaningStage"]
 #: Name under which the stage saves its per-site state.
 STATE_KEY = "clean"
 _LABELS = {int(f): f.label for f in Flag}
+_STEPS_PER_MESSAGE = 200  # ~100 kB, well under the producers' 1 MB request limit
 
 
 class CleaningStage:
@@ -145,9 +146,13 @@ class CleaningStage:
             observed, forecast = cache if hit else stored
             fused = fuse(step, step_ms, self._stations[step.site_id], observed, forecast)
             per_site.setdefault(step.site_id, []).append(fused.to_dict())
-        # One message per site and batch, its steps in time order: replays close thousands
-        # of steps per batch, and a message each would make the producer the bottleneck.
-        return [Emission(FUSED, site.encode(), encode(steps)) for site, steps in per_site.items()]
+        # Up to _STEPS_PER_MESSAGE steps of a site per message, in time order: replays close
+        # thousands of steps per batch, and a message each makes the producer the bottleneck.
+        return [
+            Emission(FUSED, site.encode(), encode(steps[i : i + _STEPS_PER_MESSAGE]))
+            for site, steps in per_site.items()
+            for i in range(0, len(steps), _STEPS_PER_MESSAGE)
+        ]
 
 
 def _station_of(profile: SiteProfile, stations: dict[str, tuple[float, float]], km: float) -> str:
