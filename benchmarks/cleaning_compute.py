@@ -33,11 +33,11 @@ def clean(messages: list[bytes], batch_messages: int) -> tuple[int, int]:
     for start in range(0, len(messages), batch_messages):
         admitted = ReadingBatch()
         for raw in messages[start : start + batch_messages]:
-            batch, _ = validate_readings(decode_items(raw), 2_000_000_000_000, 0)
+            batch, rejected = validate_readings(decode_items(raw), 2_000_000_000_000, 0)
+            readings += len(batch) + len(rejected)
             batch = batch.take(range_mask(batch))
             is_open, first = resampler.admit(batch)
             admitted.extend(batch.take(is_open & first))
-            readings += len(batch)
         flags = checker.check(admitted)
         steps += len(resampler.aggregate(admitted, flags).closed)
     return readings, steps

@@ -33,7 +33,10 @@ def produce(
         bootstrap_servers=bootstrap,
         linger_ms=20,
         batch_size=512 * 1024,
-        acks=1,
+        # Idempotent: a batch retried after a timeout is neither duplicated nor reordered
+        # (a reordered replay would make readings arrive after their step closed).
+        acks="all",
+        enable_idempotence=True,
         compression_type=None,
         client_id="gridbrain-producer",
     )
