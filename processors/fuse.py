@@ -78,12 +78,12 @@ class FusedStep:
 class WeatherAsOf:
     """Recent weather per site, for event-time as-of joins with a staleness limit.
 
-    Memory is bounded by ``keep_ms`` behind each station's newest observation (default: 4
-    staleness windows); ``keep_ms=None`` keeps everything (a batch's load from storage).
+    Memory is bounded to 4 staleness windows behind each station's newest observation;
+    ``bounded=False`` keeps everything (a batch's load from storage).
     """
 
     staleness_ms: int
-    keep_ms: int | None = -1
+    bounded: bool = True
     _times: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     _values: dict[str, list[dict[str, float]]] = field(default_factory=lambda: defaultdict(list))
 
@@ -97,10 +97,9 @@ class WeatherAsOf:
             return
         times.insert(pos, observation.ts_ms)
         values.insert(pos, dict(observation.variables))
-        if self.keep_ms is None:
+        if not self.bounded:
             return
-        keep = 4 * self.staleness_ms if self.keep_ms < 0 else self.keep_ms
-        drop = bisect.bisect_left(times, times[-1] - keep)
+        drop = bisect.bisect_left(times, times[-1] - 4 * self.staleness_ms)
         if drop:
             del times[:drop]
             del values[:drop]
@@ -118,11 +117,11 @@ class WeatherAsOf:
 class ForecastAsOf:
     """Recent weather forecasts per station: for a time, the newest issue known by then.
 
-    ``keep_ms`` bounds memory as in :class:`WeatherAsOf`.
+    ``bounded`` bounds memory as in :class:`WeatherAsOf`.
     """
 
     staleness_ms: int
-    keep_ms: int | None = -1
+    bounded: bool = True
     # station -> valid time -> [(issued, variables)] sorted by issue time
     _issues: dict[str, dict[int, list[tuple[int, dict[str, float]]]]] = field(
         default_factory=lambda: defaultdict(dict)
@@ -133,12 +132,12 @@ class ForecastAsOf:
     def add(self, forecast: WeatherForecast) -> None:
         """Remember a forecast (any arrival order; a repeat of an issue replaces it).
 
-        Forecasts valid more than ``keep_ms`` before the station's newest issue are
-        forgotten.
+        When bounded, forecasts valid more than 4 staleness windows before the station's
+        newest issue are forgotten.
         """
         station = forecast.site_id
-        if self.keep_ms is not None:
-            keep = 4 * self.staleness_ms if self.keep_ms < 0 else self.keep_ms
+        if self.bounded:
+            keep = 4 * self.staleness_ms
             newest = max(self._newest_issue.get(station, forecast.issued_ms), forecast.issued_ms)
             self._newest_issue[station] = newest
             self._prune(station, newest - keep)

@@ -56,7 +56,6 @@ class CleaningStage:
         self._station_km = settings.nearest_station_max_km
         self._config = QualityConfig()
         self._weather = weather or WeatherStage(settings)
-        self._known_sites: set[str] = set()
         self.reset()
 
     def reset(self) -> None:
@@ -65,6 +64,7 @@ class CleaningStage:
         self._resampler = Resampler(self._step_ms, self._lateness_ms, max_gap)
         self._checker = QualityChecker(self._config)
         self._stations: dict[str, str] = {}
+        self._known_sites: set[str] = set()  # sites this worker has registered
         self._weather.reset()
 
     def _load_sites(self, tx: BatchTransaction, site_ids: list[str]) -> None:

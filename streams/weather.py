@@ -49,8 +49,8 @@ class WeatherStage:
         They are not merged into the caches: a replay's weather can run years ahead of its
         readings, and the caches keep only the newest hours of each station.
         """
-        observed = WeatherAsOf(self._staleness_ms, keep_ms=None)
-        forecast = ForecastAsOf(self._staleness_ms, keep_ms=None)
+        observed = WeatherAsOf(self._staleness_ms, bounded=False)
+        forecast = ForecastAsOf(self._staleness_ms, bounded=False)
         for station_id, (start_ms, end_ms) in windows.items():
             lo, hi = start_ms - self._staleness_ms, end_ms
             for observation in weather_between(tx.session, station_id, lo, hi):
