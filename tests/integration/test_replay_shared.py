@@ -10,7 +10,7 @@ Skips with a reason where the shared data (setting GRIDBRAIN_SHARED_DATA_DIR) is
 import json
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +57,6 @@ class Case:
     series: dict[str, tuple[str, str]]  # column -> (site, quantity)
     time: str | None = None  # naive time column when values can share a 15-min step
     time_format: str | None = None
-    site_column: str | None = None  # ... or values come from one station of a multi-site file
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 CASES = {
