@@ -12,7 +12,6 @@ Usage: .venv/bin/python benchmarks/pipeline_throughput.py [--readings 200000] [-
 import argparse
 import json
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from kafka import KafkaProducer
 from tqdm import tqdm
 
 from gridbrain.embedded import EmbeddedBroker, free_port, open_database_url
+from gridbrain.services import worker_command
 from storage.db import make_engine, make_sessionmaker, migrate
 from storage.queries import stage_counts
 from streams.throughput import raw_consumer_rate
@@ -65,18 +65,7 @@ def produce(bootstrap: str, readings: int, batch: int, sites: int) -> int:
 
 def pipeline(bootstrap: str, url: str, expected: int, roles: list[str], log: Path) -> float:
     sessions = make_sessionmaker(make_engine(url))
-    command = [
-        sys.executable,
-        "-m",
-        "gridbrain.cli",
-        "worker",
-        "--kafka-bootstrap",
-        bootstrap,
-        "--database-url",
-        url,
-    ]
-    for role in roles:
-        command += ["--role", role]
+    command = worker_command(bootstrap, url, tuple(roles))
     worker = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     first: tuple[float, int] | None = None
     try:

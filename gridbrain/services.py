@@ -1,5 +1,6 @@
 """Resolving the services a command uses: external ones named by settings, else embedded."""
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -9,7 +10,7 @@ from gridbrain.embedded import open_database_url
 from gridbrain.settings import Settings
 from storage.db import make_engine, make_sessionmaker, migrate
 
-__all__ = ["database", "database_url_of"]
+__all__ = ["database", "database_url_of", "worker_command"]
 
 
 def database_url_of(settings: Settings) -> str | None:
@@ -27,3 +28,19 @@ def database(settings: Settings) -> Iterator[sessionmaker[Session]]:
             yield make_sessionmaker(engine)
         finally:
             engine.dispose()
+
+
+def worker_command(
+    bootstrap: str, database_url: str | None, roles: tuple[str, ...] = ()
+) -> list[str]:
+    """The command line of a ``gridbrain worker`` process running ``roles`` (default: all).
+
+    ``database_url`` is passed on the command line only for embedded databases (they hold
+    no secret); None leaves it to ``GRIDBRAIN_DATABASE_URL``.
+    """
+    command = [sys.executable, "-m", "gridbrain.cli", "worker", "--kafka-bootstrap", bootstrap]
+    if database_url is not None:
+        command += ["--database-url", database_url]
+    for role in roles:
+        command += ["--role", role]
+    return command

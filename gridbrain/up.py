@@ -2,7 +2,6 @@
 
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import click
 from gridbrain.demo import DEMO_SITES, simulate
 from gridbrain.embedded import EmbeddedBroker, open_database_url
 from gridbrain.monitor import Monitor
-from gridbrain.services import database_url_of
+from gridbrain.services import database_url_of, worker_command
 from gridbrain.settings import Settings
 from storage.db import make_engine, make_sessionmaker, migrate
 from storage.repositories import forget_offsets, latest_reading_ms
@@ -114,11 +113,9 @@ def _start_workers(
     for minutes, and ingestion must not wait for it.
     """
     log = (settings.state_dir / "worker.log").open("ab")
-    command = [sys.executable, "-m", "gridbrain.cli", "worker", "--kafka-bootstrap", bootstrap]
-    if not settings.database_url:
-        command += ["--database-url", db_url]  # the embedded one holds no secret
-    ingest = [*command, "--role", "clean", "--role", "alert"]
-    forecast = [*command, "--role", "forecast"]
+    url = None if settings.database_url else db_url
+    ingest = worker_command(bootstrap, url, ("clean", "alert"))
+    forecast = worker_command(bootstrap, url, ("forecast",))
     return [
         subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         for argv in [*([ingest] * n), forecast]

@@ -27,11 +27,10 @@ def load_fused_history(
     """
     since_ms, until_ms = window
     observed, forecast = WeatherAsOf(staleness_ms), ForecastAsOf(staleness_ms)
-    for observation in weather_between(
-        session, station_id, since_ms - staleness_ms, until_ms + step_ms
-    ):
+    windows = {station_id: (since_ms - staleness_ms, until_ms + step_ms)}
+    for observation in weather_between(session, windows):
         observed.add(observation)
-    for item in forecasts_between(session, station_id, since_ms - staleness_ms, until_ms + step_ms):
+    for item in forecasts_between(session, windows):
         forecast.add(item)
     steps: dict[int, dict[str, float]] = {}
     for ts, quantity, value in session.execute(

@@ -1,10 +1,11 @@
 """Weather observations and forecasts: storing them and reading them back for fusion."""
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from processors.timestamps import ms_to_datetime
 from processors.weather import WeatherForecast, WeatherObservation
@@ -61,31 +62,43 @@ def add_weather_forecasts(session: Session, forecasts: Iterable[WeatherForecast]
     )
 
 
-def weather_between(
-    session: Session, site_id: str, start_ms: int, end_ms: int
-) -> list[WeatherObservation]:
-    """A site's (or station's) observations in ``[start_ms, end_ms]``, oldest first."""
-    rows = session.execute(
-        select(ObservationRow.ts, ObservationRow.variables)
-        .where(
-            ObservationRow.site_id == site_id,
-            ObservationRow.ts >= ms_to_datetime(start_ms),
-            ObservationRow.ts <= ms_to_datetime(end_ms),
+Windows = Mapping[str, tuple[int, int]]
+
+
+def _within(
+    site: InstrumentedAttribute[str], ts: InstrumentedAttribute[datetime], windows: Windows
+) -> ColumnElement[bool]:
+    """SQL: the row's site has a window, and its time lies in it (bounds included)."""
+    return or_(
+        *(
+            and_(site == s, ts >= ms_to_datetime(lo), ts <= ms_to_datetime(hi))
+            for s, (lo, hi) in windows.items()
         )
+    )
+
+
+def weather_between(session: Session, windows: Windows) -> list[WeatherObservation]:
+    """Observations of each site (or station) in its ``(start_ms, end_ms)``, oldest first.
+
+    One query for every site, whatever their windows.
+    """
+    if not windows:
+        return []
+    rows = session.execute(
+        select(ObservationRow.site_id, ObservationRow.ts, ObservationRow.variables)
+        .where(_within(ObservationRow.site_id, ObservationRow.ts, windows))
         .order_by(ObservationRow.ts)
     )
-    return [WeatherObservation(site_id, _ms(ts), dict(v)) for ts, v in rows]
+    return [WeatherObservation(site, _ms(ts), dict(v)) for site, ts, v in rows]
 
 
-def forecasts_between(
-    session: Session, site_id: str, start_ms: int, end_ms: int
-) -> list[WeatherForecast]:
-    """A site's (or station's) forecasts valid in ``[start_ms, end_ms]``."""
+def forecasts_between(session: Session, windows: Windows) -> list[WeatherForecast]:
+    """Forecasts of each site (or station) valid in its ``(start_ms, end_ms)``."""
+    if not windows:
+        return []
     rows = session.execute(
-        select(ForecastRow.issued_at, ForecastRow.valid_at, ForecastRow.variables).where(
-            ForecastRow.site_id == site_id,
-            ForecastRow.valid_at >= ms_to_datetime(start_ms),
-            ForecastRow.valid_at <= ms_to_datetime(end_ms),
-        )
+        select(
+            ForecastRow.site_id, ForecastRow.issued_at, ForecastRow.valid_at, ForecastRow.variables
+        ).where(_within(ForecastRow.site_id, ForecastRow.valid_at, windows))
     )
-    return [WeatherForecast(site_id, _ms(i), _ms(v), dict(x)) for i, v, x in rows]
+    return [WeatherForecast(site, _ms(i), _ms(v), dict(x)) for site, i, v, x in rows]

@@ -51,12 +51,19 @@ class WeatherStage:
         """
         observed = WeatherAsOf(self._staleness_ms, bounded=False)
         forecast = ForecastAsOf(self._staleness_ms, bounded=False)
-        for station_id, (start_ms, end_ms) in windows.items():
-            lo, hi = start_ms - self._staleness_ms, end_ms
-            for observation in weather_between(tx.session, station_id, lo, hi):
-                observed.add(observation)
-            for item in forecasts_between(tx.session, station_id, lo, hi):
-                forecast.add(item)
+        padded = {s: (lo - self._staleness_ms, hi) for s, (lo, hi) in windows.items()}
+        for observation in weather_between(tx.session, padded):
+            observed.add(observation)
+        for item in forecasts_between(tx.session, padded):
+            forecast.add(item)
+        return observed, forecast
+        # One query per table for every station: the span of all their windows.
+        lo = min(start for start, _ in windows.values()) - self._staleness_ms
+        hi = max(end for _, end in windows.values())
+        for observation in weather_between(tx.session, windows.keys(), lo, hi):
+            observed.add(observation)
+        for item in forecasts_between(tx.session, windows.keys(), lo, hi):
+            forecast.add(item)
         return observed, forecast
 
     def handle_observations(

@@ -5,7 +5,6 @@ Set GRIDBRAIN_KAFKA_BOOTSTRAP and GRIDBRAIN_DATABASE_URL to run against external
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridbrain.embedded import EmbeddedBroker, free_port, open_database_url
-from gridbrain.services import database_url_of
+from gridbrain.services import database_url_of, worker_command
 from gridbrain.settings import Settings
 from storage.db import make_engine, make_sessionmaker, migrate
 from streams.topics import create_topics
@@ -58,18 +57,7 @@ def running_worker(services: Services, roles: tuple[str, ...] = ()) -> Iterator[
     """A real Faust worker process running ``roles`` (default: every stage)."""
     log = (services.state_dir / "worker.log").open("wb")
     env = {**os.environ, "GRIDBRAIN_LOG_LEVEL": "INFO"}
-    command = [
-        sys.executable,
-        "-m",
-        "gridbrain.cli",
-        "worker",
-        "--kafka-bootstrap",
-        services.bootstrap,
-        "--database-url",
-        services.database_url,
-    ]
-    for role in roles:
-        command += ["--role", role]
+    command = worker_command(services.bootstrap, services.database_url, roles)
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         yield process
