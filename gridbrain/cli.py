@@ -304,13 +304,15 @@ def status(settings: Settings, fmt: str) -> None:
     click.echo(render(collect_status(settings), fmt))
 
 
-def _add_benchmarks() -> None:
+def _add_commands() -> None:
     from gridbrain.benchmark import benchmark
+    from gridbrain.models_cli import backtest, models, train
 
-    cli.add_command(benchmark)
+    for command in (benchmark, backtest, train, models):
+        cli.add_command(command)
 
 
-_add_benchmarks()
+_add_commands()
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ __all__ = [
     "EmbeddedStackError",
     "GridbrainError",
     "InvalidMessageError",
+    "ModelError",
 ]
 
 
@@ -38,3 +39,10 @@ class InvalidMessageError(GridbrainError, ValueError):
 
 class EmbeddedStackError(GridbrainError, RuntimeError):
     """The embedded broker or database could not be started or reached."""
+
+
+class ModelError(GridbrainError, RuntimeError):
+    """A forecasting model cannot be trained, loaded or used for a batch.
+
+    The forecasting stage answers with a fallback model and records why.
+    """

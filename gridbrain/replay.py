@@ -40,7 +40,16 @@ from gridbrain.errors import ConfigurationError
 from processors.quantities import WEATHER_VARIABLES
 from processors.sites import SiteProfile
 
-__all__ = ["ColumnMapping", "FileMapping", "Pacer", "Replay", "load_mapping", "replay_file"]
+__all__ = [
+    "ColumnMapping",
+    "FileMapping",
+    "MappedTable",
+    "Pacer",
+    "Replay",
+    "load_mapping",
+    "read_mapped",
+    "replay_file",
+]
 
 
 class ColumnMapping(BaseModel):
@@ -186,13 +195,30 @@ class Replay:
     observations: int = 0
 
 
-def replay_file(path: Path, mapping: FileMapping, speed: float | None = None) -> Replay:
-    """Messages from a CSV or Parquet file, ``batch_rows`` rows per message and site.
+@dataclass(frozen=True)
+class MappedTable:
+    """The rows of a file with a usable timestamp, as the mapping reads them.
 
-    Args:
-        path: the file.
-        mapping: how its columns become readings and weather observations.
-        speed: pace messages at this many times real time (event time); None: unpaced.
+    Attributes:
+        ts: timestamps (timezone-aware).
+        event_ms: the same in epoch milliseconds.
+        sites: the site of each row.
+        values: mapped column -> float values (NaN where missing).
+        usable: which rows of the file had a usable timestamp.
+    """
+
+    ts: pd.Series
+    event_ms: np.ndarray
+    sites: np.ndarray
+    values: dict[str, np.ndarray]
+    usable: np.ndarray
+
+
+def read_mapped(path: Path, mapping: FileMapping) -> MappedTable:
+    """Read the mapped columns of a CSV or Parquet file.
+
+    Raises:
+        ConfigurationError: a mapped column is not in the file.
     """
     frame = _read(path, mapping)
     absent = [c for c in mapping.source_columns() if c not in frame.columns]
@@ -201,15 +227,28 @@ def replay_file(path: Path, mapping: FileMapping, speed: float | None = None) ->
     ts = _timestamps(frame, mapping)
     usable = ts.notna().to_numpy()
     event_ms = (ts[usable].astype("datetime64[ms, UTC]").astype("int64")).to_numpy()
-    stamps = ts[usable].map(lambda t: t.isoformat()).to_numpy()
     if mapping.site_column:
         sites = (mapping.site_prefix + frame[mapping.site_column].astype(str)).to_numpy()[usable]
     else:
-        sites = np.full(len(stamps), mapping.site_id, dtype=object)
-    columns = [*mapping.columns, *mapping.weather]
+        sites = np.full(len(event_ms), mapping.site_id, dtype=object)
     values = {
-        c: pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)[usable] for c in columns
+        c: pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)[usable]
+        for c in [*mapping.columns, *mapping.weather]
     }
+    return MappedTable(ts[usable], event_ms, sites, values, usable)
+
+
+def replay_file(path: Path, mapping: FileMapping, speed: float | None = None) -> Replay:
+    """Messages from a CSV or Parquet file, ``batch_rows`` rows per message and site.
+
+    Args:
+        path: the file.
+        mapping: how its columns become readings and weather observations.
+        speed: pace messages at this many times real time (event time); None: unpaced.
+    """
+    table = read_mapped(path, mapping)
+    event_ms, sites, values, usable = table.event_ms, table.sites, table.values, table.usable
+    stamps = table.ts.map(lambda t: t.isoformat()).to_numpy()
     present = {c: ~np.isnan(v) for c, v in values.items()}
     chunks = [
         (int(event_ms[rows[start]]), str(site), rows[start : start + mapping.batch_rows])

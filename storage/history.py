@@ -1,5 +1,8 @@
 """Loading recent fused history from the database (to warm a restarted forecaster)."""
 
+from dataclasses import dataclass
+
+import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -7,9 +10,11 @@ from processors.fuse import ForecastAsOf, FusedStep, WeatherAsOf, fuse
 from processors.resample import ClosedStep
 from processors.timestamps import ms_to_datetime
 from storage.models import Reading
+from processors.sites import SiteProfile
+from storage.sites import site_profiles
 from storage.weather import forecasts_between, weather_between
 
-__all__ = ["load_fused_history"]
+__all__ = ["SeriesFrame", "load_fused_history", "load_series_frames"]
 
 
 def load_fused_history(
@@ -53,3 +58,53 @@ def load_fused_history(
         )
         for ts, values in sorted(steps.items())
     ]
+
+
+@dataclass(frozen=True)
+class SeriesFrame:
+    """The stored clean steps of one quantity at one site, with its station's weather.
+
+    Attributes:
+        profile: the site's registered profile.
+        values: value per step start (epoch ms).
+        weather: variable -> value per observation time (epoch ms).
+    """
+
+    profile: SiteProfile
+    values: pd.Series
+    weather: dict[str, pd.Series]
+
+
+def load_series_frames(
+    session: Session, quantity: str, sites: list[str] | None = None
+) -> list[SeriesFrame]:
+    """Every stored series of ``quantity`` (measured or interpolated steps), site by site."""
+    query = select(Reading.site_id, Reading.ts, Reading.value).where(
+        Reading.quantity == quantity,
+        Reading.quality.in_(("ok", "cleaned", "interpolated")),
+        Reading.value.is_not(None),
+    )
+    if sites:
+        query = query.where(Reading.site_id.in_(sites))
+    rows = pd.DataFrame(session.execute(query.order_by(Reading.ts)).all(), columns=["site", "ts", "value"])
+    if rows.empty:
+        return []
+    rows["ms"] = rows["ts"].map(lambda t: int(t.timestamp() * 1000))
+    profiles = site_profiles(session, rows["site"].unique().tolist())
+    out = []
+    for site, group in rows.groupby("site"):
+        profile = profiles.get(str(site)) or SiteProfile(site_id=str(site))
+        station = profile.weather_station or profile.site_id
+        span = (int(group["ms"].min()), int(group["ms"].max()))
+        weather: dict[str, dict[int, float]] = {}
+        for observation in weather_between(session, {station: span}):
+            for name, value in observation.variables.items():
+                weather.setdefault(name, {})[observation.ts_ms] = value
+        out.append(
+            SeriesFrame(
+                profile,
+                pd.Series(group["value"].to_numpy(), index=group["ms"].to_numpy()),
+                {name: pd.Series(values).sort_index() for name, values in weather.items()},
+            )
+        )
+    return out

@@ -9,6 +9,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -25,6 +26,7 @@ __all__ = [
     "Forecast",
     "QualityCount",
     "Reading",
+    "RegisteredModel",
     "Site",
     "SiteState",
     "StageCount",
@@ -120,6 +122,7 @@ class Forecast(Base):
     p50: Mapped[float] = mapped_column(Float)
     p90: Mapped[float] = mapped_column(Float)
     completeness: Mapped[float | None] = mapped_column(Float)
+    fallback: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
     __table_args__ = (Index("ix_forecasts_latest", "site_id", "quantity", "issued_at"),)
 
@@ -196,3 +199,29 @@ class StreamOffset(Base):
     topic: Mapped[str] = mapped_column(String(128), primary_key=True)
     partition: Mapped[int] = mapped_column(Integer, primary_key=True)
     offset: Mapped[int] = mapped_column(BigInteger)
+
+
+class RegisteredModel(Base):
+    """A trained model version: its artifact, back-test metrics and promotion status.
+
+    ``status`` is ``candidate`` (registered, not better than the promoted one),
+    ``promoted`` (serving; at most one per quantity and site group) or ``retired``.
+    ``sites`` is the site group it serves (None: every site).
+    """
+
+    __tablename__ = "models"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    sites: Mapped[list[str] | None] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16))
+    metrics: Mapped[dict[str, object]] = mapped_column(JSONB)
+    artifact: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    promoted_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    __table_args__ = (
+        UniqueConstraint("name", "version"),
+        Index("ix_models_promoted", "quantity", "status"),
+    )

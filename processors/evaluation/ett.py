@@ -9,7 +9,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["EttSplits", "metrics", "repeat_last", "split", "windows"]
+from processors.forecast.batch import WindowBatch
+
+__all__ = [
+    "EttSplits",
+    "channel_batch",
+    "channel_targets",
+    "from_channels",
+    "metrics",
+    "repeat_last",
+    "split",
+    "windows",
+]
 
 _MONTH = 30 * 24
 
@@ -75,3 +86,33 @@ def metrics(prediction: np.ndarray, target: np.ndarray) -> dict[str, float]:
     """MSE and MAE over every window, step and channel."""
     error = prediction.astype(np.float64) - target
     return {"mse": float(np.mean(error**2)), "mae": float(np.mean(np.abs(error)))}
+
+
+def channel_batch(x: np.ndarray, horizon: int) -> WindowBatch:
+    """Windows (N, L, C) as N * C single-series windows (channel-independent models).
+
+    ETT windows carry no weather and no location; their timestamps are not used.
+    """
+    n, lookback, channels = x.shape
+    series = x.transpose(0, 2, 1).reshape(n * channels, lookback)
+    return WindowBatch(
+        y=series,
+        exog=np.zeros((len(series), lookback + horizon, 0), dtype=np.float32),
+        last_ts_ms=np.zeros(len(series), dtype=np.int64),
+        step_ms=3_600_000,
+        horizon=horizon,
+        latitude=np.full(len(series), np.nan),
+        longitude=np.full(len(series), np.nan),
+    )
+
+
+def channel_targets(y: np.ndarray) -> np.ndarray:
+    """Targets (N, H, C) in :func:`channel_batch` order, shape (N * C, H)."""
+    n, horizon, channels = y.shape
+    return y.transpose(0, 2, 1).reshape(n * channels, horizon)
+
+
+def from_channels(prediction: np.ndarray, channels: int) -> np.ndarray:
+    """Per-channel forecasts (N * C, H) back to (N, H, C)."""
+    rows, horizon = prediction.shape
+    return prediction.reshape(rows // channels, channels, horizon).transpose(0, 2, 1)

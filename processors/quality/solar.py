@@ -8,13 +8,15 @@ __all__ = ["solar_elevation_deg"]
 _DAY_MS = 86_400_000
 
 
-def solar_elevation_deg(ts_ms: np.ndarray, latitude: float, longitude: float) -> np.ndarray:
+def solar_elevation_deg(
+    ts_ms: np.ndarray, latitude: float | np.ndarray, longitude: float | np.ndarray
+) -> np.ndarray:
     """Solar elevation (no refraction) in degrees at each time (about 1 degree accurate).
 
     Args:
         ts_ms: epoch milliseconds UTC.
-        latitude: degrees north.
-        longitude: degrees east.
+        latitude: degrees north (a scalar, or one per time).
+        longitude: degrees east (a scalar, or one per time).
 
     >>> noon = np.array([1719144000000])  # 2024-06-23 12:00 UTC, Greenwich
     >>> round(float(solar_elevation_deg(noon, 51.48, 0.0)[0]))

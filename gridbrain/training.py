@@ -1,0 +1,115 @@
+"""``gridbrain train`` and ``gridbrain backtest``: fit, score, plot, register, promote."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gridbrain.plots import plot_forecasts, plot_reliability
+from gridbrain.progress import epoch_bar
+from processors.evaluation.backtest import BacktestPlan, Scored, fit, score
+from processors.evaluation.metrics import skill
+from processors.forecast.arx import Arx
+from processors.forecast.base import QuantileModel
+from processors.forecast.baselines import Persistence, SeasonalNaive
+from processors.forecast.history import EXOG_VARIABLES
+from processors.forecast.linear import LinearModel
+from processors.forecast.patchtst import PatchTst
+
+__all__ = ["BASELINES", "MODEL_NAMES", "TrainOptions", "backtest_models", "make_model", "report"]
+
+_DAY_MS = 86_400_000
+BASELINES = ("persistence", "seasonal_naive", "seasonal_naive_7d")
+MODEL_NAMES = (*BASELINES, "arx", "linear", "linear_daily", "patchtst")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Options of the trainable models.
+
+    Attributes:
+        lookback: history steps of the neural models.
+        horizon: steps ahead.
+        step_ms: the series' step.
+        epochs: at most this many epochs.
+        device: torch device.
+        seed: training seed.
+    """
+
+    lookback: int
+    horizon: int
+    step_ms: int
+    epochs: int = 30
+    device: str = "cpu"
+    seed: int = 2021
+
+
+def make_model(name: str, options: TrainOptions) -> QuantileModel:
+    """A fresh model by name (see :data:`MODEL_NAMES`)."""
+    if name == "persistence":
+        return Persistence()
+    if name.startswith("seasonal_naive"):
+        return SeasonalNaive(7 if name.endswith("_7d") else 1)
+    if name == "arx":
+        return Arx(device=options.device)
+    common: dict[str, Any] = {
+        "n_exog": len(EXOG_VARIABLES),
+        "train": {"epochs": options.epochs, "seed": options.seed},
+    }
+    model: QuantileModel
+    if name == "linear":
+        model = LinearModel(options.lookback, options.horizon, **common)
+    elif name == "linear_daily":
+        period = _DAY_MS // options.step_ms
+        model = LinearModel(options.lookback, options.horizon, period=period, **common)
+    elif name == "patchtst":
+        common["train"] |= {"learning_rate": 0.001, "patience": 3}
+        model = PatchTst(options.lookback, options.horizon, **common)
+    else:
+        raise KeyError(name)
+    return model.to(options.device)
+
+
+def backtest_models(
+    names: list[str], plan: BacktestPlan, options: TrainOptions
+) -> dict[str, tuple[QuantileModel, Scored]]:
+    """Fit (with a progress bar per model) and score every named model on ``plan``."""
+    out = {}
+    for name in names:
+        model = make_model(name, options)
+        with epoch_bar(f"fitting {name}", model) as progress:
+            fit(model, plan, progress)
+        out[name] = (model, score(model, plan))
+    return out
+
+
+def report(results: dict[str, Scored], out_dir: Path | None, step_ms: int) -> list[dict[str, Any]]:
+    """Rows of metrics with skill against persistence and seasonal naive; plots and JSON.
+
+    Skill is 1 - MAE / reference MAE (``skill_mae``) and the same for CRPS.
+    """
+    rows = []
+    for name, scored in results.items():
+        row: dict[str, Any] = {"model": name, **{k: round(v, 4) for k, v in scored.metrics.items()}}
+        for reference in ("persistence", "seasonal_naive"):
+            ref = results[reference].metrics if reference in results else None
+            for metric in ("mae", "crps"):
+                row[f"skill_{metric}_vs_{reference}"] = (
+                    round(skill(scored.metrics[metric], ref[metric]), 4) if ref else None
+                )
+        rows.append(row)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, scored in results.items():
+            plot_forecasts(scored, step_ms, out_dir / f"forecast_{name}.png")
+        plot_reliability(list(results.values()), out_dir / "reliability.png")
+        (out_dir / "metrics.json").write_text(
+            json.dumps(
+                {
+                    "models": rows,
+                    "per_series": {n: s.per_series for n, s in results.items()},
+                },
+                indent=2,
+            )
+        )
+    return rows

@@ -1,0 +1,164 @@
+"""The model interface: fit, predict quantiles for a batch of windows, save, load.
+
+Every model predicts the quantiles :data:`~processors.forecast.batch.LEVELS` of each
+target step. After its own fit, a model is *calibrated* on validation windows: for every
+horizon step and level it learns the shift (in units of each window's own scale) that
+makes the level's empirical coverage right, a split-conformal correction of the raw
+quantiles. Serving and back-testing call :meth:`QuantileModel.forecast`, which applies the
+calibration and sorts the quantiles.
+"""
+
+import io
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from gridbrain.errors import ModelError
+from processors.forecast.batch import LEVELS, WindowBatch, window_scale
+
+__all__ = ["MODEL_KINDS", "Progress", "QuantileModel", "clip_quantiles", "load_model"]
+
+#: Called with (epoch, train loss, validation loss) after each training epoch.
+Progress = Callable[[int, float, float], None]
+
+MODEL_KINDS: dict[str, type["QuantileModel"]] = {}
+
+
+class QuantileModel(ABC):
+    """A multi-horizon quantile forecaster.
+
+    Subclasses implement :meth:`predict_raw` and, where they learn parameters,
+    :meth:`fit_parameters`, :meth:`parameters_state` and :meth:`load_parameters_state`.
+    """
+
+    kind: ClassVar[str]
+    #: History (steps) the model needs; windows may be longer (the newest steps are used).
+    lookback: int = 1
+
+    def __init__(self) -> None:
+        self.shifts: np.ndarray | None = None  # (H, Q) calibration, window-scale units
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "kind" in cls.__dict__:
+            MODEL_KINDS[cls.kind] = cls
+
+    @property
+    def name(self) -> str:
+        """The name forecasts record (the kind, plus a variant where there is one)."""
+        return self.kind
+
+    # -- what subclasses provide -------------------------------------------------------
+    @abstractmethod
+    def predict_raw(self, batch: WindowBatch) -> np.ndarray:
+        """Uncalibrated quantiles (B, H, len(LEVELS)) in the series' units."""
+
+    def fit_parameters(
+        self,
+        train: tuple[WindowBatch, np.ndarray],
+        val: tuple[WindowBatch, np.ndarray],
+        progress: Progress | None = None,
+    ) -> None:
+        """Learn the model's parameters (models without any need nothing)."""
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments (saved with the model)."""
+        return {}
+
+    def parameters_state(self) -> dict[str, Any]:
+        """Learnt parameters as tensors (saved with the model)."""
+        return {}
+
+    def load_parameters_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`parameters_state`."""
+
+    def to(self, device: str) -> "QuantileModel":
+        """Move the model to a torch device (models without tensors stay as they are)."""
+        return self
+
+    # -- shared behaviour --------------------------------------------------------------
+    def fit(
+        self,
+        train: tuple[WindowBatch, np.ndarray],
+        val: tuple[WindowBatch, np.ndarray],
+        progress: Progress | None = None,
+    ) -> "QuantileModel":
+        """Fit on training windows and targets (B, H), then calibrate on validation ones."""
+        self.fit_parameters(train, val, progress)
+        self.calibrate(*val)
+        return self
+
+    def calibrate(self, batch: WindowBatch, target: np.ndarray) -> None:
+        """Learn per-(horizon, level) shifts so that each level covers its share of ``target``."""
+        raw = self.predict_raw(batch)
+        _, scale = window_scale(batch.y)
+        error = (target[..., None] - raw) / scale[..., None]  # (B, H, Q)
+        shifts = np.zeros(raw.shape[1:])
+        usable = np.isfinite(error)
+        for q, level in enumerate(LEVELS):
+            for h in range(raw.shape[1]):
+                values = error[usable[:, h, q], h, q]
+                if len(values) >= 20:
+                    shifts[h, q] = np.quantile(values, level)
+        self.shifts = shifts
+
+    def forecast(self, batch: WindowBatch) -> np.ndarray:
+        """Calibrated, sorted quantiles (B, H, len(LEVELS))."""
+        if batch.lookback < self.lookback:
+            raise ModelError(
+                f"{self.kind} needs {self.lookback} steps of history, got {batch.lookback}"
+            )
+        raw = self.predict_raw(batch)
+        if self.shifts is not None:
+            _, scale = window_scale(batch.y)
+            raw = raw + self.shifts[None, : raw.shape[1]] * scale[..., None]
+        return np.sort(raw, axis=-1)
+
+    def to_bytes(self) -> bytes:
+        """The model as bytes (kind, configuration, parameters, calibration)."""
+        buffer = io.BytesIO()
+        torch.save(
+            {
+                "kind": self.kind,
+                "config": self.config(),
+                "state": self.parameters_state(),
+                "shifts": None if self.shifts is None else torch.from_numpy(self.shifts),
+            },
+            buffer,
+        )
+        return buffer.getvalue()
+
+
+def load_model(artifact: bytes) -> QuantileModel:
+    """A model from :meth:`QuantileModel.to_bytes`.
+
+    Raises:
+        ModelError: the artifact is not a model this version knows.
+    """
+    try:
+        saved = torch.load(io.BytesIO(artifact), weights_only=True)
+        model = MODEL_KINDS[saved["kind"]](**saved["config"])
+    except (KeyError, TypeError, RuntimeError, EOFError) as exc:
+        raise ModelError(f"not a model artifact: {exc}") from exc
+    model.load_parameters_state(saved["state"])
+    if saved["shifts"] is not None:
+        model.shifts = saved["shifts"].numpy()
+    return model
+
+
+def clip_quantiles(
+    quantiles: np.ndarray, quantity: str, capacity: float | None = None
+) -> np.ndarray:
+    """Keep quantiles physical: PV and wind power in [0, capacity], concentrations >= 0.
+
+    >>> clip_quantiles(np.array([[-1.0, 5.0, 12.0]]), "pv_power", 10.0).tolist()
+    [[0.0, 5.0, 10.0]]
+    """
+    if quantity in ("pv_power", "wind_power"):
+        return np.clip(quantiles, 0.0, capacity)
+    if quantity in ("pm25", "pm10", "o3", "no2", "co", "so2"):
+        return np.maximum(quantiles, 0.0)
+    return quantiles
