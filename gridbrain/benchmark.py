@@ -80,9 +80,7 @@ def run_ett(
         prediction = repeat_last(test_x, horizon)
     else:
         channels = values.shape[1]
-        fitted = ett_model(
-            model, lookback, horizon, channels, seed, learning_rate or default_lr
-        )
+        fitted = ett_model(model, lookback, horizon, channels, seed, learning_rate or default_lr)
         train_x, train_y = windows(splits, splits.train, horizon)
         val_x, val_y = windows(splits, splits.val, horizon)
         with epoch_bar(f"training {model}", fitted) as progress:

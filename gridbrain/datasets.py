@@ -26,7 +26,11 @@ from storage.history import load_series_frames
 __all__ = ["SeriesSource", "series_from_database", "series_from_files"]
 
 #: Reading quantities that serve as weather of their own site.
-_AS_WEATHER = {"temperature": "temperature_c", "irradiance": "ghi_wm2", "wind_speed": "wind_speed_ms"}
+_AS_WEATHER = {
+    "temperature": "temperature_c",
+    "irradiance": "ghi_wm2",
+    "wind_speed": "wind_speed_ms",
+}
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,7 @@ def _build(
     for (site, q), steps in sorted(values.items()):
         if q != quantity:
             continue
-        start, grid = _grid({q: steps}, weather.get(site, {}), step_ms)
+        _, grid = _grid({q: steps}, weather.get(site, {}), step_ms)
         grid = grid[grid >= steps.index.min()]
         profile = profiles.get(site)
         out.append(
@@ -87,7 +91,9 @@ def _build(
                 step_ms=step_ms,
                 values=steps.reindex(grid).to_numpy(dtype=np.float64),
                 exog=_weather_matrix(weather.get(site, {}), grid, step_ms),
-                latitude=np.nan if profile is None or profile.latitude is None else profile.latitude,
+                latitude=np.nan
+                if profile is None or profile.latitude is None
+                else profile.latitude,
                 longitude=(
                     np.nan if profile is None or profile.longitude is None else profile.longitude
                 ),

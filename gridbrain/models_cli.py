@@ -38,7 +38,10 @@ def _data_options(command: Callable[..., Any]) -> Callable[..., Any]:
             ),
             click.option("--sites", help="Comma-separated site ids (default: every site)."),
             click.option(
-                "--lookback-days", type=float, default=7.0, show_default=True,
+                "--lookback-days",
+                type=float,
+                default=7.0,
+                show_default=True,
                 help="History the models read.",
             ),
             click.option("--horizon-hours", type=float, default=24.0, show_default=True),
@@ -106,7 +109,9 @@ def _plan(settings: Settings, kwargs: dict[str, Any]) -> tuple[Any, Any]:
 )
 @_FORMAT
 @click.pass_obj
-def backtest(settings: Settings, model_names: str, out: Path | None, fmt: str, **kwargs: Any) -> None:
+def backtest(
+    settings: Settings, model_names: str, out: Path | None, fmt: str, **kwargs: Any
+) -> None:
     """Rolling-origin back-test: fit on the first 70 %, calibrate on 10 %, score the rest.
 
     Test forecasts are issued once a day (day-ahead with the default horizon) and scored
@@ -157,8 +162,13 @@ def train(
     plan, options = _plan(settings, kwargs)
     sites = kwargs["sites"].split(",") if kwargs["sites"] else None
     outcome = train_and_register(
-        settings, plan, options, model_name, name or f"{kwargs['quantity']}-{model_name}",
-        sites, promote,
+        settings,
+        plan,
+        options,
+        model_name,
+        name or f"{kwargs['quantity']}-{model_name}",
+        sites,
+        promote,
     )
     click.echo(render([outcome], "table"))
 

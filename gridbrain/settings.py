@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     forecast_batch_within_s: float = Field(
         default=1.0, gt=0, description="Max wait to fill a forecast micro-batch."
     )
+    forecast_latency_budget_s: float = Field(
+        default=0.5, gt=0, description="A model call is sized to take about this long."
+    )
+    model_refresh_s: float = Field(
+        default=30.0, gt=0, description="How often forecasters check the registry for promotions."
+    )
     pm25_alert_for_steps: int = Field(
         default=2, ge=1, description="Steps a PM2.5 breach must last before the alert fires."
     )

@@ -8,9 +8,9 @@ from sqlalchemy.orm import Session
 
 from processors.fuse import ForecastAsOf, FusedStep, WeatherAsOf, fuse
 from processors.resample import ClosedStep
+from processors.sites import SiteProfile
 from processors.timestamps import ms_to_datetime
 from storage.models import Reading
-from processors.sites import SiteProfile
 from storage.sites import site_profiles
 from storage.weather import forecasts_between, weather_between
 
@@ -86,7 +86,9 @@ def load_series_frames(
     )
     if sites:
         query = query.where(Reading.site_id.in_(sites))
-    rows = pd.DataFrame(session.execute(query.order_by(Reading.ts)).all(), columns=["site", "ts", "value"])
+    rows = pd.DataFrame(
+        session.execute(query.order_by(Reading.ts)).all(), columns=["site", "ts", "value"]
+    )
     if rows.empty:
         return []
     rows["ms"] = rows["ts"].map(lambda t: int(t.timestamp() * 1000))

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from processors.alerting.lifecycle import AlertEvent, AlertState
-from processors.forecast.forecaster import MODEL_VERSION, Forecast
+from processors.forecast.forecaster import Forecast
 from processors.resample import BucketIncrement, FilledGap
 from processors.timestamps import ms_to_datetime
 from storage.bulk import execute_batch
@@ -135,20 +135,22 @@ def add_forecasts(session: Session, forecasts: Iterable[Forecast]) -> int:
                     issued,
                     ms_to_datetime(int(f.target_ts_ms[h])),
                     f.model,
-                    MODEL_VERSION,
+                    f.model_version,
                     float(f.p10[h]),
                     float(f.p50[h]),
                     float(f.p90[h]),
                     f.completeness,
+                    f.fallback,
                 )
             )
     execute_batch(
         session,
         "INSERT INTO forecasts (site_id, quantity, issued_at, target_ts, model, model_version, "
-        "p10, p50, p90, completeness) VALUES %s "
+        "p10, p50, p90, completeness, fallback) VALUES %s "
         "ON CONFLICT (site_id, quantity, issued_at, target_ts, model) "
         "DO UPDATE SET p10 = EXCLUDED.p10, p50 = EXCLUDED.p50, p90 = EXCLUDED.p90, "
-        "model_version = EXCLUDED.model_version, completeness = EXCLUDED.completeness",
+        "model_version = EXCLUDED.model_version, completeness = EXCLUDED.completeness, "
+        "fallback = EXCLUDED.fallback",
         rows,
         page_size=5000,
     )

@@ -1,22 +1,34 @@
 """Forecasting stage: micro-batches of fused steps -> batched quantile forecasts."""
 
 import logging
+import time
+from collections.abc import Callable
 
 import torch
+from sqlalchemy.orm import Session
 
+from gridbrain.errors import ModelError
 from gridbrain.settings import Settings
-from processors.forecast.forecaster import MODEL_VERSION, Forecast, ForecastConfig, forecast_batch
+from processors.forecast.base import load_model
+from processors.forecast.forecaster import (
+    Forecast,
+    ForecastConfig,
+    LatencyBudget,
+    ServingModel,
+    forecast_batch,
+)
 from processors.forecast.history import SeriesHistory
 from processors.fuse import FusedStep
 from processors.timestamps import ms_to_datetime
 from storage.history import load_fused_history
+from storage.registry import load_artifact, promoted_versions
 from storage.repositories import add_forecasts
-from storage.sites import ensure_sites, site_capacities
+from storage.sites import ensure_sites, site_capacities, site_locations
 from storage.transaction import BatchTransaction
 from streams.envelope import DeadLetters, Emission, RawMessage, encode, fused_steps
 from streams.topics import FORECASTS
 
-__all__ = ["ForecastingStage", "resolve_device"]
+__all__ = ["ForecastingStage", "ModelRefresher", "resolve_device"]
 
 _log = logging.getLogger(__name__)
 
@@ -26,6 +38,51 @@ def resolve_device(setting: str) -> str:
     if setting == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return setting
+
+
+class ModelRefresher:
+    """Keeps the promoted models loaded: checks the registry every ``interval_s`` seconds.
+
+    Running workers so pick up a newly promoted version without a restart; a version
+    that cannot be loaded is logged and skipped (the built-in models answer instead).
+    """
+
+    def __init__(
+        self, device: str, interval_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._device = device
+        self._interval_s = interval_s
+        self._clock = clock
+        self._checked: float | None = None
+        self._loaded: dict[int, ServingModel] = {}
+        self.served: dict[str, list[ServingModel]] = {}
+
+    def refresh(self, session: Session) -> None:
+        """Reload the promoted set if the interval has passed and it changed."""
+        now = self._clock()
+        if self._checked is not None and now - self._checked < self._interval_s:
+            return
+        self._checked = now
+        versions = promoted_versions(session)
+        loaded: dict[int, ServingModel] = {}
+        for v in versions:
+            if v.id in self._loaded:
+                loaded[v.id] = self._loaded[v.id]
+                continue
+            try:
+                model = load_model(load_artifact(session, v.id)).to(self._device)
+            except ModelError as exc:
+                _log.error("model %s:%d cannot be loaded: %s", v.name, v.version, exc)
+                continue
+            sites = frozenset(v.sites) if v.sites else None
+            loaded[v.id] = ServingModel(model, f"{v.name}:{v.version}", sites)
+            _log.warning("serving %s:%d for %s", v.name, v.version, v.quantity)
+        self._loaded = loaded
+        served: dict[str, list[ServingModel]] = {}
+        for v in versions:
+            if v.id in loaded:
+                served.setdefault(v.quantity, []).append(loaded[v.id])
+        self.served = served
 
 
 class ForecastingStage:
@@ -40,6 +97,8 @@ class ForecastingStage:
             horizon_steps=settings.horizon_hours * 3_600_000 // step_ms,
             device=resolve_device(settings.device),
         )
+        self._budget = LatencyBudget(settings.forecast_latency_budget_s)
+        self._models = ModelRefresher(self._config.device, settings.model_refresh_s)
         torch.set_num_threads(settings.torch_threads)
         _log.info("forecasting on %s", self._config.device)
         self.reset()
@@ -77,10 +136,18 @@ class ForecastingStage:
             due.extend(self._history.add(step))
         if not due:
             return dead.store(tx.session)
+        self._models.refresh(tx.session)
         # Every due instant is forecast, also when a replay delivers many hours at once:
         # a window only holds steps up to its own issue time.
         windows = [self._history.window(s, q, ts) for s, q, ts in due]
-        forecasts = forecast_batch(windows, self._config, site_capacities(tx.session))
+        forecasts = forecast_batch(
+            windows,
+            self._config,
+            site_capacities(tx.session),
+            self._models.served,
+            site_locations(tx.session),
+            self._budget,
+        )
         # The clean stage publishes fused steps before its own commit: a brand-new site's
         # row may not be visible yet.
         ensure_sites(tx.session, {f.site_id for f in forecasts})
@@ -97,7 +164,7 @@ def _message(forecast: Forecast) -> dict[str, object]:
         "quantity": forecast.quantity,
         "issued_at": ms_to_datetime(forecast.issued_at_ms).isoformat(),
         "model": forecast.model,
-        "model_version": MODEL_VERSION,
+        "model_version": forecast.model_version,
         "completeness": round(forecast.completeness, 3),
         "fallback": forecast.fallback,
         "horizons": [

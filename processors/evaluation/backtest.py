@@ -12,8 +12,13 @@ import numpy as np
 from processors.evaluation.metrics import forecast_metrics
 from processors.forecast.base import Progress, QuantileModel, clip_quantiles
 from processors.forecast.batch import WindowBatch, concat
-from processors.forecast.dataset import Series, SplitOrigins, split_origins, window_targets
-from processors.forecast.dataset import windows_at
+from processors.forecast.dataset import (
+    Series,
+    SplitOrigins,
+    split_origins,
+    window_targets,
+    windows_at,
+)
 
 __all__ = ["BacktestPlan", "Scored", "fit", "mase_scale", "plan_backtest", "score", "training_data"]
 

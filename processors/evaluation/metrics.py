@@ -61,7 +61,7 @@ def forecast_metrics(
         "pinball": loss,
         "crps": 2 * loss,
         "coverage_80": float(np.mean(inside)),
-        "windows": int(len(actual)),
+        "windows": len(actual),
     }
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from typing_extensions import override
 
 from processors.forecast.base import QuantileModel
 from processors.forecast.batch import LEVELS, WindowBatch, window_scale
@@ -90,9 +91,11 @@ class Arx(QuantileModel):
         self.chunk = chunk
         self.device = device
 
+    @override
     def config(self) -> dict[str, Any]:
         return {"ridge": self.ridge, "chunk": self.chunk, "max_fill_steps": self.max_fill_steps}
 
+    @override
     def predict_raw(self, batch: WindowBatch) -> np.ndarray:
         parts = [
             self._predict_chunk(batch.take(slice(i, i + self.chunk)))

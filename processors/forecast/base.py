@@ -56,7 +56,7 @@ class QuantileModel(ABC):
     def predict_raw(self, batch: WindowBatch) -> np.ndarray:
         """Uncalibrated quantiles (B, H, len(LEVELS)) in the series' units."""
 
-    def fit_parameters(
+    def fit_parameters(  # noqa: B027 (a hook: models without parameters need nothing)
         self,
         train: tuple[WindowBatch, np.ndarray],
         val: tuple[WindowBatch, np.ndarray],
@@ -72,7 +72,7 @@ class QuantileModel(ABC):
         """Learnt parameters as tensors (saved with the model)."""
         return {}
 
-    def load_parameters_state(self, state: dict[str, Any]) -> None:
+    def load_parameters_state(self, state: dict[str, Any]) -> None:  # noqa: B027 (a hook)
         """Restore :meth:`parameters_state`."""
 
     def to(self, device: str) -> "QuantileModel":

@@ -8,6 +8,7 @@ only the calibration of :class:`~processors.forecast.base.QuantileModel`.
 from typing import Any
 
 import numpy as np
+from typing_extensions import override
 
 from gridbrain.errors import ModelError
 from processors.forecast.base import QuantileModel
@@ -72,6 +73,7 @@ class Persistence(_LagRule):
 
     kind = "persistence"
 
+    @override
     def lags(self, batch: WindowBatch) -> np.ndarray:
         return np.arange(1, batch.horizon + 1)
 
@@ -90,9 +92,11 @@ class SeasonalNaive(_LagRule):
         """``seasonal_naive`` (a day) or ``seasonal_naive_7d``."""
         return self.kind if self.days == 1 else f"{self.kind}_{self.days}d"
 
+    @override
     def config(self) -> dict[str, Any]:
         return {"days": self.days}
 
+    @override
     def lags(self, batch: WindowBatch) -> np.ndarray:
         season = self.days * _DAY_MS // batch.step_ms
         if season > batch.lookback:

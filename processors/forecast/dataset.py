@@ -48,8 +48,10 @@ class Series:
 
     @cached_property
     def filled(self) -> np.ndarray:
-        """``values`` with gaps of up to 4 steps interpolated (e.g. half-hourly data on a
-        15-minute grid), the targets models are trained on; scores use ``values``."""
+        """``values`` with gaps of up to 4 steps interpolated: the training targets.
+
+        Half-hourly data on a 15-minute grid so trains every step; scores use ``values``.
+        """
         return fill_short_gaps(self.values, 4)[0]
 
 

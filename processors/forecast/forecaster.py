@@ -1,19 +1,35 @@
-"""Micro-batch forecasting: choose a model per window, one batched call per model."""
+"""Serving forecasts in the stream: choose a model per window, one batched call per model.
 
-import warnings
-from dataclasses import dataclass
+A promoted (trained) model answers the windows of its quantity and site group that are
+complete enough; the built-in AR-X, seasonal naive and persistence models answer the
+rest, and answer instead of a trained model that fails. Every forecast records the model
+that produced it and, for a fallback, why.
+"""
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
-from processors.forecast.design import build_design
+from gridbrain.errors import ModelError
+from processors.forecast.arx import Arx
+from processors.forecast.base import QuantileModel, clip_quantiles
+from processors.forecast.baselines import Persistence, SeasonalNaive
+from processors.forecast.batch import P10, P50, P90, WindowBatch
 from processors.forecast.history import Window
-from processors.forecast.models import MODELS
-from processors.quality.gaps import fill_short_gaps
 
-__all__ = ["MODEL_VERSION", "Forecast", "ForecastConfig", "choose_model", "forecast_batch"]
+__all__ = [
+    "BUILTIN_VERSION",
+    "Forecast",
+    "ForecastConfig",
+    "LatencyBudget",
+    "ServingModel",
+    "choose_builtin",
+    "forecast_batch",
+]
 
-MODEL_VERSION = "0.1.0"
+BUILTIN_VERSION = "builtin-1"
 _DAY_MS = 86_400_000
 
 
@@ -25,19 +41,34 @@ class ForecastConfig:
         step_ms: step of the series.
         horizon_steps: steps ahead to forecast.
         device: torch device name.
-        chunk: windows per tensor call (bounds memory: B*H*N*F floats).
         min_days_arx: observed days needed before AR-X is used.
         min_completeness: below this window completeness the fallback model answers.
-        max_fill_steps: gaps up to this many steps are interpolated in the model inputs.
+        max_fill_steps: gaps up to this many steps are interpolated in AR-X inputs.
+        latency_budget_s: one model call should take at most this long.
     """
 
     step_ms: int
     horizon_steps: int
     device: str = "cpu"
-    chunk: int = 64
     min_days_arx: float = 2.0
     min_completeness: float = 0.8
     max_fill_steps: int = 4
+    latency_budget_s: float = 0.5
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    """A registered model loaded for serving.
+
+    Attributes:
+        model: the model.
+        version: what forecasts record, e.g. ``load-linear:3``.
+        sites: the site group it serves (None: every site of its quantity).
+    """
+
+    model: QuantileModel
+    version: str
+    sites: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -57,13 +88,58 @@ class Forecast:
     model: str
     completeness: float = 1.0
     fallback: str | None = None
+    model_version: str = BUILTIN_VERSION
 
 
-def choose_model(window: Window, config: ForecastConfig) -> tuple[str | None, str | None]:
-    """The model a window supports (None: too little history), and why it is a fallback.
+@dataclass
+class LatencyBudget:
+    """Sizes model calls so that one takes about ``budget_s`` (per model, learnt online).
 
-    A window whose completeness is under ``min_completeness`` gets the seasonal naive (or
-    persistence) instead of AR-X, and the reason says so.
+    >>> budget = LatencyBudget(0.5)
+    >>> budget.observe("arx", 64, 1.0)
+    >>> budget.size("arx")
+    32
+    """
+
+    budget_s: float
+    initial: int = 64
+    maximum: int = 4096
+    _per_window_s: dict[str, float] = field(default_factory=dict)
+
+    def size(self, model: str) -> int:
+        """Windows per call for ``model``."""
+        cost = self._per_window_s.get(model)
+        if cost is None:
+            return self.initial
+        return int(min(self.maximum, max(1, self.budget_s / cost)))
+
+    def observe(self, model: str, windows: int, seconds: float) -> None:
+        """Record a call (moving average of the cost per window)."""
+        cost = seconds / max(windows, 1)
+        old = self._per_window_s.get(model)
+        self._per_window_s[model] = cost if old is None else 0.7 * old + 0.3 * cost
+
+    def chunks(self, model: str, items: list[Window]) -> Iterator[list[Window]]:
+        """``items`` in calls of the current size."""
+        start = 0
+        while start < len(items):
+            size = self.size(model)
+            yield items[start : start + size]
+            start += size
+
+
+def _builtins(config: ForecastConfig) -> dict[str, QuantileModel]:
+    return {
+        "arx": Arx(max_fill_steps=config.max_fill_steps, device=config.device),
+        "seasonal_naive": SeasonalNaive(1),
+        "persistence": Persistence(),
+    }
+
+
+def choose_builtin(window: Window, config: ForecastConfig) -> tuple[str | None, str | None]:
+    """The built-in model a window supports (None: too little history), and why.
+
+    The reason is set when the model is a fallback for incomplete input.
     """
     per_day = _DAY_MS // config.step_ms
     if window.observed_steps >= config.min_days_arx * per_day:
@@ -83,78 +159,120 @@ def _has_yesterday(window: Window, per_day: int) -> bool:
     return bool(np.isfinite(window.y[-per_day:]).mean() >= 0.5)
 
 
-def _clip_bounds(quantity: str, capacity: float | None) -> tuple[float | None, float | None]:
-    if quantity in ("pv_power", "wind_power"):
-        return 0.0, capacity
-    if quantity == "pm25":
-        return 0.0, None
-    return None, None
+def _trained_for(window: Window, served: dict[str, list[ServingModel]]) -> ServingModel | None:
+    """The promoted model for a window: its site group's, else its quantity's."""
+    candidates = served.get(window.quantity, [])
+    for serving in candidates:
+        if serving.sites is not None and window.site_id in serving.sites:
+            return serving
+    return next((s for s in candidates if s.sites is None), None)
+
+
+def _as_batch(
+    windows: list[Window], config: ForecastConfig, locations: dict[str, tuple[float, float]]
+) -> WindowBatch:
+    length = len(windows[0].y)
+    exog = np.full((len(windows), length + config.horizon_steps, windows[0].exog.shape[1]), np.nan)
+    exog[:, :length] = np.stack([w.exog for w in windows])
+    where = [locations.get(w.site_id, (np.nan, np.nan)) for w in windows]
+    return WindowBatch(
+        y=np.stack([w.y for w in windows]),
+        exog=exog,
+        last_ts_ms=np.array([w.last_ts_ms for w in windows], dtype=np.int64),
+        step_ms=config.step_ms,
+        horizon=config.horizon_steps,
+        latitude=np.array([w[0] for w in where], dtype=np.float64),
+        longitude=np.array([w[1] for w in where], dtype=np.float64),
+    )
 
 
 def forecast_batch(
-    windows: list[Window], config: ForecastConfig, capacities: dict[str, float] | None = None
+    windows: list[Window],
+    config: ForecastConfig,
+    capacities: dict[str, float] | None = None,
+    served: dict[str, list[ServingModel]] | None = None,
+    locations: dict[str, tuple[float, float]] | None = None,
+    budget: LatencyBudget | None = None,
 ) -> list[Forecast]:
     """Forecast every window that has enough history, batched by model.
 
-    PV and wind forecasts are clipped to [0, capacity] and PM2.5 to >= 0; quantiles are
-    sorted so p10 <= p50 <= p90.
+    Args:
+        windows: the series due, each with its history.
+        config: stage parameters.
+        capacities: site -> rated power (PV and wind are clipped to [0, capacity]).
+        served: quantity -> promoted models.
+        locations: site -> (latitude, longitude), for the sun covariate.
+        budget: sizes the calls (default: ``config.latency_budget_s``).
     """
-    capacities = capacities or {}
-    by_model: dict[str, list[Window]] = {}
-    reasons: dict[int, str] = {}
+    capacities, served, locations = capacities or {}, served or {}, locations or {}
+    budget = budget or LatencyBudget(config.latency_budget_s)
+    builtins = _builtins(config)
+    groups: dict[str, tuple[QuantileModel, str, list[Window]]] = {}
+    plans: dict[int, tuple[str | None, str | None]] = {}
     for window in windows:
-        name, reason = choose_model(window, config)
-        if name is not None:
-            by_model.setdefault(name, []).append(window)
-        if reason is not None:
-            reasons[id(window)] = reason
+        builtin, reason = choose_builtin(window, config)
+        plans[id(window)] = (builtin, reason)
+        # A trained model needs complete input and at least half its look-back observed
+        # (a new site's first day is the built-in models' business).
+        trained = _trained_for(window, served) if reason is None else None
+        if trained is not None and window.observed_steps >= trained.model.lookback // 2:
+            key = trained.version
+            groups.setdefault(key, (trained.model, trained.version, []))[2].append(window)
+        elif builtin is not None:
+            groups.setdefault(builtin, (builtins[builtin], BUILTIN_VERSION, []))[2].append(window)
     out: list[Forecast] = []
-    steps = np.arange(1, config.horizon_steps + 1, dtype=np.int64) * config.step_ms
-    for name, group in by_model.items():
-        for start in range(0, len(group), config.chunk):
-            chunk = group[start : start + config.chunk]
-            quantiles = _run(name, chunk, config)
-            for window, q in zip(chunk, quantiles, strict=True):
-                low, high = _clip_bounds(window.quantity, capacities.get(window.site_id))
-                q = np.sort(np.clip(q, low, high), axis=-1)
-                out.append(
-                    Forecast(
-                        window.site_id,
-                        window.quantity,
-                        window.last_ts_ms + config.step_ms,
-                        window.last_ts_ms + steps,
-                        q[:, 0],
-                        q[:, 1],
-                        q[:, 2],
-                        name,
-                        window.completeness,
-                        reasons.get(id(window)),
-                    )
-                )
+    for key, (model, version, members) in groups.items():
+        failed: list[Window] = []
+        for chunk in budget.chunks(key, members):
+            started = time.perf_counter()
+            try:
+                quantiles = model.forecast(_as_batch(chunk, config, locations))
+            except (ModelError, RuntimeError, ValueError) as exc:
+                if version == BUILTIN_VERSION:
+                    raise
+                for window in chunk:
+                    plans[id(window)] = (plans[id(window)][0], f"{model.name} failed: {exc}")
+                failed.extend(chunk)
+                continue
+            budget.observe(key, len(chunk), time.perf_counter() - started)
+            out.extend(
+                _forecast(w, q, model.name, version, plans[id(w)][1], config, capacities)
+                for w, q in zip(chunk, quantiles, strict=True)
+            )
+        for builtin in {plans[id(w)][0] for w in failed} - {None}:
+            redo = [w for w in failed if plans[id(w)][0] == builtin]
+            quantiles = builtins[str(builtin)].forecast(_as_batch(redo, config, locations))
+            out.extend(
+                _forecast(w, q, str(builtin), BUILTIN_VERSION, plans[id(w)][1], config, capacities)
+                for w, q in zip(redo, quantiles, strict=True)
+            )
     return out
 
 
-def _run(name: str, chunk: list[Window], config: ForecastConfig) -> np.ndarray:
-    """Quantiles (B, H, 3) of a chunk; series are normalised in and de-normalised out."""
-    # Short gaps are interpolated in the inputs (hourly data becomes quarter-hourly).
-    y, _ = fill_short_gaps(np.stack([w.y for w in chunk]), config.max_fill_steps)
-    exog = np.stack([w.exog for w in chunk])
-    with warnings.catch_warnings():  # all-NaN columns (no weather) give NaN: set below
-        warnings.simplefilter("ignore", RuntimeWarning)
-        center = np.nan_to_num(np.nanmean(y, axis=1, keepdims=True))
-        scale = np.nan_to_num(np.nanstd(y, axis=1, keepdims=True), nan=1.0)
-        exog_center = np.nan_to_num(np.nanmean(exog, axis=1, keepdims=True))
-        exog_scale = np.nan_to_num(np.nanstd(exog, axis=1, keepdims=True), nan=1.0)
-    scale[scale < 1e-9] = 1.0
-    exog_scale[exog_scale < 1e-9] = 1.0
-    device = torch.device(config.device)
-    with torch.inference_mode():
-        design = build_design(
-            torch.tensor((y - center) / scale, dtype=torch.float32, device=device),
-            torch.tensor((exog - exog_center) / exog_scale, dtype=torch.float32, device=device),
-            torch.tensor([w.last_ts_ms for w in chunk], dtype=torch.float64, device=device),
-            config.step_ms,
-            config.horizon_steps,
-        )
-        normalised = MODELS[name](design).float().cpu().numpy()
-    return normalised * scale[..., None] + center[..., None]
+def _forecast(
+    window: Window,
+    quantiles: np.ndarray,
+    model: str,
+    version: str,
+    fallback: str | None,
+    config: ForecastConfig,
+    capacities: dict[str, float],
+) -> Forecast:
+    q = clip_quantiles(
+        quantiles[:, [P10, P50, P90]], window.quantity, capacities.get(window.site_id)
+    )
+    q = np.sort(q, axis=-1)
+    steps = np.arange(1, config.horizon_steps + 1, dtype=np.int64) * config.step_ms
+    return Forecast(
+        window.site_id,
+        window.quantity,
+        window.last_ts_ms + config.step_ms,
+        window.last_ts_ms + steps,
+        q[:, 0],
+        q[:, 1],
+        q[:, 2],
+        model,
+        window.completeness,
+        fallback,
+        version,
+    )

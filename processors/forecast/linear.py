@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from typing_extensions import override
 
 from processors.forecast.neural import NeuralModel
 
@@ -80,9 +81,11 @@ class LinearModel(NeuralModel):
         """``linear`` or ``linear_p{period}``."""
         return self.kind if self.period <= 1 else f"{self.kind}_p{self.period}"
 
+    @override
     def config(self) -> dict[str, Any]:
         return {**super().config(), "period": self.period}
 
+    @override
     def build_network(self) -> nn.Module:
         return _LinearNet(
             self.lookback, self.horizon, self.n_outputs, self.n_covariates, self.period

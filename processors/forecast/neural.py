@@ -15,10 +15,17 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from typing_extensions import override
 
+from gridbrain.errors import ModelError
 from processors.forecast.base import Progress, QuantileModel
-from processors.forecast.batch import LEVELS, WindowBatch, calendar_features, fill_history
-from processors.forecast.batch import window_scale
+from processors.forecast.batch import (
+    LEVELS,
+    WindowBatch,
+    calendar_features,
+    fill_history,
+    window_scale,
+)
 
 __all__ = ["NeuralModel", "TrainConfig", "covariates", "pinball_loss"]
 
@@ -61,7 +68,9 @@ def covariates(batch: WindowBatch, mean: np.ndarray, std: np.ndarray) -> np.ndar
     return np.concatenate([calendar_features(batch), weather, missing], axis=-1)
 
 
-def pinball_loss(prediction: torch.Tensor, target: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+def pinball_loss(
+    prediction: torch.Tensor, target: torch.Tensor, levels: torch.Tensor
+) -> torch.Tensor:
     """Mean pinball loss of quantiles (..., Q) at ``levels`` (Q,) against targets (...)."""
     error = target[..., None] - prediction
     return torch.maximum(levels * error, (levels - 1) * error).mean()
@@ -113,6 +122,7 @@ class NeuralModel(QuantileModel):
         """The network (subclasses)."""
         raise NotImplementedError
 
+    @override
     def config(self) -> dict[str, Any]:
         return {
             "lookback": self.lookback,
@@ -123,6 +133,7 @@ class NeuralModel(QuantileModel):
             "train": asdict(self.train_config),
         }
 
+    @override
     def parameters_state(self) -> dict[str, Any]:
         return {
             "net": self.net.state_dict(),
@@ -130,6 +141,7 @@ class NeuralModel(QuantileModel):
             "exog_std": torch.from_numpy(self.exog_std),
         }
 
+    @override
     def load_parameters_state(self, state: dict[str, Any]) -> None:
         self.net.load_state_dict(state["net"])
         self.exog_mean = state["exog_mean"].numpy()
@@ -142,7 +154,9 @@ class NeuralModel(QuantileModel):
         return self
 
     # -- inputs ------------------------------------------------------------------------
-    def _inputs(self, batch: WindowBatch) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
+    def _inputs(
+        self, batch: WindowBatch
+    ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
         """Normalised history, covariates, and each window's mean and scale."""
         y = fill_history(batch.y[:, -self.lookback :])
         mean, scale = window_scale(y)
@@ -159,7 +173,10 @@ class NeuralModel(QuantileModel):
         """A point output (B, H, 1) becomes every level; quantile outputs stay."""
         return np.repeat(out, len(LEVELS), axis=-1) if out.shape[-1] == 1 else out
 
+    @override
     def predict_raw(self, batch: WindowBatch) -> np.ndarray:
+        if batch.horizon != self.horizon:
+            raise ModelError(f"{self.name} forecasts {self.horizon} steps, not {batch.horizon}")
         parts = []
         self.net.eval()
         autocast = self.device.startswith("cuda")

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 from transformers import PatchTSTConfig, PatchTSTModel
+from typing_extensions import override
 
 from processors.forecast.linear import CovariateHead
 from processors.forecast.neural import NeuralModel
@@ -73,7 +74,7 @@ class PatchTst(NeuralModel):
         dropout: float = 0.3,
         **kwargs: Any,
     ) -> None:
-        self.architecture = {
+        self.architecture: dict[str, Any] = {
             "patch": patch,
             "stride": stride,
             "d_model": d_model,
@@ -84,9 +85,11 @@ class PatchTst(NeuralModel):
         }
         super().__init__(lookback, horizon, **kwargs)
 
+    @override
     def config(self) -> dict[str, Any]:
         return {**super().config(), **self.architecture}
 
+    @override
     def build_network(self) -> nn.Module:
         a = self.architecture
         config = PatchTSTConfig(
@@ -99,7 +102,8 @@ class PatchTst(NeuralModel):
             num_hidden_layers=a["layers"],
             num_attention_heads=a["heads"],
             ffn_dim=a["ffn"],
-            dropout=a["dropout"],
+            ff_dropout=a["dropout"],
+            positional_dropout=a["dropout"],
             scaling=None,  # the windows arrive normalised (RevIN in NeuralModel)
             do_mask_input=False,
         )

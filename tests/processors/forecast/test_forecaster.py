@@ -1,7 +1,17 @@
 import numpy as np
 import pytest
 
-from processors.forecast.forecaster import ForecastConfig, choose_model, forecast_batch
+from gridbrain.errors import ModelError
+from processors.forecast.base import QuantileModel
+from processors.forecast.batch import LEVELS, WindowBatch
+from processors.forecast.forecaster import (
+    BUILTIN_VERSION,
+    ForecastConfig,
+    LatencyBudget,
+    ServingModel,
+    choose_builtin,
+    forecast_batch,
+)
 from processors.forecast.history import Window
 from processors.quality.gaps import completeness
 
@@ -39,7 +49,7 @@ CONFIG = ForecastConfig(step_ms=STEP, horizon_steps=DAY)
 def test_model_choice_by_history(observed_days: float, model: str | None) -> None:
     y = daily(7)
     y[: int(len(y) - observed_days * DAY)] = np.nan
-    assert choose_model(window(y), CONFIG) == (model, None)
+    assert choose_builtin(window(y), CONFIG) == (model, None)
 
 
 @pytest.mark.parametrize(
@@ -66,7 +76,7 @@ def test_incomplete_windows_fall_back_and_say_so(
     y[missing] = np.nan
     w = window(y)
     w = Window(w.site_id, w.quantity, w.last_ts_ms, w.y, w.exog, w.observed_steps, completeness(y))
-    assert choose_model(w, CONFIG) == (model, fallback)
+    assert choose_builtin(w, CONFIG) == (model, fallback)
     (f,) = forecast_batch([w], CONFIG)
     assert (f.model, f.fallback) == (model, fallback)
 
@@ -121,7 +131,71 @@ def test_quantiles_are_sorted_calibrated_and_clipped() -> None:
 
 def test_batched_equals_one_by_one() -> None:
     windows = [window(daily(7, noise=2.0, seed=s)) for s in range(5)]
-    batched = forecast_batch(windows, ForecastConfig(STEP, DAY, chunk=64))
+    batched = forecast_batch(windows, CONFIG, budget=LatencyBudget(1.0, initial=64))
     single = [forecast_batch([w], CONFIG)[0] for w in windows]
     for a, b in zip(batched, single, strict=True):
         np.testing.assert_allclose(a.p50, b.p50, rtol=1e-4, atol=1e-3)
+
+
+class _Constant(QuantileModel):
+    """A trained model stand-in: forecasts a constant, or fails."""
+
+    kind = "constant_test"
+
+    def __init__(self, value: float = 7.0, fail: bool = False) -> None:
+        super().__init__()
+        self.value, self.fail, self.lookback = value, fail, 4 * DAY
+
+    def predict_raw(self, batch: WindowBatch) -> np.ndarray:
+        if self.fail:
+            raise ModelError("weights do not fit")
+        return np.full((len(batch), batch.horizon, len(LEVELS)), self.value)
+
+
+def test_promoted_model_serves_complete_windows_of_its_quantity() -> None:
+    served = {"load": [ServingModel(_Constant(), "load-constant:2")]}
+    load, pv = forecast_batch(
+        [window(daily(7)), window(daily(7), quantity="pv_power")], CONFIG, served=served
+    )
+    assert (load.model, load.model_version, load.fallback) == ("constant_test", "load-constant:2", None)
+    np.testing.assert_allclose(load.p50, 7.0)
+    assert (pv.model, pv.model_version) == ("arx", BUILTIN_VERSION)
+
+
+def test_site_group_model_wins_over_the_quantity_wide_one() -> None:
+    served = {
+        "load": [
+            ServingModel(_Constant(1.0), "all:1"),
+            ServingModel(_Constant(2.0), "group:1", frozenset({"s"})),
+        ]
+    }
+    (f,) = forecast_batch([window(daily(7))], CONFIG, served=served)
+    assert f.model_version == "group:1"
+
+
+def test_incomplete_window_skips_the_trained_model() -> None:
+    y = daily(7)
+    y[DAY : 5 * DAY] = np.nan
+    w = window(y)
+    w = Window(w.site_id, w.quantity, w.last_ts_ms, w.y, w.exog, w.observed_steps, completeness(y))
+    served = {"load": [ServingModel(_Constant(), "load-constant:2")]}
+    (f,) = forecast_batch([w], CONFIG, served=served)
+    assert (f.model, f.model_version) == ("seasonal_naive", BUILTIN_VERSION)
+    assert f.fallback == "completeness 0.43 < 0.80"
+
+
+def test_failing_model_falls_back_and_records_why() -> None:
+    served = {"load": [ServingModel(_Constant(fail=True), "load-constant:3")]}
+    (f,) = forecast_batch([window(daily(7))], CONFIG, served=served)
+    assert (f.model, f.model_version) == ("arx", BUILTIN_VERSION)
+    assert f.fallback == "constant_test failed: weights do not fit"
+
+
+def test_latency_budget_sizes_calls_from_measured_cost() -> None:
+    budget = LatencyBudget(0.2, initial=10, maximum=100)
+    assert budget.size("m") == 10
+    budget.observe("m", 10, 1.0)  # 0.1 s per window
+    assert budget.size("m") == 2
+    budget.observe("m", 2, 0.0001)  # faster now: the moving average lowers the cost
+    assert budget.size("m") == 0.2 // (0.7 * 0.1 + 0.3 * 0.00005)
+    assert [len(c) for c in budget.chunks("x", [window(daily(1))] * 25)] == [10, 10, 5]
