@@ -149,9 +149,15 @@ def backtest(
     show_default=True,
     help="Promote the new version if its back-test beats the promoted one.",
 )
+@_FORMAT
 @click.pass_obj
 def train(
-    settings: Settings, model_name: str, name: str | None, promote: bool, **kwargs: Any
+    settings: Settings,
+    model_name: str,
+    name: str | None,
+    promote: bool,
+    fmt: str,
+    **kwargs: Any,
 ) -> None:
     """Train a model, back-test it, register it; promote it if it beats the serving one.
 
@@ -170,7 +176,7 @@ def train(
         sites,
         promote,
     )
-    click.echo(render([outcome], "table"))
+    click.echo(render([outcome], fmt))
 
 
 @click.group(invoke_without_command=True)

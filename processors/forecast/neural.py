@@ -8,6 +8,7 @@ level (or the MSE of a single point output for point benchmarks) with early stop
 the validation windows.
 """
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -230,7 +231,8 @@ class NeuralModel(QuantileModel):
         batch, target = train
         if self.n_exog:
             future = batch.exog.reshape(-1, self.n_exog)
-            with np.errstate(invalid="ignore"):
+            with warnings.catch_warnings():  # variables never observed: mean 0, scale 1
+                warnings.simplefilter("ignore", RuntimeWarning)
                 self.exog_mean = np.nan_to_num(np.nanmean(future, axis=0))
                 self.exog_std = np.nan_to_num(np.nanstd(future, axis=0), nan=1.0)
             self.exog_std[self.exog_std < 1e-9] = 1.0
