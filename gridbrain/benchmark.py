@@ -20,11 +20,9 @@ from processors.evaluation.ett import (
     windows,
 )
 from processors.forecast.base import QuantileModel
-from processors.forecast.batch import P50
-from processors.forecast.linear import LinearModel
-from processors.forecast.patchtst import PatchTst
+from processors.forecast.batch import P50, WindowBatch
 
-__all__ = ["ETT_MODELS", "ett_model", "run_ett"]
+__all__ = ["ETT_MODELS", "ett_model", "inference_throughput", "run_ett"]
 
 #: Model -> (default look-back, learning rate) on ETT (the papers' settings).
 ETT_MODELS: dict[str, tuple[int, float]] = {
@@ -43,6 +41,9 @@ def ett_model(
     Batches hold the papers' number of windows, each of ``channels`` series; the loss is
     the MSE in the (already z-scored) data's units, as the papers train.
     """
+    from processors.forecast.linear import LinearModel
+    from processors.forecast.patchtst import PatchTst
+
     train = {"objective": "mse", "seed": seed, "learning_rate": lr, "normalised_loss": False}
     common: dict[str, Any] = {"use_covariates": False, "train": train}
     if name == "linear":
@@ -140,3 +141,100 @@ def ett(
     window) and the same under PatchTST's drop_last convention.
     """
     click.echo(json.dumps(run_ett(path, horizon, model, lookback, seed, learning_rate)))
+
+
+def _random_windows(count: int, lookback: int, horizon: int, step_ms: int) -> WindowBatch:
+    rng = np.random.default_rng(0)
+    t = np.arange(lookback)
+    y = (
+        100
+        + 30 * np.sin(2 * np.pi * t / (86_400_000 // step_ms))
+        + rng.normal(0, 5, (count, lookback))
+    )
+    return WindowBatch(
+        y=y.astype(np.float32),
+        exog=rng.normal(10, 3, (count, lookback + horizon, 3)).astype(np.float32),
+        last_ts_ms=1_735_689_600_000 + step_ms * np.arange(count, dtype=np.int64),
+        step_ms=step_ms,
+        horizon=horizon,
+        latitude=np.full(count, 48.0),
+        longitude=np.full(count, 11.0),
+    )
+
+
+def inference_throughput(
+    model_name: str, batch_sizes: list[int], device: str, seconds: float = 3.0
+) -> list[dict[str, Any]]:
+    """Windows per second of ``model.forecast`` at each batch size (7-day history, day ahead).
+
+    Each size runs for about ``seconds`` after one warm-up call; the model's weights are
+    its initial ones (the cost of a forecast does not depend on them).
+    """
+    from gridbrain.training import TrainOptions, make_model
+
+    step_ms = 900_000
+    options = TrainOptions(lookback=672, horizon=96, step_ms=step_ms, device=device)
+    model = make_model(model_name, options)
+    pool = _random_windows(max(batch_sizes), options.lookback, options.horizon, step_ms)
+    rows = []
+    for size in batch_sizes:
+        batch = pool.take(slice(0, size))
+        model.forecast(batch)  # warm-up
+        calls, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds or calls < 2:
+            model.forecast(batch)
+            calls += 1
+        elapsed = time.perf_counter() - started
+        rows.append(
+            {
+                "model": model.name,
+                "device": device,
+                "batch": size,
+                "windows_per_s": round(calls * size / elapsed, 1),
+                "ms_per_call": round(1000 * elapsed / calls, 2),
+            }
+        )
+    base = rows[0]["windows_per_s"]
+    for row in rows:
+        row["vs_batch_1"] = round(row["windows_per_s"] / base, 1)
+    return rows
+
+
+@benchmark.command()
+@click.option(
+    "--model",
+    "model_name",
+    type=click.Choice(["linear", "linear_daily", "patchtst", "arx", "seasonal_naive"]),
+    default="linear",
+    show_default=True,
+)
+@click.option("--batch-sizes", default="1,4,16,64,256,1024,4096", show_default=True)
+@click.option("--seconds", type=float, default=3.0, show_default=True, help="Time per size.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+def inference(model_name: str, batch_sizes: str, seconds: float, device: str) -> None:
+    """Inference throughput (windows/s) by batch size; the last line is JSON.
+
+    Compare the batched rate with one window per call (``vs_batch_1``).
+    """
+    import torch
+
+    from gridbrain.output import render
+    from streams.forecasting import resolve_device
+
+    torch.set_num_threads(torch.get_num_threads())
+    sizes = [int(s) for s in batch_sizes.split(",")]
+    rows = inference_throughput(model_name, sizes, resolve_device(device), seconds)
+    click.echo(render(rows, "table"))
+    best = max(rows, key=lambda r: r["windows_per_s"])
+    click.echo(
+        json.dumps(
+            {
+                "model": rows[0]["model"],
+                "device": rows[0]["device"],
+                "batch_1_windows_per_s": rows[0]["windows_per_s"],
+                "best_windows_per_s": best["windows_per_s"],
+                "best_batch": best["batch"],
+                "ratio": best["vs_batch_1"],
+            }
+        )
+    )

@@ -101,11 +101,10 @@ def fill_history(y: np.ndarray) -> np.ndarray:
     """
     out = np.array(y, dtype=np.float64)
     positions = np.arange(out.shape[1])
-    for row in out:
+    for i in np.flatnonzero(~np.isfinite(out).all(axis=1)):
+        row = out[i]
         ok = np.isfinite(row)
-        if ok.all():
-            continue
-        row[:] = np.interp(positions, positions[ok], row[ok]) if ok.any() else 0.0
+        out[i] = np.interp(positions, positions[ok], row[ok]) if ok.any() else 0.0
     return out
 
 

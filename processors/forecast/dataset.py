@@ -127,8 +127,8 @@ def split_origins(
     >>> int(parts.train[0]), int(parts.train[-1]), int(parts.val[0]), parts.test.tolist()
     (99, 589, 599, [799, 849, 899, 949])
     """
-    train_end = int(length * fractions[0])
-    val_end = int(length * (fractions[0] + fractions[1]))
+    train_end = round(length * fractions[0])
+    val_end = round(length * (fractions[0] + fractions[1]))
 
     def part(first_target: int, end: int, stride: int) -> np.ndarray:
         first = max(lookback - 1, first_target - 1)

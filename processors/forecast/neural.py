@@ -186,7 +186,8 @@ class NeuralModel(QuantileModel):
                 part = batch.take(slice(start, start + 4096))
                 history, cov, mean, scale = self._inputs(part)
                 out = self.net(history, cov).float().cpu().numpy()
-                parts.append(self._expand(out) * scale[..., None] + mean[..., None])
+                scale32, mean32 = scale.astype(np.float32), mean.astype(np.float32)
+                parts.append(self._expand(out) * scale32[..., None] + mean32[..., None])
         return np.concatenate(parts) if parts else np.empty((0, batch.horizon, len(LEVELS)))
 
     # -- training ----------------------------------------------------------------------

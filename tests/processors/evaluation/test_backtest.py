@@ -1,0 +1,66 @@
+import numpy as np
+
+from processors.evaluation.backtest import fit, mase_scale, plan_backtest, score, training_data
+from processors.forecast.baselines import Persistence, SeasonalNaive
+from processors.forecast.dataset import Series, split_origins, window_targets, windows_at
+
+STEP = 3_600_000
+DAY = 24
+
+
+def series(site: str, days: int = 60, seed: int = 0) -> Series:
+    rng = np.random.default_rng(seed)
+    t = np.arange(days * DAY)
+    y = 50 + 20 * np.sin(2 * np.pi * t / DAY) + rng.normal(0, 2, len(t))
+    return Series(site, "load", 1_704_067_200_000, STEP, y, np.full((len(t), 3), np.nan))
+
+
+def test_split_keeps_targets_inside_their_part() -> None:
+    parts = split_origins(1000, 48, 24, (0.7, 0.1), train_stride=1, test_stride=24)
+    assert parts.train[-1] + 24 < 700 and parts.val[0] + 1 >= 700
+    assert parts.val[-1] + 24 < 800 and parts.test[0] + 1 == 800
+    assert parts.test[-1] + 24 < 1000
+    assert np.all(np.diff(parts.test) == 24)
+
+
+def test_windows_align_history_targets_and_weather() -> None:
+    s = series("a", days=5)
+    origin = np.array([50])
+    batch = windows_at(s, origin, 48, 24, future_weather=False)
+    np.testing.assert_allclose(batch.y[0], s.values[3:51], rtol=1e-6)
+    np.testing.assert_array_equal(window_targets(s, origin, 24)[0], s.values[51:75])
+    assert batch.last_ts_ms[0] == s.start_ms + 50 * STEP
+    assert batch.target_ts_ms()[0, 0] == s.start_ms + 51 * STEP
+    assert np.isnan(batch.exog[0, 48:]).all()  # no weather forecasts: unknown
+
+
+def test_short_gaps_are_interpolated_only_in_training_targets() -> None:
+    s = series("a", days=5)
+    values = s.values.copy()
+    values[60] = np.nan
+    gappy = Series("a", "load", s.start_ms, STEP, values, s.exog)
+    origin = np.array([50])
+    assert np.isnan(window_targets(gappy, origin, 24)[0, 9])
+    assert np.isfinite(window_targets(gappy, origin, 24, filled=True)[0, 9])
+
+
+def test_backtest_of_two_series_scores_daily_origins() -> None:
+    plan = plan_backtest([series("a"), series("b", seed=1)], lookback=7 * DAY, horizon=DAY)
+    train_x, train_y = training_data(plan, "train")
+    assert len(train_x) == len(train_y) > 0
+    naive, last = SeasonalNaive(1), Persistence()
+    for model in (naive, last):
+        fit(model, plan)
+    good, poor = score(naive, plan), score(last, plan)
+    tests = sum(len(s.test) for s in plan.splits)
+    assert good.metrics["windows"] == tests == len(good.actual)
+    assert set(good.per_series) == {"a", "b"}
+    assert good.metrics["mae"] < poor.metrics["mae"]
+    assert good.metrics["mase"] < 1.2  # the seasonal naive on its own scale: about 1
+    assert abs(good.metrics["coverage_80"] - 0.8) < 0.1
+
+
+def test_mase_scale_is_the_seasonal_naive_mae() -> None:
+    s = series("a", days=10)
+    expected = np.mean(np.abs(s.values[DAY : 5 * DAY] - s.values[: 4 * DAY]))
+    assert mase_scale(s, 5 * DAY) == expected
