@@ -162,12 +162,16 @@ class ForecastAsOf:
             del self._issues[station_id][t]
         del valid[:drop]
 
-    def for_step(self, station_id: str, end_ms: int) -> dict[str, float]:
+    def for_step(
+        self, station_id: str, end_ms: int, known_at_ms: int | None = None
+    ) -> dict[str, float]:
         """The forecast for a step ending at ``end_ms``.
 
         It is the newest valid time at or before ``end_ms`` (within the staleness limit),
-        from the newest issue at or before ``end_ms``.
+        from the newest issue at or before ``known_at_ms`` (default ``end_ms``: fusion; an
+        issue time: the weather a forecast of a future step can use).
         """
+        known_at_ms = end_ms if known_at_ms is None else known_at_ms
         valid = self._valid.get(station_id, [])
         pos = bisect.bisect_right(valid, end_ms)
         while pos:
@@ -175,7 +179,7 @@ class ForecastAsOf:
             if end_ms - valid[pos] > self.staleness_ms:
                 break
             issues = self._issues[station_id][valid[pos]]
-            known = bisect.bisect_right([t for t, _ in issues], end_ms)
+            known = bisect.bisect_right([t for t, _ in issues], known_at_ms)
             if known:
                 return dict(issues[known - 1][1])
         return {}

@@ -3,7 +3,9 @@
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
+import numpy as np
 import torch
 from sqlalchemy.orm import Session
 
@@ -17,14 +19,15 @@ from processors.forecast.forecaster import (
     ServingModel,
     forecast_batch,
 )
-from processors.forecast.history import SeriesHistory
-from processors.fuse import FusedStep
+from processors.forecast.history import EXOG_VARIABLES, SeriesHistory, Window
+from processors.fuse import ForecastAsOf, FusedStep
 from processors.timestamps import ms_to_datetime
 from storage.history import load_fused_history
 from storage.registry import load_artifact, promoted_versions
 from storage.repositories import add_forecasts
 from storage.sites import ensure_sites, site_capacities, site_locations
 from storage.transaction import BatchTransaction
+from storage.weather import forecasts_between
 from streams.envelope import DeadLetters, Emission, RawMessage, encode, fused_steps
 from streams.topics import FORECASTS
 
@@ -109,6 +112,7 @@ class ForecastingStage:
             self._settings.step_ms, self._length, self._settings.forecast_interval_minutes * 60_000
         )
         self._warm: set[str] = set()
+        self._stations: dict[str, str] = {}
 
     def _warm_up(self, tx: BatchTransaction, step: FusedStep) -> None:
         """Load a site's stored history the first time this worker sees it."""
@@ -127,11 +131,42 @@ class ForecastingStage:
         ):
             self._history.add(past)
 
+    def _with_future_weather(self, session: Session, windows: list[Window]) -> list[Window]:
+        """Windows with their station's weather forecast for each step of the horizon.
+
+        For each target step: the forecast valid for it from the newest issue known at the
+        window's issue time (no look-ahead), within the weather staleness limit.
+        """
+        step_ms, horizon = self._config.step_ms, self._config.horizon_steps
+        staleness = self._settings.weather_staleness_minutes * 60_000
+        wanted: dict[str, tuple[int, int]] = {}
+        for w in windows:
+            station = self._stations.get(w.site_id, w.site_id)
+            lo, hi = wanted.get(station, (w.last_ts_ms, w.last_ts_ms))
+            end = w.last_ts_ms + (horizon + 1) * step_ms
+            wanted[station] = (min(lo, w.last_ts_ms - staleness), max(hi, end))
+        known = ForecastAsOf(staleness, bounded=False)
+        for item in forecasts_between(session, wanted):
+            known.add(item)
+        targets = np.arange(2, horizon + 2, dtype=np.int64) * step_ms  # ends of target steps
+        out = []
+        for w in windows:
+            station = self._stations.get(w.site_id, w.site_id)
+            issued = w.last_ts_ms + step_ms
+            rows = [known.for_step(station, int(w.last_ts_ms + t), issued) for t in targets]
+            if not any(rows):
+                out.append(w)
+                continue
+            future = np.array([[r.get(v, np.nan) for v in EXOG_VARIABLES] for r in rows])
+            out.append(replace(w, future=future))
+        return out
+
     def handle(self, tx: BatchTransaction, messages: list[RawMessage]) -> list[Emission]:
         """Add fused steps to the history and forecast every due series in one batch."""
         due: list[tuple[str, str, int]] = []
         dead = DeadLetters()
         for step in fused_steps(tx, messages, dead):
+            self._stations[step.site_id] = step.station_id or step.site_id
             self._warm_up(tx, step)
             due.extend(self._history.add(step))
         if not due:
@@ -139,7 +174,9 @@ class ForecastingStage:
         self._models.refresh(tx.session)
         # Every due instant is forecast, also when a replay delivers many hours at once:
         # a window only holds steps up to its own issue time.
-        windows = [self._history.window(s, q, ts) for s, q, ts in due]
+        windows = self._with_future_weather(
+            tx.session, [self._history.window(s, q, ts) for s, q, ts in due]
+        )
         forecasts = forecast_batch(
             windows,
             self._config,

@@ -174,6 +174,9 @@ def _as_batch(
     length = len(windows[0].y)
     exog = np.full((len(windows), length + config.horizon_steps, windows[0].exog.shape[1]), np.nan)
     exog[:, :length] = np.stack([w.exog for w in windows])
+    for row, window in enumerate(windows):
+        if window.future is not None:
+            exog[row, length:] = window.future
     where = [locations.get(w.site_id, (np.nan, np.nan)) for w in windows]
     return WindowBatch(
         y=np.stack([w.y for w in windows]),

@@ -27,6 +27,8 @@ class Window:
         observed_steps: how many steps of ``y`` are not missing.
         completeness: share of the samples expected on the series' own cadence, from its
             first sample in the window to the window's end, that are present.
+        future: weather forecast for the horizon's steps, shape (H, len(EXOG_VARIABLES)),
+            NaN where unknown; None: no forecasts.
     """
 
     site_id: str
@@ -36,6 +38,7 @@ class Window:
     exog: np.ndarray
     observed_steps: int
     completeness: float = 1.0
+    future: np.ndarray | None = None
 
 
 @dataclass

@@ -83,6 +83,15 @@ def test_forecast_as_of(issues: list[tuple[int, int, float]], expected: dict[str
     assert fused.weather_forecast == expected
 
 
+def test_forecast_for_a_future_step_uses_issues_known_at_the_issue_time() -> None:
+    f = ForecastAsOf(staleness_ms=HOUR)
+    f.add(WeatherForecast("s", 0, 10 * HOUR, {"ghi_wm2": 1.0}))
+    f.add(WeatherForecast("s", 2 * HOUR, 10 * HOUR, {"ghi_wm2": 2.0}))
+    assert f.for_step("s", 10 * HOUR, known_at_ms=HOUR) == {"ghi_wm2": 1.0}
+    assert f.for_step("s", 10 * HOUR, known_at_ms=3 * HOUR) == {"ghi_wm2": 2.0}
+    assert f.for_step("s", 10 * HOUR, known_at_ms=-1) == {}
+
+
 def test_forecast_memory_is_bounded() -> None:
     f = ForecastAsOf(staleness_ms=HOUR)
     for day in range(30):

@@ -50,6 +50,7 @@ def test_repeat_baseline_matches_benchmarks_md(
         pytest.param("linear_sparse", 0.370, id="sparsetsf"),
     ],
 )
+@pytest.mark.timeout(1800)  # training on 2 cores: about 20 s (linear) and 2 min (sparse)
 def test_linear_models_reach_the_published_rows_at_h96(model: str, bound: float) -> None:
     result = run("--file", str(ett_file("ETTh1.csv")), "--horizon", "96", "--model", model)
     assert result["windows"] == 2785

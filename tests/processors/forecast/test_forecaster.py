@@ -157,7 +157,11 @@ def test_promoted_model_serves_complete_windows_of_its_quantity() -> None:
     load, pv = forecast_batch(
         [window(daily(7)), window(daily(7), quantity="pv_power")], CONFIG, served=served
     )
-    assert (load.model, load.model_version, load.fallback) == ("constant_test", "load-constant:2", None)
+    assert (load.model, load.model_version, load.fallback) == (
+        "constant_test",
+        "load-constant:2",
+        None,
+    )
     np.testing.assert_allclose(load.p50, 7.0)
     assert (pv.model, pv.model_version) == ("arx", BUILTIN_VERSION)
 

@@ -92,8 +92,10 @@ def test_calibration_makes_intervals_cover_their_share() -> None:
     raw = Persistence().forecast(test_x)
     model = Persistence().fit(train, val)
     q = model.forecast(test_x)
+
     def cover(x: np.ndarray) -> float:
         return float(np.mean((test_y >= x[..., P10]) & (test_y <= x[..., P90])))
+
     assert abs(cover(q) - 0.8) < 0.05, cover(q)
     assert abs(cover(q) - 0.8) < abs(cover(raw) - 0.8)
 
