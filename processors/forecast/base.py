@@ -9,6 +9,7 @@ calibration and sorts the quantiles.
 """
 
 import io
+import pickle
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -141,7 +142,7 @@ def load_model(artifact: bytes) -> QuantileModel:
     try:
         saved = torch.load(io.BytesIO(artifact), weights_only=True)
         model = MODEL_KINDS[saved["kind"]](**saved["config"])
-    except (KeyError, TypeError, RuntimeError, EOFError) as exc:
+    except (pickle.UnpicklingError, KeyError, TypeError, ValueError, RuntimeError, EOFError) as exc:
         raise ModelError(f"not a model artifact: {exc}") from exc
     model.load_parameters_state(saved["state"])
     if saved["shifts"] is not None:
