@@ -109,8 +109,10 @@ def test_seasonal_naive_and_persistence_point_forecasts() -> None:
     np.testing.assert_allclose(day, s.values[7 * DAY : 8 * DAY], rtol=1e-5)
     week = SeasonalNaive(7).forecast(batch)[0, :, P50]
     np.testing.assert_allclose(week, s.values[DAY : 2 * DAY], rtol=1e-5)
-    last = Persistence().forecast(batch)[0, :1, P50]  # one step: the median change is 0
-    np.testing.assert_allclose(last, s.values[8 * DAY - 1], atol=0.1)
+    # Persistence: the last value plus the window's median change at that horizon.
+    last = Persistence().forecast(batch)[0, :, P50]
+    diffs = [np.median(s.values[h : 8 * DAY] - s.values[: 8 * DAY - h]) for h in range(1, DAY + 1)]
+    np.testing.assert_allclose(last, s.values[8 * DAY - 1] + np.array(diffs), rtol=1e-5)
 
 
 def test_model_refuses_too_short_history_and_wrong_horizon() -> None:
