@@ -13,6 +13,7 @@ import torch
 from typing_extensions import override
 
 from processors.forecast.base import QuantileModel
+from processors.forecast.baselines import nan_quantiles
 from processors.forecast.batch import LEVELS, WindowBatch, window_scale
 from processors.forecast.design import COL_SEASONAL, N_EXOG, Design, build_design
 from processors.quality.gaps import fill_short_gaps
@@ -20,24 +21,7 @@ from processors.quality.gaps import fill_short_gaps
 __all__ = ["Arx"]
 
 
-def _nan_quantiles(values: torch.Tensor, levels: tuple[float, ...]) -> torch.Tensor:
-    """Quantiles over the last axis ignoring NaN, shape (len(levels), *values.shape[:-1])."""
-    valid = ~torch.isnan(values)
-    count = valid.sum(dim=-1)
-    ordered = torch.sort(torch.where(valid, values, torch.inf), dim=-1).values
-    out = []
-    for level in levels:
-        pos = (count - 1).clamp(min=0).to(values.dtype) * level
-        lo = pos.floor().long()
-        hi = pos.ceil().long()
-        low = torch.gather(ordered, -1, lo[..., None])[..., 0]
-        high = torch.gather(ordered, -1, hi[..., None])[..., 0]
-        value = low + (high - low) * (pos - lo)
-        out.append(torch.where(count > 0, value, torch.nan))
-    return torch.stack(out)
-
-
-def _ridge(design: Design, ridge: float) -> torch.Tensor:
+def _ridge(design: Design, ridge: float) -> np.ndarray:
     """Quantiles (B, H, Q) of the ridge AR-X fit of every window of ``design``.
 
     It models the departure from the seasonal-naive forecast (the value a day earlier),
@@ -63,11 +47,11 @@ def _ridge(design: Design, ridge: float) -> torch.Tensor:
     beta = torch.linalg.solve(gram + torch.diag_embed(penalty), rhs).to(design.x.dtype)
     fitted = torch.where(usable, prior + (x @ beta)[..., 0], torch.nan)
     p50 = design.x_last[..., COL_SEASONAL] + (design.x_last[..., None, :] @ beta)[..., 0, 0]
-    resid = design.y - fitted
-    per_h = _nan_quantiles(resid, LEVELS)  # (Q, B, H)
-    pooled = _nan_quantiles(resid.flatten(1), LEVELS)  # (Q, B)
-    per_h = torch.nan_to_num(torch.where(torch.isnan(per_h), pooled[..., None], per_h))
-    return p50[..., None] + per_h.permute(1, 2, 0)
+    resid = (design.y - fitted).float().cpu().numpy()
+    per_h = nan_quantiles(resid)  # (B, H, Q)
+    pooled = nan_quantiles(resid.reshape(len(resid), -1))[:, None, :]
+    per_h = np.nan_to_num(np.where(np.isnan(per_h), pooled, per_h))
+    return np.asarray(p50.float().cpu().numpy()[..., None] + per_h)
 
 
 class Arx(QuantileModel):
@@ -125,5 +109,5 @@ class Arx(QuantileModel):
                 batch.step_ms,
                 batch.horizon,
             )
-            normalised = _ridge(design, self.ridge).float().cpu().numpy()
+            normalised = _ridge(design, self.ridge)
         return normalised * scale[..., None] + center[..., None]

@@ -8,6 +8,7 @@ quantiles. Serving and back-testing call :meth:`QuantileModel.forecast`, which a
 calibration and sorts the quantiles.
 """
 
+import importlib
 import io
 import pickle
 from abc import ABC, abstractmethod
@@ -26,6 +27,14 @@ __all__ = ["MODEL_KINDS", "Progress", "QuantileModel", "clip_quantiles", "load_m
 Progress = Callable[[int, float, float], None]
 
 MODEL_KINDS: dict[str, type["QuantileModel"]] = {}
+#: The module that defines each kind (imported when an artifact of that kind is loaded).
+_KIND_MODULES = {
+    "persistence": "processors.forecast.baselines",
+    "seasonal_naive": "processors.forecast.baselines",
+    "arx": "processors.forecast.arx",
+    "linear": "processors.forecast.linear",
+    "patchtst": "processors.forecast.patchtst",
+}
 
 
 class QuantileModel(ABC):
@@ -141,6 +150,8 @@ def load_model(artifact: bytes) -> QuantileModel:
     """
     try:
         saved = torch.load(io.BytesIO(artifact), weights_only=True)
+        if saved["kind"] not in MODEL_KINDS and saved["kind"] in _KIND_MODULES:
+            importlib.import_module(_KIND_MODULES[saved["kind"]])
         model = MODEL_KINDS[saved["kind"]](**saved["config"])
     except (pickle.UnpicklingError, KeyError, TypeError, ValueError, RuntimeError, EOFError) as exc:
         raise ModelError(f"not a model artifact: {exc}") from exc

@@ -113,3 +113,26 @@ def test_better_version_is_promoted_and_served_without_restart(
     assert math.isclose(
         float(np.mean(np.abs(np.array([v for v, _ in p50]) - expected))), 0, abs_tol=120
     )
+
+
+def test_backtest_reads_history_from_the_database(
+    services: Services, worker: subprocess.Popen[bytes]
+) -> None:
+    """Runs after the test above has streamed three days of it-reg into ``readings``."""
+
+    def history_stored() -> bool:
+        with services.sessions() as session:
+            count = session.scalar(
+                text("SELECT count(*) FROM readings WHERE site_id = :s"), {"s": SITE}
+            )
+            return bool(count and count >= 250)
+
+    wait_for(history_stored, 60, "three days of it-reg readings")
+    env = {"GRIDBRAIN_DATABASE_URL": services.database_url}
+    args = ["backtest", "--quantity", "load", "--sites", SITE, "--models", "linear"]
+    args += ["--lookback-days", "1", "--horizon-hours", "4", "--epochs", "2", "--format", "json"]
+    result = CliRunner(env=env).invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    rows = {r["model"]: r for r in json.loads(result.stdout)}
+    assert set(rows) == {"persistence", "seasonal_naive", "linear"}
+    assert rows["linear"]["windows"] > 0

@@ -1,5 +1,9 @@
 """Every model kind: forecasts of the right shape, calibrated quantiles, save/load round trips."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -142,3 +146,15 @@ def test_load_model_rejects_garbage() -> None:
 def test_clip_quantiles(quantity: str, capacity: float | None, expected: list[float]) -> None:
     out = clip_quantiles(np.array([-1.0, 5.0, 12.0]), quantity, capacity)
     assert out.tolist() == expected
+
+
+def test_artifact_loads_where_its_module_was_never_imported(tmp_path: Path) -> None:
+    # A forecaster process imports only the base; the artifact names its kind.
+    path = tmp_path / "model.bin"
+    path.write_bytes(LinearModel(48, 24, period=24).to_bytes())
+    code = (
+        "from processors.forecast.base import load_model; "
+        f"print(load_model(open({str(path)!r}, 'rb').read()).name)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "linear_p24"
