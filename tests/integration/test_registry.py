@@ -1,4 +1,7 @@
-"""Train into the registry, promote only a better version, and serve it without a restart."""
+"""Train into the registry, promote only a better version, serve it without a restart.
+
+Runs after test_pipeline (file order): that test counts every reading on the shared broker.
+"""
 
 import json
 import math
