@@ -1,10 +1,10 @@
-"""The shared design of direct multi-horizon models over a batch of series windows.
+"""The AR-X design: direct multi-horizon regression rows over a batch of series windows.
 
 For every forecast origin ``t`` and horizon ``h`` one feature row holds: an intercept,
 the last three values, the value one season before the target (``y[t+h-S*ceil(h/S)]``),
 the weather at ``t`` (temperature, irradiance, wind speed) and the target's time of day
-(sine and cosine). Persistence and seasonal naive are fixed weights on two of these
-columns; the AR-X model fits all of them by ridge least squares, per horizon.
+(sine and cosine). :mod:`~processors.forecast.arx` fits all of them by ridge least
+squares, per window and horizon.
 """
 
 import math
