@@ -47,15 +47,11 @@ def _step_means(ts_ms: np.ndarray, values: np.ndarray, step_ms: int) -> pd.Serie
     return steps
 
 
-def _grid(
-    frames: dict[str, pd.Series], weather: dict[str, pd.Series], step_ms: int
-) -> tuple[int, np.ndarray]:
-    starts = [s.index.min() for s in [*frames.values(), *weather.values()] if len(s)]
-    ends = [s.index.max() for s in frames.values() if len(s)]
-    if not starts or not ends:
+def _grid(steps: pd.Series, step_ms: int) -> np.ndarray:
+    """Every step from a series' first value to its last."""
+    if steps.empty:
         raise ConfigurationError("no values to build a series from")
-    start = int(min(starts))
-    return start, np.arange(start, int(max(ends)) + step_ms, step_ms, dtype=np.int64)
+    return np.arange(int(steps.index.min()), int(steps.index.max()) + step_ms, step_ms)
 
 
 def _weather_matrix(weather: dict[str, pd.Series], grid: np.ndarray, step_ms: int) -> np.ndarray:
@@ -80,8 +76,7 @@ def _build(
     for (site, q), steps in sorted(values.items()):
         if q != quantity:
             continue
-        _, grid = _grid({q: steps}, weather.get(site, {}), step_ms)
-        grid = grid[grid >= steps.index.min()]
+        grid = _grid(steps, step_ms)
         profile = profiles.get(site)
         out.append(
             Series(

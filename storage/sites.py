@@ -14,7 +14,6 @@ __all__ = [
     "ensure_sites",
     "site_capacities",
     "site_ids",
-    "site_locations",
     "site_profiles",
     "station_locations",
     "upsert_sites",
@@ -84,15 +83,11 @@ def site_profiles(session: Session, site_ids: Iterable[str]) -> dict[str, SitePr
 
 def station_locations(session: Session) -> dict[str, tuple[float, float]]:
     """Position of every weather station that has one."""
-    return site_locations(session, STATION_KIND)
-
-
-def site_locations(session: Session, kind: str | None = None) -> dict[str, tuple[float, float]]:
-    """Position of every site (of ``kind``) that has one."""
-    query = select(Site.site_id, Site.latitude, Site.longitude).where(
-        Site.latitude.is_not(None), Site.longitude.is_not(None)
+    rows = session.execute(
+        select(Site.site_id, Site.latitude, Site.longitude).where(
+            Site.kind == STATION_KIND, Site.latitude.is_not(None), Site.longitude.is_not(None)
+        )
     )
-    rows = session.execute(query if kind is None else query.where(Site.kind == kind))
     return {
         site_id: (float(lat), float(lon))
         for site_id, lat, lon in rows

@@ -25,7 +25,7 @@ from processors.timestamps import ms_to_datetime
 from storage.history import load_fused_history
 from storage.registry import load_artifact, promoted_versions
 from storage.repositories import add_forecasts
-from storage.sites import ensure_sites, site_capacities, site_locations
+from storage.sites import ensure_sites, site_capacities, site_profiles
 from storage.transaction import BatchTransaction
 from storage.weather import forecasts_between
 from streams.envelope import DeadLetters, Emission, RawMessage, encode, fused_steps
@@ -113,12 +113,16 @@ class ForecastingStage:
         )
         self._warm: set[str] = set()
         self._stations: dict[str, str] = {}
+        self._locations: dict[str, tuple[float, float]] = {}
 
     def _warm_up(self, tx: BatchTransaction, step: FusedStep) -> None:
-        """Load a site's stored history the first time this worker sees it."""
+        """Load a site's position and stored history the first time this worker sees it."""
         if step.site_id in self._warm:
             return
         self._warm.add(step.site_id)
+        profile = site_profiles(tx.session, [step.site_id]).get(step.site_id)
+        if profile is not None and profile.location is not None:
+            self._locations[step.site_id] = profile.location
         s = self._settings
         since = step.ts_ms - self._length * s.step_ms
         for past in load_fused_history(
@@ -145,8 +149,11 @@ class ForecastingStage:
             lo, hi = wanted.get(station, (w.last_ts_ms, w.last_ts_ms))
             end = w.last_ts_ms + (horizon + 1) * step_ms
             wanted[station] = (min(lo, w.last_ts_ms - staleness), max(hi, end))
+        stored = forecasts_between(session, wanted)
+        if not stored:  # no weather forecasts: nothing to look up per step
+            return windows
         known = ForecastAsOf(staleness, bounded=False)
-        for item in forecasts_between(session, wanted):
+        for item in stored:
             known.add(item)
         targets = np.arange(2, horizon + 2, dtype=np.int64) * step_ms  # ends of target steps
         out = []
@@ -182,7 +189,7 @@ class ForecastingStage:
             self._config,
             site_capacities(tx.session),
             self._models.served,
-            site_locations(tx.session),
+            self._locations,
             self._budget,
         )
         # The clean stage publishes fused steps before its own commit: a brand-new site's
