@@ -75,8 +75,18 @@ class Settings(BaseSettings):
     model_refresh_s: float = Field(
         default=30.0, gt=0, description="How often forecasters check the registry for promotions."
     )
-    pm25_alert_for_steps: int = Field(
-        default=2, ge=1, description="Steps a PM2.5 breach must last before the alert fires."
+    alert_rules_file: Path | None = Field(
+        default=None, description="Alert rules YAML; unset = the built-in rules."
+    )
+    alert_webhook_url: SecretStr | None = Field(
+        default=None, description="Alert notifications are POSTed here as JSON (unset: off)."
+    )
+    alert_webhook_retries: int = Field(default=5, ge=0, description="Webhook retries.")
+    alert_webhook_backoff_s: float = Field(
+        default=0.5, gt=0, description="Wait before the first webhook retry (then doubled)."
+    )
+    silence_refresh_s: float = Field(
+        default=5.0, gt=0, description="How often the alert stage re-reads the silences."
     )
     shared_data_dir: Path = Field(
         default=Path("../shared/data"),

@@ -31,6 +31,9 @@ class FusedStep:
         weather_forecast: the variables forecast for the step by the newest forecast issued
             at or before the step's end (empty without one).
         station_id: where the weather came from (the site itself by default).
+        flags: per quantity with flagged readings, the checks that flagged them
+            (``spike``, ``rate``, ``flatline``).
+        readings: how many readings the step holds (clean and flagged).
     """
 
     site_id: str
@@ -41,6 +44,8 @@ class FusedStep:
     quality: dict[str, str] = field(default_factory=dict)
     weather_forecast: dict[str, float] = field(default_factory=dict)
     station_id: str | None = None
+    flags: dict[str, list[str]] = field(default_factory=dict)
+    readings: int = 0
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-ready form."""
@@ -53,6 +58,8 @@ class FusedStep:
             "quality": self.quality,
             "weather_forecast": self.weather_forecast,
             "station_id": self.station_id,
+            "flags": self.flags,
+            "readings": self.readings,
         }
 
     @classmethod
@@ -71,6 +78,11 @@ class FusedStep:
                 for k, v in dict(data.get("weather_forecast") or {}).items()  # type: ignore[call-overload]
             },
             station_id=None if data.get("station_id") is None else str(data["station_id"]),
+            flags={
+                str(k): [str(f) for f in v]
+                for k, v in dict(data.get("flags") or {}).items()  # type: ignore[call-overload]
+            },
+            readings=int(data.get("readings") or 0),  # type: ignore[call-overload]
         )
 
 
@@ -204,4 +216,6 @@ def fuse(
         {q: step.quality(q) for q in step.counts},
         forecast.for_step(station_id, end),
         station_id,
+        {q: list(f) for q, f in step.flags.items()},
+        sum(step.counts.values()) + sum(step.flagged.values()),
     )

@@ -75,6 +75,10 @@ QUANTITIES: dict[str, Quantity] = {
         ),
         Quantity("irradiance", "W/m2", {"W/m2": 1.0, "kW/m2": 1e3}, -10.0, 1600.0),
         Quantity("humidity", "%", {"%": 1.0, "fraction": 100.0}, 0.0, 100.0),
+        # Water quality: pH (unitless), turbidity (nephelometric units), dissolved oxygen.
+        Quantity("ph", "pH", {"pH": 1.0}, 0.0, 14.0),
+        Quantity("turbidity", "NTU", {"NTU": 1.0, "FNU": 1.0}, 0.0, 4000.0),
+        Quantity("dissolved_oxygen", "mg/L", {"mg/L": 1.0, "ppm": 1.0}, 0.0, 25.0),
     )
 }
 

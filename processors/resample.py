@@ -45,6 +45,7 @@ class ClosedStep:
         values: mean of the clean readings of each quantity (absent: none were clean).
         counts: clean readings per quantity.
         flagged: readings per quantity the quality checks left out.
+        flags: per quantity with flagged readings, the checks that flagged them.
     """
 
     site_id: str
@@ -52,6 +53,7 @@ class ClosedStep:
     values: dict[str, float]
     counts: dict[str, int]
     flagged: dict[str, int] = field(default_factory=dict)
+    flags: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def quality(self, quantity: str) -> str:
         """``ok``, ``cleaned`` (some readings left out) or ``flagged`` (all of them)."""
@@ -155,22 +157,26 @@ class Resampler:
         for site_id, quantity, ts, value, flag in zip(
             batch.site_id, batch.quantity, batch.ts_ms, batch.value, flags.tolist(), strict=True
         ):
-            acc = groups.setdefault((site_id, quantity, ts - ts % step), [0.0, 0, 0])
+            acc = groups.setdefault((site_id, quantity, ts - ts % step), [0.0, 0, 0, 0])
             if flag == Flag.OK:
                 acc[0] += value
                 acc[1] += 1
             else:
                 acc[2] += 1
+                acc[3] = int(acc[3]) | 1 << flag
         increments = []
-        for (site_id, quantity, start), (total, count, flagged) in groups.items():
+        for (site_id, quantity, start), (total, count, flagged, mask) in groups.items():
             increments.append(
                 BucketIncrement(site_id, quantity, start, total, int(count), int(flagged))
             )
             bucket = self._sites[site_id].buckets.setdefault(start, {})
-            acc = bucket.setdefault(quantity, [0.0, 0, 0])
+            acc = bucket.setdefault(quantity, [0.0, 0, 0, 0])
+            if len(acc) < 4:  # saved before flags were kept
+                acc.append(0)
             acc[0] += total
             acc[1] += count
             acc[2] += flagged
+            acc[3] = int(acc[3]) | int(mask)
         closed: list[ClosedStep] = []
         gaps: list[FilledGap] = []
         for site_id, state in self._sites.items():
@@ -239,4 +245,9 @@ def _closed_step(site_id: str, start: int, per_quantity: dict[str, list[float]])
         {q: acc[0] / acc[1] for q, acc in per_quantity.items() if acc[1]},
         {q: int(acc[1]) for q, acc in per_quantity.items()},
         {q: int(acc[2]) for q, acc in per_quantity.items() if acc[2]},
+        {
+            q: tuple(f.label for f in Flag if f and int(acc[3]) & 1 << f)
+            for q, acc in per_quantity.items()
+            if len(acc) > 3 and acc[3]
+        },
     )

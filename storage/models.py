@@ -4,6 +4,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -21,12 +22,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Alert",
+    "AlertHistory",
     "Base",
     "DeadLetter",
     "Forecast",
     "QualityCount",
     "Reading",
     "RegisteredModel",
+    "Silence",
     "Site",
     "SiteState",
     "StageCount",
@@ -128,20 +131,69 @@ class Forecast(Base):
 
 
 class Alert(Base):
-    """An alert incident, updated in place as its state changes."""
+    """An alert incident (one per dedup key and start), updated in place as it changes.
+
+    ``state`` is pending or firing while open, inactive (a pending breach that ended
+    before ``for``) or resolved once closed. ``value`` is the last value evaluated (NULL:
+    no data), ``peak`` the worst; ``notified`` the last state sent to the receivers.
+    """
 
     __tablename__ = "alerts"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    dedup_key: Mapped[str] = mapped_column(Text)
+    labels: Mapped[dict[str, str]] = mapped_column(JSONB)
     site_id: Mapped[str] = mapped_column(String(128))
     rule: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[str | None] = mapped_column(String(32))
     severity: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[datetime] = mapped_column(Timestamp)
+    fired_at: Mapped[datetime | None] = mapped_column(Timestamp)
     resolved_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    value: Mapped[float] = mapped_column(Float)
+    expected_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    value: Mapped[float | None] = mapped_column(Float)
+    peak: Mapped[float] = mapped_column(Float)
+    no_data: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    silenced: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    inhibited: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    notified: Mapped[str | None] = mapped_column(String(16))
+    last_notified_at: Mapped[datetime | None] = mapped_column(Timestamp)
     message: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
-    __table_args__ = (UniqueConstraint("site_id", "rule", "started_at"),)
+    __table_args__ = (
+        UniqueConstraint("dedup_key", "started_at"),
+        Index("ix_alerts_state", "state", "started_at"),
+    )
+
+
+class AlertHistory(Base):
+    """Every state change of an incident (its key and start), with the reason."""
+
+    __tablename__ = "alert_history"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    dedup_key: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(Timestamp)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(Timestamp)
+    value: Mapped[float | None] = mapped_column(Float)
+    notified: Mapped[bool] = mapped_column(Boolean)
+    message: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    __table_args__ = (UniqueConstraint("dedup_key", "started_at", "at", "reason"),)
+
+
+class Silence(Base):
+    """Mutes notifications of incidents matching every matcher between the two times."""
+
+    __tablename__ = "silences"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    matchers: Mapped[list[str]] = mapped_column(JSONB)
+    starts_at: Mapped[datetime] = mapped_column(Timestamp)
+    ends_at: Mapped[datetime] = mapped_column(Timestamp)
+    created_by: Mapped[str] = mapped_column(Text)
+    comment: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
 
 
 class DeadLetter(Base):

@@ -8,16 +8,14 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from processors.alerting.lifecycle import AlertEvent, AlertState
 from processors.forecast.forecaster import Forecast
 from processors.resample import BucketIncrement, FilledGap
 from processors.timestamps import ms_to_datetime
 from storage.bulk import execute_batch
-from storage.models import Alert, Reading, SiteState, StreamOffset
+from storage.models import Reading, SiteState, StreamOffset
 
 __all__ = [
     "DeadLetterRow",
-    "add_alert_events",
     "add_counts",
     "add_dead_letters",
     "add_forecasts",
@@ -28,7 +26,6 @@ __all__ = [
     "latest_reading_ms",
     "load_offsets",
     "load_site_states",
-    "open_alerts",
     "save_offsets",
     "save_site_states",
 ]
@@ -155,42 +152,6 @@ def add_forecasts(session: Session, forecasts: Iterable[Forecast]) -> int:
         page_size=5000,
     )
     return len(rows)
-
-
-def add_alert_events(session: Session, events: Iterable[tuple[AlertEvent, str]]) -> None:
-    """Apply alert state changes to their incidents, in order."""
-    for event, message in events:
-        resolved = ms_to_datetime(event.at_ms) if event.state is AlertState.RESOLVED else None
-        session.execute(
-            text(
-                "INSERT INTO alerts (site_id, rule, severity, state, started_at, resolved_at, "
-                "value, message) VALUES (:site, :rule, :sev, :state, :started, :resolved, "
-                ":value, :message) ON CONFLICT (site_id, rule, started_at) DO UPDATE SET "
-                "state = EXCLUDED.state, resolved_at = EXCLUDED.resolved_at, "
-                "value = GREATEST(alerts.value, EXCLUDED.value), message = EXCLUDED.message, "
-                "updated_at = now()"
-            ),
-            {
-                "site": event.site_id,
-                "rule": event.rule,
-                "sev": event.severity,
-                "state": str(event.state),
-                "started": ms_to_datetime(event.started_at_ms),
-                "resolved": resolved,
-                "value": event.value,
-                "message": message,
-            },
-        )
-
-
-def open_alerts(session: Session, rule: str) -> list[tuple[str, int, AlertState, float]]:
-    """Incidents of ``rule`` not yet resolved: (site, started_at_ms, state, peak value)."""
-    rows = session.execute(
-        select(Alert.site_id, Alert.started_at, Alert.state, Alert.value).where(
-            Alert.rule == rule, Alert.state != str(AlertState.RESOLVED)
-        )
-    )
-    return [(s, int(t.timestamp() * 1000), AlertState(st), float(v)) for s, t, st, v in rows]
 
 
 def add_counts(session: Session, stage: str, counts: Mapping[tuple[str, str], int]) -> None:

@@ -1,63 +1,179 @@
-"""Alerting stage: PM2.5 AQI incidents from fused steps, published once per change."""
+"""Alerting stage: the alert engine fed by fused steps, forecasts and dead letters.
+
+Every state change is stored (incident upserted, history appended) in the batch's
+transaction with the engine's per-site state, so a restarted worker resumes with its
+open incidents; notifications go to the ``alerts`` topic and, when configured, to the
+webhook. The three input topics are keyed by site and co-partitioned, so one worker owns
+all of a site's inputs.
+"""
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from gridbrain.settings import Settings
-from processors.alerting.lifecycle import ThresholdAlerts
-from processors.alerting.pm25 import describe, pm25_usg_rule
+from processors.alerting.engine import AlertEngine, ForecastIssue
+from processors.alerting.lifecycle import AlertState, Change
+from processors.alerting.rules import load_rules
 from processors.timestamps import ms_to_datetime
-from storage.repositories import add_alert_events, open_alerts
+from storage.alerts import load_silences, record_changes
+from storage.repositories import load_site_states, save_site_states
 from storage.transaction import BatchTransaction
 from streams.envelope import DeadLetters, Emission, RawMessage, encode, fused_steps
-from streams.topics import ALERTS
+from streams.topics import ALERTS, SENSOR_READINGS
+from streams.webhook import WebhookNotifier
 
-__all__ = ["AlertingStage"]
+__all__ = ["STATE_KEY", "AlertingStage", "notification"]
+
+STATE_KEY = "alert"
+
+
+def _iso(ms: int | None) -> str | None:
+    return None if ms is None else ms_to_datetime(ms).isoformat()
+
+
+def notification(change: Change) -> dict[str, Any]:
+    """The message of a notified change (the alerts topic, the webhook's ``alerts``)."""
+    incident = change.incident
+    return {
+        "dedup_key": incident.key,
+        "status": "resolved" if change.state is AlertState.RESOLVED else "firing",
+        "state": str(change.state),
+        "reason": change.reason,
+        "site_id": incident.labels["site_id"],
+        "rule": incident.labels["alertname"],
+        "severity": incident.labels["severity"],
+        "labels": incident.labels,
+        "started_at": _iso(incident.started_at_ms),
+        "fired_at": _iso(incident.fired_at_ms),
+        "at": _iso(change.at_ms),
+        "resolved_at": _iso(incident.resolved_at_ms),
+        "expected_at": _iso(incident.expected_at_ms),
+        "value": change.value,
+        "peak": incident.peak,
+        "message": incident.message,
+    }
+
+
+def _forecast_issue(data: dict[str, Any]) -> ForecastIssue:
+    horizons = data["horizons"]
+
+    def ms(text: str) -> int:
+        return int(datetime.fromisoformat(text).timestamp() * 1000)
+
+    return ForecastIssue(
+        site_id=str(data["site_id"]),
+        quantity=str(data["quantity"]),
+        model=str(data["model"]),
+        issued_at_ms=ms(data["issued_at"]),
+        targets_ms=[ms(h["target_ts"]) for h in horizons],
+        quantiles={q: [float(h[q]) for h in horizons] for q in ("p10", "p50", "p90")},
+    )
 
 
 class AlertingStage:
-    """Evaluates the alert rules on each fused step, in event-time order per site."""
+    """Runs the alert engine of one worker; its handlers run on one thread."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._rule = pm25_usg_rule(settings.pm25_alert_for_steps)
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+        self._rules = load_rules(settings.alert_rules_file)
+        self._silence_refresh_s = settings.silence_refresh_s
+        self._clock = clock
+        url = settings.alert_webhook_url
+        self.webhook = (
+            WebhookNotifier(
+                url.get_secret_value(),
+                settings.alert_webhook_retries,
+                settings.alert_webhook_backoff_s,
+            )
+            if url is not None
+            else None
+        )
         self.reset()
 
     def reset(self) -> None:
-        """Forget the in-memory incidents; open ones are reloaded from the database."""
-        self._alerts = ThresholdAlerts(self._rule)
-        self._restored = False
+        """Forget the in-memory state; it is reloaded from the database site by site."""
+        self._engine = AlertEngine(self._rules)
+        self._silences_read_s = float("-inf")
 
-    def handle(self, tx: BatchTransaction, messages: list[RawMessage]) -> list[Emission]:
-        """Evaluate a batch; store every state change, publish firing and resolving."""
-        if not self._restored:
-            for site_id, started, state, peak in open_alerts(tx.session, self._rule.name):
-                self._alerts.restore(site_id, started, state, peak)
-            self._restored = True
-        changes = []
+    def _prepare(self, tx: BatchTransaction, site_ids: Iterable[str]) -> int:
+        """Load unseen sites' state and refresh the silences; return the time now (ms)."""
+        now_s = self._clock()
+        new = {s for s in site_ids if not self._engine.knows(s)}
+        if new:
+            saved = load_site_states(tx.session, STATE_KEY, new)
+            for site_id in new:
+                self._engine.restore(site_id, saved.get(site_id))
+        if now_s - self._silences_read_s >= self._silence_refresh_s:
+            self._engine.silences = load_silences(tx.session, datetime.fromtimestamp(now_s, UTC))
+            self._silences_read_s = now_s
+        return int(now_s * 1000)
+
+    def handle_fused(self, tx: BatchTransaction, messages: list[RawMessage]) -> list[Emission]:
+        """Evaluate the step rules on a batch of fused steps."""
         dead = DeadLetters()
-        for step in fused_steps(tx, messages, dead):
-            value = step.values.get(self._rule.quantity)
-            if value is not None:
-                changes.extend(self._alerts.evaluate(step.site_id, step.ts_ms, value))
-        events = [(event, describe(event)) for event in changes]
-        add_alert_events(tx.session, events)
-        tx.counts[(ALERTS, "state_changes")] += len(events)
-        published = [
-            Emission(
-                ALERTS,
-                event.site_id.encode(),
-                encode(
-                    {
-                        "site_id": event.site_id,
-                        "rule": event.rule,
-                        "severity": event.severity,
-                        "state": str(event.state),
-                        "started_at": ms_to_datetime(event.started_at_ms).isoformat(),
-                        "at": ms_to_datetime(event.at_ms).isoformat(),
-                        "value": event.value,
-                        "message": message,
-                    }
-                ),
-            )
-            for event, message in events
-            if event.notify
+        steps = list(fused_steps(tx, messages, dead))
+        now_ms = self._prepare(tx, {s.site_id for s in steps})
+        changes = [c for step in steps for c in self._engine.on_step(step, now_ms)]
+        sites = {s.site_id for s in steps}
+        return dead.store(tx.session) + self._finish(tx, changes, sites)
+
+    def handle_forecasts(self, tx: BatchTransaction, messages: list[RawMessage]) -> list[Emission]:
+        """Evaluate the forecast rules on a batch of forecast messages."""
+        dead = DeadLetters()
+        issues = []
+        for message in messages:
+            if not tx.is_new(message.position):
+                continue
+            try:
+                issues.append(_forecast_issue(json.loads(message.value)))
+            except (ValueError, KeyError, TypeError) as exc:
+                dead.reject_message(tx, message, "bad_forecast_message", repr(exc))
+                continue
+            tx.counts[(message.position.topic, "received")] += 1
+            tx.counts[(message.position.topic, "processed")] += 1
+        now_ms = self._prepare(tx, {i.site_id for i in issues})
+        changes = [c for issue in issues for c in self._engine.on_forecast(issue, now_ms)]
+        sites = {i.site_id for i in issues}
+        return dead.store(tx.session) + self._finish(tx, changes, sites)
+
+    def handle_dead_letters(
+        self, tx: BatchTransaction, messages: list[RawMessage]
+    ) -> list[Emission]:
+        """Count the sites' rejected readings for the dead-letter ratio rules.
+
+        The site is the message key (the partitioning key); a dead letter is never
+        dead-lettered again, whatever it holds.
+        """
+        per_site: dict[str, int] = {}
+        for message in messages:
+            if not tx.is_new(message.position):
+                continue
+            tx.counts[(message.position.topic, "received")] += 1
+            try:
+                topic = json.loads(message.value).get("topic")
+            except (ValueError, AttributeError):
+                topic = None
+            if topic == SENSOR_READINGS and message.key:
+                site = message.key.decode(errors="replace")
+                per_site[site] = per_site.get(site, 0) + 1
+        now_ms = self._prepare(tx, per_site)
+        changes = [
+            c for site, n in per_site.items() for c in self._engine.on_dead_letters(site, n, now_ms)
         ]
-        tx.counts[(ALERTS, "published")] += len(published)
-        return dead.store(tx.session) + published
+        return self._finish(tx, changes, set(per_site))
+
+    def _finish(
+        self, tx: BatchTransaction, changes: list[Change], sites: set[str]
+    ) -> list[Emission]:
+        """Store the changes and the sites' state; return the notifications to publish."""
+        tx.counts[(ALERTS, "state_changes")] += record_changes(tx.session, changes)
+        save_site_states(tx.session, STATE_KEY, {s: self._engine.export(s) for s in sites})
+        notified = [notification(c) for c in changes if c.notify]
+        tx.counts[(ALERTS, "published")] += len(notified)
+        if notified and self.webhook is not None:
+            self.webhook.submit(
+                encode({"receiver": "gridbrain", "version": "1", "alerts": notified})
+            )
+        return [Emission(ALERTS, n["site_id"].encode(), encode(n)) for n in notified]

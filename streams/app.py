@@ -188,13 +188,19 @@ def build_app(
         )
     if "alert" in roles:
         alerting = AlertingStage(settings)
-        agent(
-            "alert",
-            FUSED,
-            alerting.handle,
-            alerting.reset,
-            ThreadPoolExecutor(1, thread_name_prefix="alert"),
-            settings.forecast_batch_max,
-            settings.forecast_batch_within_s,
-        )
+        pool = ThreadPoolExecutor(1, thread_name_prefix="alert")
+        for topic, handler in (
+            (FUSED, alerting.handle_fused),
+            (FORECASTS, alerting.handle_forecasts),
+            (DEADLETTER, alerting.handle_dead_letters),
+        ):
+            agent(
+                "alert",
+                topic,
+                handler,
+                alerting.reset,
+                pool,
+                settings.forecast_batch_max,
+                settings.forecast_batch_within_s,
+            )
     return app

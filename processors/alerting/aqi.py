@@ -8,8 +8,10 @@ the linear interpolation within the band, rounded to the nearest integer.
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 __all__ = [
+    "AQI_TABLES",
     "CATEGORIES",
     "CO_8H",
     "NO2_1H",
@@ -18,7 +20,9 @@ __all__ = [
     "PM10_24H",
     "PM25_24H",
     "SO2_1H",
+    "SO2_24H",
     "AqiBand",
+    "AqiIndicator",
     "AqiTable",
     "aqi",
     "pm25_aqi",
@@ -100,10 +104,32 @@ CO_8H = AqiTable("co", "8h", "ppm", 1, _MOLAR_VOLUME / 28.010, _bands((
 SO2_1H = AqiTable("so2", "1h", "ppb", 0, _MOLAR_VOLUME / 64.066, _bands((
     (0, 35, 0, 50), (36, 75, 51, 100), (76, 185, 101, 150), (186, 304, 151, 200),
 )))  # fmt: skip
+SO2_24H = AqiTable("so2", "24h", "ppb", 0, _MOLAR_VOLUME / 64.066, _bands((
+    (305, 604, 201, 300), (605, 1004, 301, 500),
+)))  # fmt: skip
 NO2_1H = AqiTable("no2", "1h", "ppb", 0, _MOLAR_VOLUME / 46.0055, _bands((
     (0, 53, 0, 50), (54, 100, 51, 100), (101, 360, 101, 150), (361, 649, 151, 200),
     (650, 1249, 201, 300), (1250, 2049, 301, 500),
 )))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AqiIndicator:
+    """How a pollutant's AQI is computed from a series: which table, which average.
+
+    Attributes:
+        table: the breakpoints.
+        averaging: ``nowcast`` (EPA NowCast of 12 hourly means, PM) or ``mean`` of the
+            last ``hours`` hourly means.
+        hours: hours of the average.
+        above: the indicator that applies where this table is undefined above its top
+            (8-hour ozone over 0.200 ppm: 1-hour ozone; 1-hour SO2 over 304 ppb: 24-hour).
+    """
+
+    table: AqiTable
+    averaging: Literal["nowcast", "mean"]
+    hours: int
+    above: str | None = None
 
 
 def aqi(table: AqiTable, concentration: float) -> tuple[int, AqiBand] | None:
@@ -139,3 +165,18 @@ def pm25_aqi(concentration: float) -> tuple[int, AqiBand]:
     if result is None:  # pragma: no cover - the PM2.5 table starts at zero
         raise ValueError(concentration)
     return result
+
+
+#: The indicators a rule's ``aqi_table`` can name.
+AQI_TABLES: dict[str, AqiIndicator] = {
+    "pm25": AqiIndicator(PM25_24H, "nowcast", 12),
+    "pm25_24h": AqiIndicator(PM25_24H, "mean", 24),
+    "pm10": AqiIndicator(PM10_24H, "nowcast", 12),
+    "pm10_24h": AqiIndicator(PM10_24H, "mean", 24),
+    "o3_8h": AqiIndicator(O3_8H, "mean", 8, above="o3_1h"),
+    "o3_1h": AqiIndicator(O3_1H, "mean", 1),
+    "co_8h": AqiIndicator(CO_8H, "mean", 8),
+    "no2_1h": AqiIndicator(NO2_1H, "mean", 1),
+    "so2_1h": AqiIndicator(SO2_1H, "mean", 1, above="so2_24h"),
+    "so2_24h": AqiIndicator(SO2_24H, "mean", 24),
+}

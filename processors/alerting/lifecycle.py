@@ -1,143 +1,169 @@
-"""Threshold alerts with a lifecycle: inactive -> pending -> firing -> resolved.
+"""The life of one incident: inactive -> pending -> firing -> resolved (Alertmanager's).
 
-A breach must last ``for_steps`` consecutive evaluations before the alert fires; it
-resolves only when the value falls below the recovery threshold (hysteresis), so a value
-hovering around the threshold does not flap. Missing evaluations do not resolve an alert.
+A breach starts a *pending* incident; it *fires* once the breach has lasted the rule's
+``for``; a pending incident whose breach ends is dropped (*inactive*, never notified). A
+firing incident stays firing while the value is between the threshold and the recovery
+threshold (hysteresis), and resolves once it has been recovered for ``keep_firing_for``.
+A missing value never resolves anything: the incident is marked *no data* until values
+come back. Evaluations are in event time; one not newer than the last is ignored
+(redelivered input).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
+from typing import Any
 
-__all__ = ["AlertEvent", "AlertRule", "AlertState", "ThresholdAlerts"]
+from processors.alerting.rules import Rule
+
+__all__ = ["AlertState", "Change", "Incident", "evaluate"]
 
 
 class AlertState(StrEnum):
     """States of an incident."""
 
+    INACTIVE = "inactive"
     PENDING = "pending"
     FIRING = "firing"
     RESOLVED = "resolved"
 
 
-@dataclass(frozen=True)
-class AlertRule:
-    """A threshold rule on one quantity.
+@dataclass
+class Incident:
+    """One incident of a rule for one label set (its dedup key).
 
     Attributes:
-        name: rule name, part of the incident key.
-        quantity: quantity evaluated.
-        threshold: the alert is breached at or above this value.
-        recovery: it recovers below this value (<= threshold).
-        for_steps: consecutive breached evaluations before firing.
-        severity: severity label of the incident.
+        key: the dedup key (rule name and labels).
+        labels: the labels (alertname, site_id, quantity, severity and the rule's own).
+        state: pending or firing while open; inactive or resolved once closed.
+        started_at_ms: when the breach began.
+        last_eval_ms: the last evaluation's time.
+        value: the last value; peak: the worst value of the incident.
+        fired_at_ms / resolved_at_ms: when it fired / resolved.
+        recovering_since_ms: when the value got back past the recovery threshold.
+        no_data: the last evaluation had no value.
+        notified: the last state a notification went out for (None: none yet).
+        last_notified_ms: when that was (event time).
+        silenced / inhibited: whether notifications are muted now, and why.
+        expected_at_ms: forecast rules: when the forecast crosses the threshold.
+        message: the rendered message of the last change.
     """
 
-    name: str
-    quantity: str
-    threshold: float
-    recovery: float
-    for_steps: int
-    severity: str
-
-
-@dataclass(frozen=True)
-class AlertEvent:
-    """A change of an incident's state.
-
-    Attributes:
-        site_id: the site.
-        rule: the rule's name.
-        severity: severity of the rule.
-        state: the new state.
-        started_at_ms: when the breach began (identifies the incident).
-        at_ms: when this change happened (event time).
-        value: the value that caused the change (peak value when resolving).
-        notify: whether this change is published (firing and resolving, not pending).
-    """
-
-    site_id: str
-    rule: str
-    severity: str
+    key: str
+    labels: dict[str, str]
     state: AlertState
     started_at_ms: int
-    at_ms: int
+    last_eval_ms: int
     value: float
+    peak: float
+    fired_at_ms: int | None = None
+    resolved_at_ms: int | None = None
+    recovering_since_ms: int | None = None
+    no_data: bool = False
+    notified: AlertState | None = None
+    last_notified_ms: int | None = None
+    silenced: bool = False
+    inhibited: bool = False
+    expected_at_ms: int | None = None
+    message: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        """Pending or firing."""
+        return self.state in (AlertState.PENDING, AlertState.FIRING)
+
+    def export(self) -> dict[str, Any]:
+        """JSON-ready state."""
+        return asdict(self)
+
+    @classmethod
+    def restore(cls, data: dict[str, Any]) -> "Incident":
+        """Inverse of :meth:`export`."""
+        notified = data.get("notified")
+        return cls(
+            **{
+                **data,
+                "state": AlertState(data["state"]),
+                "notified": None if notified is None else AlertState(notified),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entry of an incident's state history.
+
+    Attributes:
+        incident: the incident after the change (a snapshot).
+        state: the state it is in after the change.
+        at_ms: when (event time of the evaluation).
+        value: the value evaluated (None: no data).
+        reason: ``breach``, ``for_elapsed``, ``dropped``, ``recovered``, ``no_data``,
+            ``data_back``, ``repeat``, ``unmuted``.
+        notify: whether a notification goes out for it.
+    """
+
+    incident: Incident
+    state: AlertState
+    at_ms: int
+    value: float | None
+    reason: str
     notify: bool
 
 
-@dataclass
-class _Incident:
-    started_at_ms: int
-    breached_steps: int
-    state: AlertState
-    peak: float
+def _change(incident: Incident, at_ms: int, value: float | None, reason: str) -> Change:
+    notify = reason in ("for_elapsed", "recovered", "repeat")
+    return Change(replace(incident), incident.state, at_ms, value, reason, notify)
 
 
-@dataclass
-class ThresholdAlerts:
-    """Evaluates one rule for many sites, in event-time order per site."""
+def evaluate(
+    rule: Rule,
+    incident: Incident | None,
+    key: str,
+    labels: dict[str, str],
+    at_ms: int,
+    value: float | None,
+) -> tuple[Incident | None, list[Change]]:
+    """Feed one evaluation; return the open incident (or None) and the changes made.
 
-    rule: AlertRule
-    _open: dict[str, _Incident] = field(default_factory=dict)
-    _last_ms: dict[str, int] = field(default_factory=dict)
-
-    def restore(self, site_id: str, started_at_ms: int, state: AlertState, peak: float) -> None:
-        """Reload an open incident (after a restart)."""
-        steps = self.rule.for_steps if state is AlertState.FIRING else 1
-        self._open[site_id] = _Incident(started_at_ms, steps, state, peak)
-
-    def evaluate(self, site_id: str, ts_ms: int, value: float) -> list[AlertEvent]:
-        """Feed one value; return the state changes it causes (possibly none).
-
-        A value not newer than the site's last one (a redelivered step) changes nothing.
-        """
-        if ts_ms <= self._last_ms.get(site_id, -1):
-            return []
-        self._last_ms[site_id] = ts_ms
-        rule = self.rule
-        incident = self._open.get(site_id)
-        if incident is None:
-            if value < rule.threshold:
-                return []
-            incident = _Incident(ts_ms, 0, AlertState.PENDING, value)
-            self._open[site_id] = incident
-            events = [self._event(site_id, incident, ts_ms, value, notify=False)]
-        else:
-            events = []
-        incident.peak = max(incident.peak, value)
-        if value >= rule.threshold:
-            incident.breached_steps += 1
-        elif incident.state is AlertState.PENDING:
-            # The breach ended before it lasted long enough: drop silently.
-            del self._open[site_id]
-            return [self._event(site_id, incident, ts_ms, value, AlertState.RESOLVED, False)]
-        elif value < rule.recovery:
-            del self._open[site_id]
-            return [
-                *events,
-                self._event(site_id, incident, ts_ms, incident.peak, AlertState.RESOLVED, True),
-            ]
-        if incident.state is AlertState.PENDING and incident.breached_steps >= rule.for_steps:
-            incident.state = AlertState.FIRING
-            events.append(self._event(site_id, incident, ts_ms, value, notify=True))
-        return events
-
-    def _event(
-        self,
-        site_id: str,
-        incident: _Incident,
-        ts_ms: int,
-        value: float,
-        state: AlertState | None = None,
-        notify: bool = False,
-    ) -> AlertEvent:
-        return AlertEvent(
-            site_id,
-            self.rule.name,
-            self.rule.severity,
-            state or incident.state,
-            incident.started_at_ms,
-            ts_ms,
-            value,
-            notify,
-        )
+    Notifications are decided here before silences and inhibition (see the engine).
+    """
+    if incident is not None and at_ms <= incident.last_eval_ms:
+        return incident, []
+    if value is None:
+        if incident is None or incident.no_data:
+            return incident, []
+        incident.no_data, incident.last_eval_ms = True, at_ms
+        return incident, [_change(incident, at_ms, None, "no_data")]
+    changes: list[Change] = []
+    if incident is None:
+        if not rule.breached(value):
+            return None, []
+        incident = Incident(key, labels, AlertState.PENDING, at_ms, at_ms, value, value)
+        changes.append(_change(incident, at_ms, value, "breach"))
+    elif incident.no_data:
+        incident.no_data = False
+        changes.append(_change(incident, at_ms, value, "data_back"))
+    incident.last_eval_ms, incident.value = at_ms, value
+    incident.peak = max(incident.peak, value) if rule.op == ">" else min(incident.peak, value)
+    if incident.state is AlertState.PENDING:
+        if not rule.breached(value):
+            incident.state = AlertState.INACTIVE
+            return None, [*changes, _change(incident, at_ms, value, "dropped")]
+        if at_ms - incident.started_at_ms >= rule.for_ms:
+            incident.state, incident.fired_at_ms = AlertState.FIRING, at_ms
+            changes.append(_change(incident, at_ms, value, "for_elapsed"))
+        return incident, changes
+    if not rule.recovered(value):
+        incident.recovering_since_ms = None
+        last = incident.last_notified_ms
+        repeat = rule.repeat_interval_ms
+        due = repeat is not None and last is not None and at_ms - last >= repeat
+        if due and incident.notified is AlertState.FIRING:
+            changes.append(_change(incident, at_ms, value, "repeat"))
+        return incident, changes
+    if incident.recovering_since_ms is None:
+        incident.recovering_since_ms = at_ms
+    if at_ms - incident.recovering_since_ms < rule.keep_firing_for_ms:
+        return incident, changes
+    incident.state, incident.resolved_at_ms = AlertState.RESOLVED, at_ms
+    return None, [*changes, _change(incident, at_ms, value, "recovered")]

@@ -62,6 +62,10 @@ DEFAULT_CHECKS: dict[str, QuantityChecks] = {
     "wind_speed": _Q(flatline_minutes=12 * 60, flatline_tolerance=0.0),
     "irradiance": _Q(flatline_minutes=5 * 60, night_elevation_deg=0.0, max_gap_minutes=45),
     "humidity": _Q(max_rate_per_minute=2.0, flatline_minutes=24 * 60),
+    # Water probes drift slowly; a frozen probe reads exactly the same value for hours.
+    "ph": _Q(max_rate_per_minute=0.5, flatline_minutes=12 * 60),
+    "turbidity": _Q(flatline_minutes=24 * 60),
+    "dissolved_oxygen": _Q(max_rate_per_minute=1.0, flatline_minutes=12 * 60),
 }
 
 

@@ -1,0 +1,280 @@
+"""The alert engine: evaluates every rule on fused steps, forecasts and dead letters.
+
+It keeps, per site, the last day of hourly means of each quantity, when each quantity
+was last seen, the site's recent dead letters and accepted readings, and the site's open
+incidents: all of it exports to JSON, so a worker restart resumes where it left off.
+Sensor-health rules are evaluated before the others on each step, so an inhibition by a
+stale or flat-lined sensor applies to the same step's air-quality alerts.
+"""
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from processors.alerting.lifecycle import AlertState, Change, Incident, evaluate
+from processors.alerting.matchers import Silence, inhibited, silenced
+from processors.alerting.rules import Rule, RuleSet
+from processors.alerting.series import HOUR_MS, HourlySeries
+from processors.fuse import FusedStep
+from processors.quantities import QUANTITIES
+from processors.timestamps import ms_to_datetime
+
+__all__ = ["AlertEngine", "ForecastIssue", "dedup_key"]
+
+_HEALTH = ("stale", "flatline", "deadletter_ratio")
+
+
+def dedup_key(labels: dict[str, str]) -> str:
+    """``alertname{label="value",...}`` with the other labels sorted (Prometheus style).
+
+    >>> dedup_key({"alertname": "pm25_high", "site_id": "s1", "quantity": "pm25"})
+    'pm25_high{quantity="pm25",site_id="s1"}'
+    """
+    rest = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "alertname")
+    return f"{labels['alertname']}{{{rest}}}"
+
+
+@dataclass(frozen=True)
+class ForecastIssue:
+    """One issued forecast of a series: the targets and each quantile's values."""
+
+    site_id: str
+    quantity: str
+    model: str
+    issued_at_ms: int
+    targets_ms: list[int]
+    quantiles: dict[str, list[float]]
+
+
+@dataclass
+class _Site:
+    series: dict[str, HourlySeries] = field(default_factory=dict)
+    seen_ms: dict[str, int] = field(default_factory=dict)
+    watermark_ms: int = -1
+    dead: deque[tuple[int, int]] = field(default_factory=deque)  # (wall ms, count)
+    accepted: deque[tuple[int, int]] = field(default_factory=deque)
+    incidents: dict[str, Incident] = field(default_factory=dict)
+
+    def export(self) -> dict[str, Any]:
+        return {
+            "series": {q: s.export() for q, s in self.series.items()},
+            "seen_ms": self.seen_ms,
+            "watermark_ms": self.watermark_ms,
+            "dead": list(self.dead),
+            "accepted": list(self.accepted),
+            "incidents": {k: i.export() for k, i in self.incidents.items()},
+        }
+
+    @classmethod
+    def restore(cls, data: dict[str, Any]) -> "_Site":
+        return cls(
+            {q: HourlySeries.restore(s) for q, s in data["series"].items()},
+            {q: int(t) for q, t in data["seen_ms"].items()},
+            int(data["watermark_ms"]),
+            deque((int(t), int(n)) for t, n in data["dead"]),
+            deque((int(t), int(n)) for t, n in data["accepted"]),
+            {k: Incident.restore(i) for k, i in data["incidents"].items()},
+        )
+
+
+class AlertEngine:
+    """Evaluates a rule set for many sites.
+
+    Args:
+        rules: the rules and inhibition rules.
+    """
+
+    def __init__(self, rules: RuleSet) -> None:
+        self.rules = rules
+        ordered = sorted(rules.rules, key=lambda r: r.expression not in _HEALTH)
+        self._step_rules = [r for r in ordered if r.expression != "forecast"]
+        self._forecast_rules = [r for r in ordered if r.expression == "forecast"]
+        self._ratio_rules = [r for r in ordered if r.expression == "deadletter_ratio"]
+        self._sites: dict[str, _Site] = {}
+        self.silences: list[Silence] = []
+
+    def knows(self, site_id: str) -> bool:
+        """Whether the site's state is loaded."""
+        return site_id in self._sites
+
+    def restore(self, site_id: str, data: dict[str, Any] | None) -> None:
+        """Load a site's exported state (None: a new site)."""
+        self._sites[site_id] = _Site.restore(data) if data else _Site()
+
+    def export(self, site_id: str) -> dict[str, Any]:
+        """A site's state as JSON-ready data."""
+        return self._sites[site_id].export()
+
+    def open_incidents(self) -> list[Incident]:
+        """Every pending or firing incident."""
+        return [i for s in self._sites.values() for i in s.incidents.values()]
+
+    def on_step(self, step: FusedStep, now_ms: int) -> list[Change]:
+        """Evaluate the step rules of the step's site at the step's time."""
+        site = self._sites.setdefault(step.site_id, _Site())
+        ts = step.ts_ms
+        site.watermark_ms = max(site.watermark_ms, ts)
+        for quantity in step.quality:
+            site.seen_ms[quantity] = max(site.seen_ms.get(quantity, ts), ts)
+        for quantity, mean in step.values.items():
+            site.series.setdefault(quantity, HourlySeries()).add(ts, mean)
+        if step.readings:
+            _push(site.accepted, now_ms, step.readings)
+        changes: list[Change] = []
+        for rule in self._step_rules:
+            if rule.expression == "deadletter_ratio":
+                changes += self._ratio(step.site_id, site, rule, now_ms)
+                continue
+            if rule.expression != "stale" and rule.quantity not in step.quality:
+                continue  # this step holds nothing of the quantity: nothing to judge
+            if rule.expression == "stale" and rule.quantity not in site.seen_ms:
+                continue
+            value = self._value(rule, site, step)
+            changes += self._evaluate(step.site_id, site, rule, ts, value, now_ms)
+        return changes
+
+    def on_forecast(self, issue: ForecastIssue, now_ms: int) -> list[Change]:
+        """Evaluate the forecast rules on a newly issued forecast."""
+        site = self._sites.setdefault(issue.site_id, _Site())
+        changes: list[Change] = []
+        for rule in self._forecast_rules:
+            if rule.quantity != issue.quantity or rule.model not in (None, issue.model):
+                continue
+            values = issue.quantiles.get(rule.quantile)
+            if not values:
+                continue
+            crossing = next((i for i, v in enumerate(values) if rule.breached(v)), None)
+            worst = max(values) if rule.op == ">" else min(values)
+            value = worst if crossing is None else values[crossing]
+            expected = None if crossing is None else issue.targets_ms[crossing]
+            changes += self._evaluate(
+                issue.site_id, site, rule, issue.issued_at_ms, value, now_ms, expected
+            )
+        return changes
+
+    def on_dead_letters(self, site_id: str, count: int, now_ms: int) -> list[Change]:
+        """Count a site's dead-lettered messages and judge its dead-letter ratio."""
+        site = self._sites.setdefault(site_id, _Site())
+        _push(site.dead, now_ms, count)
+        changes: list[Change] = []
+        for rule in self._ratio_rules:
+            changes += self._ratio(site_id, site, rule, now_ms)
+        return changes
+
+    def _ratio(self, site_id: str, site: _Site, rule: Rule, now_ms: int) -> list[Change]:
+        since = now_ms - rule.window_ms
+        dead = sum(n for t, n in site.dead if t > since)
+        total = dead + sum(n for t, n in site.accepted if t > since)
+        for window in (site.dead, site.accepted):
+            while window and window[0][0] <= now_ms - 24 * HOUR_MS:
+                window.popleft()
+        value = dead / total if total >= rule.min_count else None
+        return self._evaluate(site_id, site, rule, now_ms, value, now_ms)
+
+    def _value(self, rule: Rule, site: _Site, step: FusedStep) -> float | None:
+        quantity, ts = rule.quantity or "", step.ts_ms
+        series = site.series.get(quantity, HourlySeries())
+        match rule.expression:
+            case "value":
+                return step.values.get(quantity)
+            case "mean":
+                return series.mean(ts, rule.window_ms, rule.min_coverage)
+            case "nowcast":
+                return series.nowcast(ts, 0 if quantity == "pm10" else 1)
+            case "aqi":
+                assert rule.aqi_table is not None
+                index = series.aqi(ts, rule.aqi_table)
+                return None if index is None else float(index[0])
+            case "stale":
+                return (site.watermark_ms - site.seen_ms[quantity]) / HOUR_MS
+            case "flatline":
+                flat = "flatline" in step.flags.get(quantity, ())
+                return 1.0 if flat and quantity not in step.values else 0.0
+        raise AssertionError(rule.expression)  # pragma: no cover - validated rule
+
+    def _evaluate(
+        self,
+        site_id: str,
+        site: _Site,
+        rule: Rule,
+        at_ms: int,
+        value: float | None,
+        now_ms: int,
+        expected_at_ms: int | None = None,
+    ) -> list[Change]:
+        labels = {"alertname": rule.name, "site_id": site_id, "severity": rule.severity}
+        if rule.quantity is not None:
+            labels["quantity"] = rule.quantity
+        labels.update(rule.labels)
+        key = dedup_key(labels)
+        before = site.incidents.get(key)
+        incident, changes = evaluate(rule, before, key, labels, at_ms, value)
+        current = incident or (changes[-1].incident if changes else None)
+        if current is None:
+            return []
+        if value is not None:
+            current.expected_at_ms = expected_at_ms
+        current.message = _render(rule, current, site, at_ms)
+        firing = [
+            i.labels for k, i in site.incidents.items() if i.state is AlertState.FIRING and k != key
+        ]
+        current.silenced = silenced(labels, self.silences, now_ms)
+        current.inhibited = inhibited(labels, firing, self.rules.inhibit)
+        muted = current.silenced or current.inhibited
+        out = [self._decide(c, current, muted) for c in changes]
+        unheard = current.state is AlertState.FIRING and current.notified is None
+        if unheard and not muted and not any(c.notify for c in out):  # fired while muted
+            out.append(Change(current, current.state, at_ms, value, "unmuted", True))
+        if any(c.notify for c in out):
+            current.notified, current.last_notified_ms = current.state, at_ms
+        if incident is None:
+            site.incidents.pop(key, None)
+        else:
+            site.incidents[key] = incident
+        return [Change(current, c.state, c.at_ms, c.value, c.reason, c.notify) for c in out]
+
+    @staticmethod
+    def _decide(change: Change, incident: Incident, muted: bool) -> Change:
+        if not change.notify:
+            return change
+        if change.state is AlertState.RESOLVED:
+            notify = incident.notified is AlertState.FIRING  # receivers heard it fire
+        else:
+            notify = not muted
+        return Change(
+            change.incident, change.state, change.at_ms, change.value, change.reason, notify
+        )
+
+
+def _push(window: deque[tuple[int, int]], at_ms: int, count: int) -> None:
+    if window and window[-1][0] == at_ms:
+        window[-1] = (at_ms, window[-1][1] + count)
+    else:
+        window.append((at_ms, count))
+
+
+def _render(rule: Rule, incident: Incident, site: _Site, at_ms: int) -> str:
+    """The rule's message for the incident's latest value."""
+    category = ""
+    if rule.aqi_table is not None:
+        index = site.series.get(rule.quantity or "", HourlySeries()).aqi(at_ms, rule.aqi_table)
+        category = index[1] if index else "no data"
+    expected_in = expected_at = ""
+    if incident.expected_at_ms is not None:
+        expected_in = f"{(incident.expected_at_ms - at_ms) / HOUR_MS:.0f} h"
+        expected_at = ms_to_datetime(incident.expected_at_ms).strftime("%Y-%m-%d %H:%M UTC")
+    fields = {
+        "rule": rule.name,
+        "site_id": incident.labels["site_id"],
+        "quantity": rule.quantity,
+        "value": incident.value,
+        "peak": incident.peak,
+        "threshold": rule.threshold,
+        "unit": QUANTITIES[rule.quantity].unit if rule.quantity else "",
+        "category": category,
+        "expected_in": expected_in,
+        "expected_at": expected_at,
+        "state": str(incident.state),
+    }
+    text = rule.message.format(**fields)
+    return f"{text} (no data)" if incident.no_data else text
