@@ -8,7 +8,7 @@ stale or flat-lined sensor applies to the same step's air-quality alerts.
 """
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from processors.alerting.lifecycle import AlertState, Change, Incident, evaluate
@@ -231,7 +231,8 @@ class AlertEngine:
             site.incidents.pop(key, None)
         else:
             site.incidents[key] = incident
-        return [Change(current, c.state, c.at_ms, c.value, c.reason, c.notify) for c in out]
+        snapshot = replace(current)  # later evaluations must not rewrite this batch's history
+        return [Change(snapshot, c.state, c.at_ms, c.value, c.reason, c.notify) for c in out]
 
     @staticmethod
     def _decide(change: Change, incident: Incident, muted: bool) -> Change:

@@ -86,8 +86,9 @@ class Rule(BaseModel):
             the EPA ``nowcast``, the EPA ``aqi`` of ``aqi_table``, ``stale`` (hours since
             the quantity's last reading while the site reports), ``flatline`` (1 while
             every reading of the step is flagged as flat-lined), ``deadletter_ratio``
-            (share of the site's readings dead-lettered within ``window``) or ``forecast`` (the ``quantile`` of the
-            newest forecast, its largest value over the horizon).
+            (share of the site's readings dead-lettered within ``window``) or
+            ``forecast`` (the ``quantile`` of the newest forecast: its first value past
+            the threshold, else its extreme over the horizon).
         window: averaging window of ``mean`` and ``deadletter_ratio``.
         min_coverage: share of the window's hours that must have data.
         min_count: fewest messages in the window before ``deadletter_ratio`` is judged.
