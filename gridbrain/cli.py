@@ -268,21 +268,6 @@ def forecasts(
 
 @cli.command()
 @click.option("--site")
-@click.option("--state", type=click.Choice(["pending", "firing", "resolved"]))
-@click.option("--limit", type=int, default=100, show_default=True)
-@_FORMAT
-@click.pass_obj
-def alerts(settings: Settings, site: str | None, state: str | None, limit: int, fmt: str) -> None:
-    """Show alert incidents, newest first."""
-    from gridbrain.services import database
-    from storage.queries import list_alerts
-
-    with database(settings) as sessions, sessions() as session:
-        click.echo(render(list_alerts(session, site, state, limit), fmt))
-
-
-@cli.command()
-@click.option("--site")
 @_FORMAT
 @click.pass_obj
 def quality(settings: Settings, site: str | None, fmt: str) -> None:
@@ -305,10 +290,11 @@ def status(settings: Settings, fmt: str) -> None:
 
 
 def _add_commands() -> None:
+    from gridbrain.alerts_cli import alerts, rules, silence
     from gridbrain.benchmark import benchmark
     from gridbrain.models_cli import backtest, models, train
 
-    for command in (benchmark, backtest, train, models):
+    for command in (alerts, silence, rules, benchmark, backtest, train, models):
         cli.add_command(command)
 
 

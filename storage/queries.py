@@ -76,23 +76,42 @@ def latest_forecasts(
 
 
 def list_alerts(
-    session: Session, site: str | None = None, state: str | None = None, limit: int = 100
+    session: Session,
+    site: str | None = None,
+    state: str | None = None,
+    limit: int = 100,
+    rule: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Alert incidents, newest first."""
-    query = select(Alert).order_by(Alert.started_at.desc())
+    """Alert incidents, newest first (``id`` is what ``alerts --history`` takes)."""
+    query = select(Alert).order_by(Alert.started_at.desc(), Alert.id.desc())
     if site:
         query = query.where(Alert.site_id == site)
     if state:
         query = query.where(Alert.state == state)
+    if rule:
+        query = query.where(Alert.rule == rule)
     return [
         {
+            "id": a.id,
             "site_id": a.site_id,
             "rule": a.rule,
             "severity": a.severity,
             "state": a.state,
             "started_at": a.started_at,
+            "fired_at": a.fired_at,
             "resolved_at": a.resolved_at,
             "value": a.value,
+            "peak": a.peak,
+            "flags": ",".join(
+                f
+                for f, on in (
+                    ("no_data", a.no_data),
+                    ("silenced", a.silenced),
+                    ("inhibited", a.inhibited),
+                )
+                if on
+            ),
+            "expected_at": a.expected_at,
             "message": a.message,
         }
         for a in session.scalars(query.limit(limit))

@@ -111,8 +111,24 @@ def build_app(
         pool: ThreadPoolExecutor,
         batch_max: int,
         within: float,
+        exclusive: asyncio.Lock | None = None,
     ) -> None:
+        """Consume ``topic_name`` in batches through ``handler``.
+
+        Agents given the same ``exclusive`` lock run one batch at a time from prepare to
+        commit: they write the same rows (one stage's counters and site state), and a
+        second transaction waiting on the first one's locks in the shared thread would
+        stop that thread from ever committing the first.
+        """
+
         async def apply(messages: list[RawMessage]) -> None:
+            if exclusive is None:
+                await run(messages)
+                return
+            async with exclusive:
+                await run(messages)
+
+        async def run(messages: list[RawMessage]) -> None:
             loop = asyncio.get_running_loop()
             partitions = {(m.position.topic, m.position.partition) for m in messages}
             prepared = await loop.run_in_executor(
@@ -189,6 +205,7 @@ def build_app(
     if "alert" in roles:
         alerting = AlertingStage(settings)
         pool = ThreadPoolExecutor(1, thread_name_prefix="alert")
+        exclusive = asyncio.Lock()
         for topic, handler in (
             (FUSED, alerting.handle_fused),
             (FORECASTS, alerting.handle_forecasts),
@@ -202,5 +219,6 @@ def build_app(
                 pool,
                 settings.forecast_batch_max,
                 settings.forecast_batch_within_s,
+                exclusive,
             )
     return app

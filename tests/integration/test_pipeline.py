@@ -179,17 +179,42 @@ def test_readings_flow_to_tables_and_topics(
         # One issue per event-time hour once there is history (persistence after 1 hour).
         assert len(issues) >= 48
 
-    def incidents() -> list[tuple[str, float]]:
+    def incidents() -> list[tuple[str, str]]:
         with services.sessions() as session:
             rows = session.execute(
                 text(
-                    "SELECT state, value FROM alerts WHERE site_id = 'it-aq' AND state <> 'pending'"
+                    "SELECT rule, state FROM alerts WHERE site_id = 'it-aq' AND state <> 'pending' "
+                    "ORDER BY started_at"
                 )
             ).all()
-        return [(r.state, r.value) for r in rows]
+        return [(r.rule, r.state) for r in rows]
 
-    # The alert stage reads the fused steps on its own: wait for it too.
-    wait_for(lambda: incidents() == [("resolved", 50.0)], 120, "the PM2.5 episode resolved")
+    # The alert stage reads the fused steps on its own: wait for it too. The clean air is a
+    # flat 8.0 for a day: the cleaning flags it as flat-lined, and the sensor-health alert
+    # fires until the episode moves the value. 3 hours at 50 ug/m3: the NowCast AQI passes
+    # 100 in the second hour, the alert fires an hour later (for: 1h) and resolves when the
+    # NowCast falls below AQI 90.
+    wait_for(
+        lambda: incidents() == [("pm25_flatline", "resolved"), ("pm25_aqi_usg", "resolved")],
+        120,
+        "the flat line and the PM2.5 episode resolved",
+    )
+    with services.sessions() as session:
+        history = session.execute(
+            text(
+                "SELECT h.state, h.reason, h.notified, h.at FROM alert_history h "
+                "JOIN alerts a USING (dedup_key, started_at) WHERE a.rule = 'pm25_aqi_usg' "
+                "ORDER BY h.at, h.id"
+            )
+        ).all()
+    episode = START + DAY + 18 * 3_600_000
+    assert [(h.state, h.reason, h.notified) for h in history] == [
+        ("pending", "breach", False),
+        ("firing", "for_elapsed", True),
+        ("resolved", "recovered", True),
+    ]
+    hours = [(h.at.timestamp() * 1000 - episode) / 3_600_000 for h in history]
+    assert hours == [1.0, 2.0, 3.0]
 
     outputs = consume_all(services.bootstrap, [DEADLETTER, ALERTS, FORECASTS])
     dead = [json.loads(v) for t, v in outputs if t == DEADLETTER]
@@ -199,11 +224,16 @@ def test_readings_flow_to_tables_and_topics(
         "out_of_range",
         "unknown_unit",
     }
+    # (Predictive alerts depend on what the forecaster predicts: not checked here.)
     alerts = [json.loads(v) for t, v in outputs if t == ALERTS]
-    assert [(a["site_id"], a["state"]) for a in alerts] == [
-        ("it-aq", "firing"),
-        ("it-aq", "resolved"),
+    alerts = [a for a in alerts if a["labels"]["category"] != "forecast"]
+    assert [(a["site_id"], a["rule"], a["status"]) for a in alerts] == [
+        ("it-aq", "pm25_flatline", "firing"),
+        ("it-aq", "pm25_flatline", "resolved"),
+        ("it-aq", "pm25_aqi_usg", "firing"),
+        ("it-aq", "pm25_aqi_usg", "resolved"),
     ]
+    assert alerts[2]["message"].startswith("pm25 AQI 1")
     forecasts = [json.loads(v) for t, v in outputs if t == FORECASTS]
     assert any(f["site_id"] == "it-load" and len(f["horizons"]) == 96 for f in forecasts)
 

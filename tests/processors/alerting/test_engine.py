@@ -73,7 +73,7 @@ def test_stale_sensor_fires_and_inhibits_its_air_quality_alert() -> None:
                     "equal": ["site_id", "quantity"],
                 }
             ],
-        )  # fmt: skip
+        )
     )
     steps = [step(0, {"pm25": 10.0, "temperature": 5.0})]
     steps += [step(i * H, {"temperature": 5.0}) for i in range(1, 4)]  # pm25 silent
@@ -119,7 +119,7 @@ def test_inhibited_alert_is_muted_until_the_source_resolves() -> None:
                     "equal": ["site_id"],
                 }
             ],
-        )  # fmt: skip
+        )
     )
     feed(engine, [step(0, {"pm25": 10.0, "pm10": 20.0}), step(H, {"pm25": 10.0})])
     changes = feed(engine, [step(2 * H, {"pm25": 80.0})])  # pm10 silent for 2 h

@@ -1,0 +1,97 @@
+"""The webhook notifier against a real local HTTP server started by the test."""
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from gridbrain.embedded import free_port
+from streams.webhook import WebhookNotifier
+
+
+class Receiver(HTTPServer):
+    """Answers 500 to the first ``failures`` POSTs, then 200; keeps the bodies it accepted."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.attempts = 0
+        self.bodies: list[dict[str, object]] = []
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: Receiver
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.attempts += 1
+        if self.server.attempts <= self.server.failures:
+            self.send_response(500)
+        else:
+            self.server.bodies.append(json.loads(body))
+            self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver(request: pytest.FixtureRequest) -> Iterator[Receiver]:
+    server = Receiver(getattr(request, "param", 0))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def wait(check: object, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("receiver", [2], indirect=True)
+def test_retries_with_backoff_until_delivered(receiver: Receiver) -> None:
+    url = f"http://127.0.0.1:{receiver.server_port}/alerts"
+    notifier = WebhookNotifier(url, retries=3, backoff_s=0.05)
+    started = time.monotonic()
+    notifier.submit(json.dumps({"alerts": [{"status": "firing"}]}).encode())
+    wait(lambda: notifier.stats.delivered == 1)
+    elapsed = time.monotonic() - started
+    notifier.close()
+    assert receiver.attempts == 3 and receiver.bodies == [{"alerts": [{"status": "firing"}]}]
+    assert (notifier.stats.retried, notifier.stats.failed) == (2, 0)
+    assert elapsed >= 0.05 + 0.10  # backoff doubled between the two retries
+
+
+def test_a_dead_receiver_never_blocks_the_caller() -> None:
+    url = f"http://127.0.0.1:{free_port()}/nobody"
+    notifier = WebhookNotifier(url, retries=2, backoff_s=0.05, timeout_s=1.0)
+    started = time.monotonic()
+    for i in range(50):
+        notifier.submit(json.dumps({"n": i}).encode())
+    assert time.monotonic() - started < 0.5  # handed over, not sent, by the caller
+    wait(lambda: notifier.stats.failed == 50, timeout_s=60)
+    notifier.close()
+    assert notifier.stats.delivered == 0 and notifier.stats.retried == 100
+
+
+@pytest.mark.parametrize("receiver", [0], indirect=True)
+def test_order_is_kept_and_a_full_queue_drops(receiver: Receiver) -> None:
+    url = f"http://127.0.0.1:{receiver.server_port}/"
+    notifier = WebhookNotifier(url, queue_size=1000)
+    for i in range(20):
+        notifier.submit(json.dumps({"n": i}).encode())
+    wait(lambda: notifier.stats.delivered == 20)
+    notifier.close()
+    assert [b["n"] for b in receiver.bodies] == list(range(20))
+    tiny = WebhookNotifier(f"http://127.0.0.1:{free_port()}/", retries=0, queue_size=1)
+    for _ in range(5):
+        tiny.submit(b"{}")
+    assert tiny.stats.dropped >= 3
