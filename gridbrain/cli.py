@@ -290,8 +290,11 @@ def status(settings: Settings, fmt: str) -> None:
 
 
 def _add_commands() -> None:
+    from gridbrain.alert_eval import alerts as alerts_benchmark
     from gridbrain.alerts_cli import alerts, rules, silence
     from gridbrain.benchmark import benchmark
+
+    benchmark.add_command(alerts_benchmark)
     from gridbrain.models_cli import backtest, models, train
 
     for command in (alerts, silence, rules, benchmark, backtest, train, models):

@@ -43,14 +43,16 @@ def plan_backtest(
     fractions: tuple[float, float] = (0.7, 0.1),
     origin_every: int | None = None,
     future_weather: bool = False,
+    train_every: int | None = None,
 ) -> BacktestPlan:
-    """Split every series; test origins every ``origin_every`` steps (default: a day)."""
+    """Split every series; test origins every ``origin_every`` steps (default: a day).
+
+    Training and validation origins are ``train_every`` steps apart (default: an hour).
+    """
     step_ms = series[0].step_ms
     every = origin_every or _DAY_MS // step_ms
-    splits = [
-        split_origins(len(s), lookback, horizon, fractions, max(1, every // 24), every)
-        for s in series
-    ]
+    stride = train_every or max(1, 3_600_000 // step_ms)
+    splits = [split_origins(len(s), lookback, horizon, fractions, stride, every) for s in series]
     return BacktestPlan(series, splits, lookback, horizon, future_weather)
 
 

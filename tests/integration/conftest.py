@@ -53,10 +53,15 @@ def running_services(state: Path) -> Iterator[Services]:
 
 
 @contextmanager
-def running_worker(services: Services, roles: tuple[str, ...] = ()) -> Iterator[Popen[bytes]]:
-    """A real Faust worker process running ``roles`` (default: every stage)."""
-    log = (services.state_dir / "worker.log").open("wb")
-    env = {**os.environ, "GRIDBRAIN_LOG_LEVEL": "INFO"}
+def running_worker(
+    services: Services, roles: tuple[str, ...] = (), env: dict[str, str] | None = None
+) -> Iterator[Popen[bytes]]:
+    """A real Faust worker process running ``roles`` (default: every stage).
+
+    ``env`` adds settings (``GRIDBRAIN_...`` variables) for this worker.
+    """
+    log = (services.state_dir / "worker.log").open("ab")
+    env = {**os.environ, "GRIDBRAIN_LOG_LEVEL": "INFO", **(env or {})}
     command = worker_command(services.bootstrap, services.database_url, roles)
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
