@@ -25,9 +25,15 @@ def upgrade() -> None:
     op.add_column("alerts", sa.Column("peak", sa.Float(), nullable=True))
     op.add_column("alerts", sa.Column("fired_at", _TS, nullable=True))
     op.add_column("alerts", sa.Column("expected_at", _TS, nullable=True))
-    op.add_column("alerts", sa.Column("no_data", sa.Boolean(), server_default="false"))
-    op.add_column("alerts", sa.Column("silenced", sa.Boolean(), server_default="false"))
-    op.add_column("alerts", sa.Column("inhibited", sa.Boolean(), server_default="false"))
+    op.add_column(
+        "alerts", sa.Column("no_data", sa.Boolean(), server_default="false", nullable=False)
+    )
+    op.add_column(
+        "alerts", sa.Column("silenced", sa.Boolean(), server_default="false", nullable=False)
+    )
+    op.add_column(
+        "alerts", sa.Column("inhibited", sa.Boolean(), server_default="false", nullable=False)
+    )
     op.add_column("alerts", sa.Column("notified", sa.String(length=16), nullable=True))
     op.add_column("alerts", sa.Column("last_notified_at", _TS, nullable=True))
     op.execute(
