@@ -125,6 +125,7 @@ def _predictive_rows(
     rule: Rule,
     model_names: list[str],
     epochs: int,
+    out: Path | None,
 ) -> list[dict[str, Any]]:
     from gridbrain.datasets import SeriesSource, series_from_files
     from gridbrain.progress import epoch_bar
@@ -141,6 +142,7 @@ def _predictive_rows(
     ts = series.start_ms + np.arange(len(series)) * step_ms
     window = (ts > ts[origins[0]]) & (ts <= ts[origins[-1]] + horizon * step_ms)
     rows = []
+    drawn: dict[str, list[tuple[int, int | None]]] = {}
     for name in model_names:
         model = make_model(name, options)
         with epoch_bar(f"fitting {name}", model) as progress:
@@ -152,8 +154,10 @@ def _predictive_rows(
             changes = []
             for issue in tqdm(issues, desc=f"{name} {quantile}", unit="issue", leave=False):
                 changes += engine.on_forecast(issue, issue.issued_at_ms)
+            spans = incident_spans(changes)
+            drawn[f"{name} {quantile}"] = [(s.fired_ms, s.resolved_ms) for s in spans]
             score = predictive_score(
-                incident_spans(changes),
+                spans,
                 np.array([i.issued_at_ms for i in issues]),
                 ts[window],
                 series.values[window],
@@ -175,6 +179,14 @@ def _predictive_rows(
                     "median_lead_h": score.median_lead_h,
                 }
             )
+    if out is not None:
+        from gridbrain.plots import plot_alert_spans
+
+        out.mkdir(parents=True, exist_ok=True)
+        first = int(np.flatnonzero(window)[0])
+        plot_alert_spans(
+            ts[first:], series.values[first:], rule.threshold, drawn, out / "predictive.png"
+        )
     return rows
 
 
@@ -212,7 +224,7 @@ def alerts(
     incident_rows = _incident_rows(steps, rules)
     click.echo(render(incident_rows, "table"))
     (rule,) = [r for r in rules.rules if r.name == predictive_rule]
-    predictive = _predictive_rows(settings, path, mapping, rule, models.split(","), epochs)
+    predictive = _predictive_rows(settings, path, mapping, rule, models.split(","), epochs, out)
     click.echo(render(predictive, "table"))
     result = {
         "file": str(path),

@@ -174,3 +174,34 @@ def test_restart_silence_and_webhook(services: Services, receiver: Receiver) -> 
         cli(services, "alerts", "--history", str(incident[0]["id"]), "--format", "json")
     )
     assert [s["state"] for s in steps] == ["pending", "firing", "resolved"]
+
+
+def test_a_site_sending_bad_readings_raises_the_dead_letter_alert(services: Services) -> None:
+    messages = []
+    for hour in range(4):
+        good = [
+            {"site_id": "it-noisy", "sensor_id": "opc", "quantity": "pm25",
+             "value": 10.0 + i % 3, "unit": "ug/m3", "ts": START + hour * H + i * 300_000}
+            for i in range(12)
+        ]  # fmt: skip
+        bad = [{**row, "unit": "furlongs"} for row in good[:6]]
+        messages.append((SENSOR_READINGS, b"it-noisy", json.dumps(good + bad).encode()))
+    with running_worker(services, ("clean", "alert")):
+        produce(services.bootstrap, messages)
+
+        def fired() -> list[tuple[str, str]]:
+            with services.sessions() as session:
+                rows = session.execute(
+                    text(
+                        "SELECT state, message FROM alerts WHERE site_id = 'it-noisy' "
+                        "AND rule = 'deadletter_ratio_high'"
+                    )
+                ).all()
+            return [(r.state, r.message) for r in rows]
+
+        wait_for(lambda: bool(fired()) and fired()[0][0] == "firing", 120, "the dead-letter alert")
+    # 24 of at most 72 readings were rejected: 33 % or more (100 % when the dead letters
+    # reach the alert stage before any fused step of the site).
+    _, message = fired()[0]
+    assert message.endswith("of the readings of it-noisy dead-lettered in the last hour")
+    assert 33 <= int(message.split("%")[0]) <= 100
