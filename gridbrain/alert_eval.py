@@ -8,6 +8,7 @@ the file as the platform fuses them (canonical units, physical ranges; the strea
 spike and flat-line checks are not applied here).
 """
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,7 @@ def _predictive_rows(
     model_names: list[str],
     epochs: int,
     out: Path | None,
+    thresholds: list[float],
 ) -> list[dict[str, Any]]:
     from gridbrain.datasets import SeriesSource, series_from_files
     from gridbrain.progress import epoch_bar
@@ -141,6 +143,16 @@ def _predictive_rows(
     origins = plan.splits[0].test
     ts = series.start_ms + np.arange(len(series)) * step_ms
     window = (ts > ts[origins[0]]) & (ts <= ts[origins[-1]] + horizon * step_ms)
+    issued = series.start_ms + (origins + 1) * step_ms
+    measured = ts[window][~np.isnan(series.values[window])]
+    level = series.values[window][~np.isnan(series.values[window])]
+
+    def truth_rate(threshold: float) -> float:
+        """Share of issues with a measured exceedance within the horizon."""
+        above = np.sort(measured[level > threshold])
+        hi = np.searchsorted(above, issued + horizon * step_ms, side="right")
+        return float((hi > np.searchsorted(above, issued, side="right")).mean())
+
     rows = []
     drawn: dict[str, list[tuple[int, int | None]]] = {}
     for name in model_names:
@@ -148,26 +160,31 @@ def _predictive_rows(
         with epoch_bar(f"fitting {name}", model) as progress:
             fit(model, plan, progress)
         issues = _forecast_issues(model, series, origins, horizon)
-        for quantile in ("p50", "p90"):
-            variant = rule.model_copy(update={"quantile": quantile, "model": None})
+        for threshold, quantile in itertools.product(thresholds, ("p50", "p90")):
+            variant = rule.model_copy(
+                update={"quantile": quantile, "model": None, "threshold": threshold}
+            )
             engine = AlertEngine(RuleSet(rules=[variant]))
             changes = []
             for issue in tqdm(issues, desc=f"{name} {quantile}", unit="issue", leave=False):
                 changes += engine.on_forecast(issue, issue.issued_at_ms)
             spans = incident_spans(changes)
-            drawn[f"{name} {quantile}"] = [(s.fired_ms, s.resolved_ms) for s in spans]
+            if threshold == rule.threshold:
+                drawn[f"{name} {quantile}"] = [(s.fired_ms, s.resolved_ms) for s in spans]
             score = predictive_score(
                 spans,
                 np.array([i.issued_at_ms for i in issues]),
                 ts[window],
                 series.values[window],
-                rule.threshold,
+                threshold,
                 horizon * step_ms,
             )
             rows.append(
                 {
                     "model": name,
+                    "threshold": threshold,
                     "quantile": quantile,
+                    "base_rate": round(float(truth_rate(threshold)), 3),
                     "incidents": score.incidents,
                     "incident_precision": round(score.precision, 3),
                     "firing_issues": score.firing_issues,
@@ -202,6 +219,9 @@ def _predictive_rows(
 )
 @click.option("--models", default="persistence,seasonal_naive,linear", show_default=True)
 @click.option("--epochs", type=int, default=15, show_default=True)
+@click.option(
+    "--thresholds", help="Score the predictive rule at these thresholds (default: its own)."
+)
 @click.option("--out", type=click.Path(path_type=Path), help="Write alerts.json here.")
 @click.pass_obj
 def alerts(
@@ -212,6 +232,7 @@ def alerts(
     predictive_rule: str,
     models: str,
     epochs: int,
+    thresholds: str | None,
     out: Path | None,
 ) -> None:
     """Incidents and flaps per rule, with and without hysteresis; predictive skill.
@@ -224,7 +245,10 @@ def alerts(
     incident_rows = _incident_rows(steps, rules)
     click.echo(render(incident_rows, "table"))
     (rule,) = [r for r in rules.rules if r.name == predictive_rule]
-    predictive = _predictive_rows(settings, path, mapping, rule, models.split(","), epochs, out)
+    levels = [float(t) for t in thresholds.split(",")] if thresholds else [rule.threshold]
+    predictive = _predictive_rows(
+        settings, path, mapping, rule, models.split(","), epochs, out, levels
+    )
     click.echo(render(predictive, "table"))
     result = {
         "file": str(path),
