@@ -91,6 +91,8 @@ class AlertEngine:
         self._forecast_rules = [r for r in ordered if r.expression == "forecast"]
         self._ratio_rules = [r for r in ordered if r.expression == "deadletter_ratio"]
         self._sites: dict[str, _Site] = {}
+        self._labels: dict[tuple[str, str], tuple[dict[str, str], str]] = {}
+        self._aqi: dict[tuple[int, int, str], tuple[int, str] | None] = {}  # this step's
         self.silences: list[Silence] = []
 
     def knows(self, site_id: str) -> bool:
@@ -113,6 +115,7 @@ class AlertEngine:
         """Evaluate the step rules of the step's site at the step's time."""
         site = self._sites.setdefault(step.site_id, _Site())
         ts = step.ts_ms
+        self._aqi.clear()
         site.watermark_ms = max(site.watermark_ms, ts)
         for quantity in step.quality:
             site.seen_ms[quantity] = max(site.seen_ms.get(quantity, ts), ts)
@@ -183,7 +186,7 @@ class AlertEngine:
                 return series.nowcast(ts, 0 if quantity == "pm10" else 1)
             case "aqi":
                 assert rule.aqi_table is not None
-                index = series.aqi(ts, rule.aqi_table)
+                index = self._aqi_of(series, ts, rule.aqi_table)
                 return None if index is None else float(index[0])
             case "stale":
                 return (site.watermark_ms - site.seen_ms[quantity]) / HOUR_MS
@@ -202,19 +205,17 @@ class AlertEngine:
         now_ms: int,
         expected_at_ms: int | None = None,
     ) -> list[Change]:
-        labels = {"alertname": rule.name, "site_id": site_id, "severity": rule.severity}
-        if rule.quantity is not None:
-            labels["quantity"] = rule.quantity
-        labels.update(rule.labels)
-        key = dedup_key(labels)
+        labels, key = self._labels_of(rule, site_id)
         before = site.incidents.get(key)
+        if before is None and (value is None or not rule.breached(value)):
+            return []  # the common case: nothing open, nothing breached
         incident, changes = evaluate(rule, before, key, labels, at_ms, value)
         current = incident or (changes[-1].incident if changes else None)
         if current is None:
             return []
         if value is not None:
             current.expected_at_ms = expected_at_ms
-        current.message = _render(rule, current, site, at_ms)
+        current.message = self._render(rule, current, site, at_ms)
         firing = [
             i.labels for k, i in site.incidents.items() if i.state is AlertState.FIRING and k != key
         ]
@@ -234,6 +235,51 @@ class AlertEngine:
         snapshot = replace(current)  # later evaluations must not rewrite this batch's history
         return [Change(snapshot, c.state, c.at_ms, c.value, c.reason, c.notify) for c in out]
 
+    def _labels_of(self, rule: Rule, site_id: str) -> tuple[dict[str, str], str]:
+        """The labels and dedup key of a rule's incidents at a site (cached)."""
+        cached = self._labels.get((rule.name, site_id))
+        if cached is None:
+            labels = {"alertname": rule.name, "site_id": site_id, "severity": rule.severity}
+            if rule.quantity is not None:
+                labels["quantity"] = rule.quantity
+            labels.update(rule.labels)
+            cached = self._labels[(rule.name, site_id)] = (labels, dedup_key(labels))
+        return cached
+
+    def _aqi_of(self, series: HourlySeries, ts: int, table: str) -> tuple[int, str] | None:
+        """The AQI by ``table`` at ``ts``, computed once per step."""
+        key = (id(series), ts, table)
+        if key not in self._aqi:
+            self._aqi[key] = series.aqi(ts, table)
+        return self._aqi[key]
+
+    def _render(self, rule: Rule, incident: Incident, site: _Site, at_ms: int) -> str:
+        """The rule's message for the incident's latest value."""
+        category = ""
+        if rule.aqi_table is not None:
+            series = site.series.get(rule.quantity or "", HourlySeries())
+            index = self._aqi_of(series, at_ms, rule.aqi_table)
+            category = index[1] if index else "no data"
+        expected_in = expected_at = ""
+        if incident.expected_at_ms is not None:
+            expected_in = f"{(incident.expected_at_ms - at_ms) / HOUR_MS:.0f} h"
+            expected_at = ms_to_datetime(incident.expected_at_ms).strftime("%Y-%m-%d %H:%M UTC")
+        fields = {
+            "rule": rule.name,
+            "site_id": incident.labels["site_id"],
+            "quantity": rule.quantity,
+            "value": incident.value,
+            "peak": incident.peak,
+            "threshold": rule.threshold,
+            "unit": QUANTITIES[rule.quantity].unit if rule.quantity else "",
+            "category": category,
+            "expected_in": expected_in,
+            "expected_at": expected_at,
+            "state": str(incident.state),
+        }
+        text = rule.message.format(**fields)
+        return f"{text} (no data)" if incident.no_data else text
+
     @staticmethod
     def _decide(change: Change, incident: Incident, muted: bool) -> Change:
         if not change.notify:
@@ -252,30 +298,3 @@ def _push(window: deque[tuple[int, int]], at_ms: int, count: int) -> None:
         window[-1] = (at_ms, window[-1][1] + count)
     else:
         window.append((at_ms, count))
-
-
-def _render(rule: Rule, incident: Incident, site: _Site, at_ms: int) -> str:
-    """The rule's message for the incident's latest value."""
-    category = ""
-    if rule.aqi_table is not None:
-        index = site.series.get(rule.quantity or "", HourlySeries()).aqi(at_ms, rule.aqi_table)
-        category = index[1] if index else "no data"
-    expected_in = expected_at = ""
-    if incident.expected_at_ms is not None:
-        expected_in = f"{(incident.expected_at_ms - at_ms) / HOUR_MS:.0f} h"
-        expected_at = ms_to_datetime(incident.expected_at_ms).strftime("%Y-%m-%d %H:%M UTC")
-    fields = {
-        "rule": rule.name,
-        "site_id": incident.labels["site_id"],
-        "quantity": rule.quantity,
-        "value": incident.value,
-        "peak": incident.peak,
-        "threshold": rule.threshold,
-        "unit": QUANTITIES[rule.quantity].unit if rule.quantity else "",
-        "category": category,
-        "expected_in": expected_in,
-        "expected_at": expected_at,
-        "state": str(incident.state),
-    }
-    text = rule.message.format(**fields)
-    return f"{text} (no data)" if incident.no_data else text
