@@ -5,10 +5,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
@@ -16,6 +14,7 @@ from sqlalchemy import text
 
 from streams.producer import produce
 from streams.topics import SENSOR_READINGS
+from tests.http_receiver import Receiver, receiving
 from tests.integration.conftest import Services, running_services, running_worker, wait_for
 
 pytestmark = pytest.mark.integration
@@ -23,32 +22,6 @@ pytestmark = pytest.mark.integration
 H = 3_600_000
 DAY = 86_400_000
 START = (int(time.time() * 1000) - 3 * DAY) // DAY * DAY
-
-
-class Receiver(HTTPServer):
-    """Fails the first POST (the notifier must retry), then keeps every alert it gets."""
-
-    def __init__(self) -> None:
-        self.attempts = 0
-        self.alerts: list[dict[str, Any]] = []
-        super().__init__(("127.0.0.1", 0), Handler)
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: Receiver
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.attempts += 1
-        if self.server.attempts == 1:
-            self.send_response(503)
-        else:
-            self.server.alerts.extend(body["alerts"])
-            self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +32,13 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
 
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    """The webhook receiver; its first POST fails, so the notifier must retry."""
+    with receiving(failures=1, status=503) as server:
+        yield server
+
+
+def webhook_alerts(receiver: Receiver) -> list[dict[str, Any]]:
+    return [alert for body in receiver.bodies for alert in body["alerts"]]
 
 
 def readings(site: str, hours: range, pm25: float) -> list[tuple[str, bytes | None, bytes]]:
@@ -117,7 +92,7 @@ def test_restart_silence_and_webhook(services: Services, receiver: Receiver) -> 
                    "--duration", "1h", "--comment", "maintenance")  # fmt: skip
     assert silenced.startswith("silence 1: site_id=it-quiet alertname=~pm25_.*")
     env = {
-        "GRIDBRAIN_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{receiver.server_port}/hook",
+        "GRIDBRAIN_ALERT_WEBHOOK_URL": receiver.url,
         "GRIDBRAIN_ALERT_WEBHOOK_BACKOFF_S": "0.2",
         "GRIDBRAIN_SILENCE_REFRESH_S": "1",
     }
@@ -136,7 +111,7 @@ def test_restart_silence_and_webhook(services: Services, receiver: Receiver) -> 
                  "the second worker resolves it-loud's incident")  # fmt: skip
         wait_for(lambda: history(services, "it-quiet")[-1:] == [("resolved", "recovered", False)],
                  60, "it-quiet resolves, still silenced")  # fmt: skip
-        wait_for(lambda: len(receiver.alerts) >= 5, 30, "the webhook deliveries")
+        wait_for(lambda: len(webhook_alerts(receiver)) >= 5, 30, "the webhook deliveries")
     assert history(services, "it-loud") == [
         ("pending", "breach", False),
         ("firing", "for_elapsed", True),
@@ -155,7 +130,7 @@ def test_restart_silence_and_webhook(services: Services, receiver: Receiver) -> 
     ]
     # 80 ug/m3 is also "Unhealthy": that rule fires and resolves too (a separate incident);
     # and the day's mean passes the WHO guideline (an info alert still firing at the end).
-    hooks = [(a["site_id"], a["rule"], a["status"]) for a in receiver.alerts]
+    hooks = [(a["site_id"], a["rule"], a["status"]) for a in webhook_alerts(receiver)]
     assert ("it-loud", "pm25_who_24h", "firing") in hooks
     assert sorted(h for h in hooks if "aqi" in h[1]) == [
         ("it-loud", "pm25_aqi_unhealthy", "firing"),

@@ -1,52 +1,20 @@
 """The webhook notifier against a real local HTTP server started by the test."""
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
 from gridbrain.embedded import free_port
 from streams.webhook import WebhookNotifier
-
-
-class Receiver(HTTPServer):
-    """Answers 500 to the first ``failures`` POSTs, then 200; keeps the bodies it accepted."""
-
-    def __init__(self, failures: int) -> None:
-        self.failures = failures
-        self.attempts = 0
-        self.bodies: list[dict[str, object]] = []
-        super().__init__(("127.0.0.1", 0), Handler)
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: Receiver
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.attempts += 1
-        if self.server.attempts <= self.server.failures:
-            self.send_response(500)
-        else:
-            self.server.bodies.append(json.loads(body))
-            self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
+from tests.http_receiver import Receiver, receiving
 
 
 @pytest.fixture
 def receiver(request: pytest.FixtureRequest) -> Iterator[Receiver]:
-    server = Receiver(getattr(request, "param", 0))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with receiving(getattr(request, "param", 0)) as server:
+        yield server
 
 
 def wait(check: object, timeout_s: float = 10.0) -> None:
@@ -58,8 +26,7 @@ def wait(check: object, timeout_s: float = 10.0) -> None:
 
 @pytest.mark.parametrize("receiver", [2], indirect=True)
 def test_retries_with_backoff_until_delivered(receiver: Receiver) -> None:
-    url = f"http://127.0.0.1:{receiver.server_port}/alerts"
-    notifier = WebhookNotifier(url, retries=3, backoff_s=0.05)
+    notifier = WebhookNotifier(receiver.url, retries=3, backoff_s=0.05)
     started = time.monotonic()
     notifier.submit(json.dumps({"alerts": [{"status": "firing"}]}).encode())
     wait(lambda: notifier.stats.delivered == 1)
@@ -84,8 +51,7 @@ def test_a_dead_receiver_never_blocks_the_caller() -> None:
 
 @pytest.mark.parametrize("receiver", [0], indirect=True)
 def test_order_is_kept_and_a_full_queue_drops(receiver: Receiver) -> None:
-    url = f"http://127.0.0.1:{receiver.server_port}/"
-    notifier = WebhookNotifier(url, queue_size=1000)
+    notifier = WebhookNotifier(receiver.url, queue_size=1000)
     for i in range(20):
         notifier.submit(json.dumps({"n": i}).encode())
     wait(lambda: notifier.stats.delivered == 20)

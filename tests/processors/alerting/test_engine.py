@@ -50,8 +50,9 @@ def test_default_pm25_aqi_rule_on_an_hourly_episode() -> None:
     assert any(c.incident.labels["alertname"] == "pm25_aqi_unhealthy" for c in changes)
 
 
-def test_stale_sensor_fires_and_inhibits_its_air_quality_alert() -> None:
-    engine = AlertEngine(
+def guarded(stale: str, hours: float, equal: list[str]) -> AlertEngine:
+    """``pm_high`` (PM2.5 > 50, air quality) and ``<stale>_stale`` (sensor health) muting it."""
+    return AlertEngine(
         rules(
             {
                 "name": "pm_high",
@@ -60,33 +61,38 @@ def test_stale_sensor_fires_and_inhibits_its_air_quality_alert() -> None:
                 "labels": {"category": "air_quality"},
             },
             {
-                "name": "pm_stale",
-                "quantity": "pm25",
+                "name": f"{stale}_stale",
+                "quantity": stale,
                 "expression": "stale",
-                "threshold": 2,
+                "threshold": hours,
                 "labels": {"category": "sensor_health"},
             },
             inhibit=[
                 {
                     "source": {"category": "sensor_health"},
                     "target": {"category": "air_quality"},
-                    "equal": ["site_id", "quantity"],
+                    "equal": equal,
                 }
             ],
         )
     )
+
+
+def test_stale_sensor_fires_and_resolves_when_it_reports_again() -> None:
+    engine = guarded("pm25", 2, ["site_id", "quantity"])
     steps = [step(0, {"pm25": 10.0, "temperature": 5.0})]
     steps += [step(i * H, {"temperature": 5.0}) for i in range(1, 4)]  # pm25 silent
     changes = feed(engine, steps)
     assert summary(changes) == [
-        ("pm_stale", "pending", "breach", False),
-        ("pm_stale", "firing", "for_elapsed", True),
+        ("pm25_stale", "pending", "breach", False),
+        ("pm25_stale", "firing", "for_elapsed", True),
     ]
-    assert changes[-1].incident.message.startswith("pm_stale at s: pm25 3.0")
-    # The sensor comes back reading high: the pm25 alert fires, inhibited (not notified).
+    assert changes[-1].incident.message.startswith("pm25_stale at s: pm25 3.0")
+    # The sensor comes back reading high: the staleness resolves first (health rules are
+    # evaluated first), so the pm25 alert fires uninhibited.
     changes = feed(engine, [step(4 * H, {"pm25": 90.0})])
     assert summary(changes) == [
-        ("pm_stale", "resolved", "recovered", True),
+        ("pm25_stale", "resolved", "recovered", True),
         ("pm_high", "pending", "breach", False),
         ("pm_high", "firing", "for_elapsed", True),
     ]
@@ -97,30 +103,7 @@ def test_stale_sensor_fires_and_inhibits_its_air_quality_alert() -> None:
 
 
 def test_inhibited_alert_is_muted_until_the_source_resolves() -> None:
-    engine = AlertEngine(
-        rules(
-            {
-                "name": "pm_high",
-                "quantity": "pm25",
-                "threshold": 50,
-                "labels": {"category": "air_quality"},
-            },
-            {
-                "name": "pm10_stale",
-                "quantity": "pm10",
-                "expression": "stale",
-                "threshold": 1,
-                "labels": {"category": "sensor_health"},
-            },
-            inhibit=[
-                {
-                    "source": {"category": "sensor_health"},
-                    "target": {"category": "air_quality"},
-                    "equal": ["site_id"],
-                }
-            ],
-        )
-    )
+    engine = guarded("pm10", 1, ["site_id"])
     feed(engine, [step(0, {"pm25": 10.0, "pm10": 20.0}), step(H, {"pm25": 10.0})])
     changes = feed(engine, [step(2 * H, {"pm25": 80.0})])  # pm10 silent for 2 h
     assert summary(changes) == [
