@@ -184,11 +184,12 @@ def test_readings_flow_to_tables_and_topics(
             rows = session.execute(
                 text(
                     "SELECT rule, state FROM alerts WHERE site_id = 'it-aq' AND state <> 'pending' "
-                    "ORDER BY started_at"
+                    "AND labels->>'category' <> 'forecast' ORDER BY started_at"
                 )
             ).all()
         return [(r.rule, r.state) for r in rows]
 
+    # Predictive incidents depend on what the forecaster predicts and when: not checked here.
     # The alert stage reads the fused steps on its own: wait for it too. The clean air is a
     # flat 8.0 for a day: the cleaning flags it as flat-lined, and the sensor-health alert
     # fires until the episode moves the value. 3 hours at 50 ug/m3: the NowCast AQI passes
