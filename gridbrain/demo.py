@@ -3,7 +3,9 @@
 The simulation is physical enough to forecast (diurnal load and PV, wind through a power
 curve, PM2.5 episodes) and deliberately faulty: ~1% of messages carry a fault (malformed
 JSON, unknown unit, out-of-range value, missing field, future timestamp, a PM2.5 spike, a
-resent batch).
+resent batch). The NO2 analyser of ``aq-port`` is off from 01:00 to 05:00 local time every
+other day (UTC day numbers that are odd): the ``no2_stale`` sensor-health alert fires
+after three hours of it and resolves when the analyser is back.
 """
 
 import json
@@ -27,6 +29,7 @@ class DemoSite:
     latitude: float
     longitude: float
     capacity_kw: float | None = None
+    no2_outage: bool = False  # the NO2 analyser is off 01:00-05:00 every other day
 
     def profile(self) -> SiteProfile:
         """Metadata for the ``sites`` table."""
@@ -48,7 +51,7 @@ DEMO_SITES: tuple[DemoSite, ...] = (
     DemoSite("feeder-a", "load", 52.4, 4.9),
     DemoSite("feeder-b", "load", 51.9, 4.5),
     DemoSite("aq-city", "air", 52.37, 4.89),
-    DemoSite("aq-port", "air", 51.95, 4.14),
+    DemoSite("aq-port", "air", 51.95, 4.14, no2_outage=True),
 )
 
 
@@ -201,7 +204,9 @@ def _readings(
             )
             yield _r(site, "opc-1", "pm25", round(pm25, 1), "ug/m3", ts)
             yield _r(site, "opc-1", "pm10", round(pm25 * 1.6, 1), "ug/m3", ts)
-            yield _r(site, "no2-1", "no2", round(max(0.0, 15 + rng.normal(0, 3)), 1), "ppb", ts)
+            no2 = round(max(0.0, 15 + rng.normal(0, 3)), 1)
+            if not (site.no2_outage and day % 2 == 1 and 1 <= hour < 5):
+                yield _r(site, "no2-1", "no2", no2, "ppb", ts)
 
 
 def _r(

@@ -88,6 +88,15 @@ class Settings(BaseSettings):
     silence_refresh_s: float = Field(
         default=5.0, gt=0, description="How often the alert stage re-reads the silences."
     )
+    alert_watchdog_s: float = Field(
+        default=60.0, gt=0, description="How often the alert stage judges silent live sites."
+    )
+    alert_live_lag_s: float = Field(
+        default=21_600.0,
+        gt=0,
+        description="A site whose newest step arrived within this of its event time is live: "
+        "while it is silent, its staleness runs on with the wall clock.",
+    )
     shared_data_dir: Path = Field(
         default=Path("../shared/data"),
         description="The public data sets (benchmarks, evaluations, integration tests).",

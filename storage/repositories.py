@@ -28,6 +28,7 @@ __all__ = [
     "load_site_states",
     "save_offsets",
     "save_site_states",
+    "saved_site_ids",
 ]
 
 
@@ -206,6 +207,12 @@ def load_site_states(session: Session, stage: str, site_ids: Iterable[str]) -> d
         )
     )
     return {site_id: state for site_id, state in rows}
+
+
+def saved_site_ids(session: Session, stage: str) -> list[str]:
+    """Every site a stage has saved a state for."""
+    query = select(SiteState.site_id).where(SiteState.stage == stage)
+    return list(session.execute(query).scalars())
 
 
 def save_site_states(session: Session, stage: str, states: Mapping[str, Any]) -> None:

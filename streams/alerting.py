@@ -4,7 +4,8 @@ Every state change is stored (incident upserted, history appended) in the batch'
 transaction with the engine's per-site state, so a restarted worker resumes with its
 open incidents; notifications go to the ``alerts`` topic and, when configured, to the
 webhook. The three input topics are keyed by site and co-partitioned, so one worker owns
-all of a site's inputs.
+all of a site's inputs. A timer (:meth:`AlertingStage.handle_tick`) judges the silent
+live sites of the worker's partitions by the wall clock.
 """
 
 import json
@@ -19,10 +20,10 @@ from processors.alerting.lifecycle import AlertState, Change
 from processors.alerting.rules import load_rules
 from processors.timestamps import ms_to_datetime
 from storage.alerts import load_silences, record_changes
-from storage.repositories import load_site_states, save_site_states
+from storage.repositories import load_site_states, save_site_states, saved_site_ids
 from storage.transaction import BatchTransaction
 from streams.envelope import DeadLetters, Emission, RawMessage, encode, fused_steps
-from streams.topics import ALERTS, SENSOR_READINGS
+from streams.topics import ALERTS, SENSOR_READINGS, partition_of
 from streams.webhook import WebhookNotifier
 
 __all__ = ["STATE_KEY", "AlertingStage", "notification"]
@@ -79,6 +80,8 @@ class AlertingStage:
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self._rules = load_rules(settings.alert_rules_file)
         self._silence_refresh_s = settings.silence_refresh_s
+        self._live_lag_ms = int(settings.alert_live_lag_s * 1000)
+        self._partitions = settings.partitions
         self._clock = clock
         url = settings.alert_webhook_url
         self.webhook = (
@@ -118,6 +121,21 @@ class AlertingStage:
         changes = [c for step in steps for c in self._engine.on_step(step, now_ms)]
         sites = {s.site_id for s in steps}
         return dead.store(tx.session) + self._finish(tx, changes, sites)
+
+    def handle_tick(self, tx: BatchTransaction, partitions: set[int]) -> list[Emission]:
+        """Judge the staleness of the silent live sites of ``partitions`` (wall clock).
+
+        The sites are those with a saved state whose fused steps go to these partitions,
+        so a worker that took over a partition judges sites that went silent before.
+        """
+        sites = [
+            s
+            for s in saved_site_ids(tx.session, STATE_KEY)
+            if partition_of(s, self._partitions) in partitions
+        ]
+        now_ms = self._prepare(tx, sites)
+        changes = self._engine.on_tick(sites, now_ms, self._live_lag_ms)
+        return self._finish(tx, changes, {c.incident.labels["site_id"] for c in changes})
 
     def handle_forecasts(self, tx: BatchTransaction, messages: list[RawMessage]) -> list[Emission]:
         """Evaluate the forecast rules on a batch of forecast messages."""

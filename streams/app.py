@@ -6,10 +6,11 @@ the handler emitted and wait for delivery, then commit. An exception in a handle
 bug or an outage, not bad input (bad input is dead-lettered by the handlers): the agent
 exits the worker process (code 70), and the uncommitted batch is redelivered to the next
 one. Effects in the database are exactly-once (offsets commit with them); outputs are
-at-least-once.
+at-least-once. The alert stage's watchdog timer runs the same way, with no input.
 """
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -103,6 +104,60 @@ def build_app(
 
     outputs = {name: raw_topic(name) for name in (FUSED, FORECASTS, ALERTS, DEADLETTER)}
 
+    async def execute(
+        stage: str,
+        pool: ThreadPoolExecutor,
+        partitions: set[tuple[str, int]],
+        work: Callable[[BatchTransaction], list[Emission]],
+    ) -> None:
+        """Run ``work`` in one transaction in ``pool``, publish what it emitted, commit."""
+        loop = asyncio.get_running_loop()
+        prepared = await loop.run_in_executor(
+            pool, prepare_batch, sessions, stage, partitions, work
+        )
+        try:
+            # Deliver the outputs before committing: a crash in between redelivers the
+            # batch (duplicate outputs) instead of losing its outputs.
+            pending = [
+                await outputs[e.topic].send(key=e.key, value=e.value) for e in prepared.result
+            ]
+            await asyncio.gather(*pending)
+        except BaseException:
+            await loop.run_in_executor(pool, prepared.rollback)
+            raise
+        await loop.run_in_executor(pool, prepared.commit)
+
+    async def guarded(
+        stage: str,
+        pool: ThreadPoolExecutor,
+        partitions: set[tuple[str, int]],
+        work: Callable[[BatchTransaction], list[Emission]],
+        reset: Callable[[], None],
+        exclusive: asyncio.Lock | None,
+    ) -> None:
+        """:func:`execute` one at a time per ``exclusive`` lock, with the error policy.
+
+        Work given the same ``exclusive`` lock runs one batch at a time from prepare to
+        commit: it writes the same rows (one stage's counters and site state), and a
+        second transaction waiting on the first one's locks in the shared thread would
+        stop that thread from ever committing the first.
+        """
+        try:
+            async with exclusive or contextlib.nullcontext():
+                await execute(stage, pool, partitions, work)
+        except Exception:
+            # A bug or an outage. Faust would restart the agent alone, and its partitions
+            # would then stall; exit instead, so the supervisor (``up`` reports it, compose
+            # restarts it) starts a clean worker that resumes from the committed offsets.
+            _log.exception("stage %s failed on a batch; the worker exits", stage)
+            logging.shutdown()
+            os._exit(EXIT_STAGE_FAILED)
+        except BaseException:
+            # Cancelled (shutdown, rebalance): the stage's memory ran ahead of what was
+            # committed; forget it, it is reloaded from the database.
+            await asyncio.get_running_loop().run_in_executor(pool, reset)
+            raise
+
     def agent(
         stage: str,
         topic_name: str,
@@ -113,62 +168,15 @@ def build_app(
         within: float,
         exclusive: asyncio.Lock | None = None,
     ) -> None:
-        """Consume ``topic_name`` in batches through ``handler``.
-
-        Agents given the same ``exclusive`` lock run one batch at a time from prepare to
-        commit: they write the same rows (one stage's counters and site state), and a
-        second transaction waiting on the first one's locks in the shared thread would
-        stop that thread from ever committing the first.
-        """
-
-        async def apply(messages: list[RawMessage]) -> None:
-            if exclusive is None:
-                await run(messages)
-                return
-            async with exclusive:
-                await run(messages)
-
-        async def run(messages: list[RawMessage]) -> None:
-            loop = asyncio.get_running_loop()
-            partitions = {(m.position.topic, m.position.partition) for m in messages}
-            prepared = await loop.run_in_executor(
-                pool,
-                prepare_batch,
-                sessions,
-                stage,
-                partitions,
-                partial(handler, messages=messages),
-            )
-            try:
-                # Deliver the outputs before committing: a crash in between redelivers
-                # the batch (duplicate outputs) instead of losing its outputs.
-                pending = [
-                    await outputs[e.topic].send(key=e.key, value=e.value) for e in prepared.result
-                ]
-                await asyncio.gather(*pending)
-            except BaseException:
-                await loop.run_in_executor(pool, prepared.rollback)
-                raise
-            await loop.run_in_executor(pool, prepared.commit)
+        """Consume ``topic_name`` in batches through ``handler`` (see :func:`guarded`)."""
 
         async def consume(stream: StreamT[bytes]) -> None:
             batches = cast("faust.Stream[bytes]", stream).take_events(batch_max, within=within)
             async for events in batches:
-                try:
-                    await apply([_raw(e) for e in events])
-                except Exception:
-                    # A bug or an outage. Faust would restart the agent alone, and its
-                    # partitions would then stall; exit instead, so the supervisor (``up``
-                    # reports it, compose restarts it) starts a clean worker that resumes
-                    # from the committed offsets.
-                    _log.exception("stage %s failed on a batch; the worker exits", stage)
-                    logging.shutdown()
-                    os._exit(EXIT_STAGE_FAILED)
-                except BaseException:
-                    # Cancelled (shutdown, rebalance): the stage's memory ran ahead of
-                    # what was committed; forget it, it is reloaded from the database.
-                    await asyncio.get_running_loop().run_in_executor(pool, reset)
-                    raise
+                messages = [_raw(e) for e in events]
+                partitions = {(m.position.topic, m.position.partition) for m in messages}
+                work = partial(handler, messages=messages)
+                await guarded(stage, pool, partitions, work, reset, exclusive)
 
         app.agent(raw_topic(topic_name), name=f"{stage}-{topic_name}")(consume)
 
@@ -221,4 +229,14 @@ def build_app(
                 settings.forecast_batch_within_s,
                 exclusive,
             )
+
+        @app.timer(settings.alert_watchdog_s, name="alert-watchdog")
+        async def watchdog() -> None:
+            """Judge the silent live sites of this worker's fused partitions."""
+            assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == FUSED}
+            if assigned:
+                work = partial(alerting.handle_tick, partitions=assigned)
+                locks = {(FUSED, p) for p in assigned}
+                await guarded("alert", pool, locks, work, alerting.reset, exclusive)
+
     return app

@@ -3,6 +3,7 @@
 import contextlib
 import time
 
+from aiokafka.partitioner import murmur2
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -19,6 +20,7 @@ __all__ = [
     "WEATHER_FORECASTS",
     "WEATHER_OBSERVATIONS",
     "create_topics",
+    "partition_of",
 ]
 
 SENSOR_READINGS = "sensor.readings"
@@ -32,6 +34,16 @@ DEADLETTER = "deadletter"
 #: Topics keyed by site id that must be co-partitioned (same partition count).
 INPUT_TOPICS = (SENSOR_READINGS, WEATHER_OBSERVATIONS, WEATHER_FORECASTS, FUSED)
 _OUTPUT_TOPICS = (FORECASTS, ALERTS, DEADLETTER)
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition a keyed message goes to (Kafka's default partitioner, murmur2).
+
+    >>> [partition_of(site, 4) for site in ("pv-north", "aq-centre")]
+    [1, 3]
+    """
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
 
 # Explicit retention configs: the embedded broker describes a topic with only the configs
 # set at creation, and some clients (librdkafka-based) expect these keys to exist.

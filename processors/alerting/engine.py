@@ -5,9 +5,16 @@ was last seen, the site's recent dead letters and accepted readings, and the sit
 incidents: all of it exports to JSON, so a worker restart resumes where it left off.
 Sensor-health rules are evaluated before the others on each step, so an inhibition by a
 stale or flat-lined sensor applies to the same step's air-quality alerts.
+
+Evaluations are in event time. A site that stops reporting altogether produces no step to
+judge it by, so :meth:`AlertEngine.on_tick` judges staleness by the wall clock too: while
+a *live* site (its newest step arrived within a lag of its event time) is silent, its
+event time is taken to advance with the wall clock since that arrival. Replayed history
+is never live.
 """
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -51,6 +58,7 @@ class _Site:
     series: dict[str, HourlySeries] = field(default_factory=dict)
     seen_ms: dict[str, int] = field(default_factory=dict)
     watermark_ms: int = -1
+    arrived_ms: int = -1  # wall clock when its newest step arrived
     dead: deque[tuple[int, int]] = field(default_factory=deque)  # (wall ms, count)
     accepted: deque[tuple[int, int]] = field(default_factory=deque)
     incidents: dict[str, Incident] = field(default_factory=dict)
@@ -60,6 +68,7 @@ class _Site:
             "series": {q: s.export() for q, s in self.series.items()},
             "seen_ms": self.seen_ms,
             "watermark_ms": self.watermark_ms,
+            "arrived_ms": self.arrived_ms,
             "dead": list(self.dead),
             "accepted": list(self.accepted),
             "incidents": {k: i.export() for k, i in self.incidents.items()},
@@ -71,6 +80,7 @@ class _Site:
             {q: HourlySeries.restore(s) for q, s in data["series"].items()},
             {q: int(t) for q, t in data["seen_ms"].items()},
             int(data["watermark_ms"]),
+            int(data.get("arrived_ms", -1)),
             deque((int(t), int(n)) for t, n in data["dead"]),
             deque((int(t), int(n)) for t, n in data["accepted"]),
             {k: Incident.restore(i) for k, i in data["incidents"].items()},
@@ -90,6 +100,7 @@ class AlertEngine:
         self._step_rules = [r for r in ordered if r.expression != "forecast"]
         self._forecast_rules = [r for r in ordered if r.expression == "forecast"]
         self._ratio_rules = [r for r in ordered if r.expression == "deadletter_ratio"]
+        self._stale_rules = [r for r in ordered if r.expression == "stale"]
         self._sites: dict[str, _Site] = {}
         self._labels: dict[tuple[str, str], tuple[dict[str, str], str]] = {}
         self._aqi: dict[tuple[int, int, str], tuple[int, str] | None] = {}  # this step's
@@ -117,6 +128,7 @@ class AlertEngine:
         ts = step.ts_ms
         self._aqi.clear()
         site.watermark_ms = max(site.watermark_ms, ts)
+        site.arrived_ms = now_ms
         for quantity in step.quality:
             site.seen_ms[quantity] = max(site.seen_ms.get(quantity, ts), ts)
         for quantity, mean in step.values.items():
@@ -134,6 +146,31 @@ class AlertEngine:
                 continue
             value = self._value(rule, site, step)
             changes += self._evaluate(step.site_id, site, rule, ts, value, now_ms)
+        return changes
+
+    def on_tick(self, site_ids: Iterable[str], now_ms: int, live_lag_ms: int) -> list[Change]:
+        """Judge the staleness of silent live sites by the wall clock (``now_ms``).
+
+        A site is live when its newest step arrived at most ``live_lag_ms`` after its
+        event time. Its staleness is evaluated at its watermark plus the wall-clock time
+        since that step arrived, so a sensor that stops sending anything goes stale like
+        one whose site still reports other quantities.
+        """
+        changes: list[Change] = []
+        for site_id in site_ids:
+            site = self._sites.get(site_id)
+            if site is None or site.arrived_ms < 0:
+                continue
+            if site.arrived_ms - site.watermark_ms > live_lag_ms:
+                continue  # replayed history: judged in event time only
+            at_ms = site.watermark_ms + now_ms - site.arrived_ms
+            if at_ms <= site.watermark_ms:
+                continue
+            for rule in self._stale_rules:
+                seen = site.seen_ms.get(rule.quantity or "")
+                if seen is not None:
+                    value = (at_ms - seen) / HOUR_MS
+                    changes += self._evaluate(site_id, site, rule, at_ms, value, now_ms)
         return changes
 
     def on_forecast(self, issue: ForecastIssue, now_ms: int) -> list[Change]:

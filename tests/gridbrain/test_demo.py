@@ -48,3 +48,17 @@ def test_demo_contains_faults_and_a_pm25_episode() -> None:
     assert {"malformed_json", "unknown_unit", "missing_ts", "future_timestamp"} <= set(reasons)
     assert max(pm25) > 35.5 > min(pm25)
     assert flags["spike"] >= 1  # the injected PM2.5 spikes (+600 ug/m3)
+
+
+def test_the_port_no2_analyser_is_off_four_hours_every_other_day() -> None:
+    hours: Counter[int] = Counter()
+    for message in simulate(START, START + 2 * DAY, fault_rate=0.0):
+        if message.topic == "sensor.readings" and message.key == "aq-port":
+            items = decode_items(message.value)
+            hours.update(int(r["ts"]) // 3_600_000 for r in items if r["quantity"] == "no2")
+    first = START // 3_600_000
+    silent = [h - first for h in range(first, first + 48) if hours[h] == 0]
+    # 2026-01-01 is UTC day 20454 (even): the outage is on the second day; aq-port's
+    # local time (longitude 4.14 E) runs 17 minutes ahead of UTC.
+    assert silent == [25, 26, 27]
+    assert hours[first + 24] < 60 and hours[first + 28] < 60  # partial hours at both ends

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -180,3 +181,63 @@ def test_a_site_sending_bad_readings_raises_the_dead_letter_alert(services: Serv
     _, message = fired()[0]
     assert message.endswith("of the readings of it-noisy dead-lettered in the last hour")
     assert 33 <= int(message.split("%")[0]) <= 100
+
+
+STALE_RULES = """
+rules:
+  - name: pm25_stale
+    quantity: pm25
+    expression: stale
+    op: ">"
+    threshold: 0.01   # hours: 36 s
+    labels: {category: sensor_health}
+    message: "{quantity} sensor at {site_id} silent for {value:.3f} h"
+"""
+
+
+def test_a_monitor_gone_offline_goes_stale_by_the_wall_clock(
+    services: Services, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(STALE_RULES)
+    env = {"GRIDBRAIN_ALERT_RULES_FILE": str(rules), "GRIDBRAIN_ALERT_WATCHDOG_S": "1"}
+    now = int(time.time() * 1000) // H * H
+
+    def live(first: int, last: int) -> list[tuple[str, bytes | None, bytes]]:
+        rows = [
+            {"site_id": "it-offline", "sensor_id": "opc", "quantity": "pm25",
+             "value": 10.0 + (ts // 300_000) % 3, "unit": "ug/m3", "ts": ts}
+            for ts in range(first, last, 300_000)
+        ]  # fmt: skip
+        return [(SENSOR_READINGS, b"it-offline", json.dumps(rows).encode())]
+
+    def incident() -> list[tuple[str, str]]:
+        with services.sessions() as session:
+            rows = session.execute(
+                text("SELECT state, message FROM alerts WHERE site_id = 'it-offline'")
+            ).all()
+        return [(r.state, r.message) for r in rows]
+
+    def saved() -> bool:
+        with services.sessions() as session:
+            return bool(
+                session.execute(
+                    text("SELECT 1 FROM site_state WHERE stage = 'alert' AND site_id = :s"),
+                    {"s": "it-offline"},
+                ).first()
+            )
+
+    # The monitor reports live (up to an hour ago), then nothing more; the worker that saw
+    # it stops before the staleness is due, and the next one judges it by the wall clock.
+    with running_worker(services, ("clean", "alert"), env):
+        produce(services.bootstrap, live(now - 2 * H, now - H))
+        wait_for(saved, 60, "the alert stage has seen it-offline")
+        assert incident() == []
+    with running_worker(services, ("clean", "alert"), env) as second:
+        wait_for(lambda: [s for s, _ in incident()] == ["firing"], 120, "it-offline goes stale")
+        ((_, message),) = incident()
+        assert message.startswith("pm25 sensor at it-offline silent for ")
+        assert float(message.split()[-2]) >= 0.01
+        produce(services.bootstrap, live(now - H, int(time.time() * 1000)))
+        wait_for(lambda: [s for s, _ in incident()] == ["resolved"], 60, "it-offline is back")
+        assert second.poll() is None

@@ -55,6 +55,7 @@ def test_up_demo_runs_to_completion(tmp_path: Path) -> None:
     assert any(f["model"] == "arx" for f in forecasts)
     alerts = cli("alerts")
     assert any(a["rule"] == "pm25_aqi_usg" for a in alerts)
+    assert any(a["rule"] == "no2_stale" and a["site_id"] == "aq-port" for a in alerts)
     status = cli("status")
     assert all(row["balanced"] for row in status if row["balanced"] != "")
     assert_nothing_left(tmp_path)

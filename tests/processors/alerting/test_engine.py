@@ -102,6 +102,33 @@ def test_stale_sensor_fires_and_resolves_when_it_reports_again() -> None:
     assert not high.inhibited and high.notified is not None
 
 
+def test_a_live_site_gone_silent_goes_stale_by_the_wall_clock() -> None:
+    engine = guarded("pm25", 2, ["site_id", "quantity"])
+    # Live: each step arrives 20 minutes after its event time.
+    for i in range(4):
+        feed(engine, [step(NOW + i * H, {"pm25": 10.0})], now=NOW + i * H + 20 * 60_000)
+    arrived = NOW + 3 * H + 20 * 60_000
+    assert summary(engine.on_tick(["s"], arrived + H, 6 * H)) == []  # 1 h silent
+    changes = engine.on_tick(["s"], arrived + 2 * H + 60_000, 6 * H)
+    assert summary(changes) == [
+        ("pm25_stale", "pending", "breach", False),
+        ("pm25_stale", "firing", "for_elapsed", True),
+    ]
+    assert changes[-1].at_ms == NOW + 5 * H + 60_000  # the watermark plus the silence
+    assert summary(engine.on_tick(["s"], arrived + 3 * H, 6 * H)) == []  # still firing
+    # It reports again: resolved by the first step newer than the last judgement.
+    feed(engine, [step(NOW + 6 * H, {"pm25": 10.0})], now=arrived + 3 * H)
+    assert summary(feed(engine, [step(NOW + 7 * H, {"pm25": 10.0})], now=arrived + 4 * H)) == [
+        ("pm25_stale", "resolved", "recovered", True),
+    ]
+
+
+def test_replayed_history_is_not_judged_by_the_wall_clock() -> None:
+    engine = guarded("pm25", 2, ["site_id", "quantity"])
+    feed(engine, [step(i * H, {"pm25": 10.0}) for i in range(3)], now=NOW)  # years ago
+    assert engine.on_tick(["s", "unknown"], NOW + 10 * H, 6 * H) == []
+
+
 def test_inhibited_alert_is_muted_until_the_source_resolves() -> None:
     engine = guarded("pm10", 1, ["site_id"])
     feed(engine, [step(0, {"pm25": 10.0, "pm10": 20.0}), step(H, {"pm25": 10.0})])
