@@ -198,7 +198,8 @@ def _readings(
             yield _r(site, "meter-1", "load", round(load * 1000, 0), "W", ts)
         else:
             day = ts // 86_400_000
-            episode = 45 * math.exp(-(((hour - 20) % 24 - 0) ** 2) / 8) if day % 2 == 0 else 0.0
+            evening = (hour - 20 + 12) % 24 - 12  # hours from 20:00, -12..12
+            episode = 70 * math.exp(-(evening**2) / 4) if day % 2 == 0 else 0.0
             pm25 = max(
                 1.0, 10 + 4 * math.sin(2 * math.pi * hour / 24) + episode + rng.normal(0, 1.5)
             )

@@ -291,7 +291,11 @@ class AlertEngine:
         return self._aqi[key]
 
     def _render(self, rule: Rule, incident: Incident, site: _Site, at_ms: int) -> str:
-        """The rule's message for the incident's latest value."""
+        """The rule's message for the incident's latest value.
+
+        A resolved incident takes the rule's ``resolved_message``; without one, its
+        ``message`` of the peak value, prefixed with ``resolved:``.
+        """
         category = ""
         if rule.aqi_table is not None:
             series = site.series.get(rule.quantity or "", HourlySeries())
@@ -299,7 +303,7 @@ class AlertEngine:
             category = index[1] if index else "no data"
         expected_in = expected_at = ""
         if incident.expected_at_ms is not None:
-            expected_in = f"{(incident.expected_at_ms - at_ms) / HOUR_MS:.0f} h"
+            expected_in = _lead(incident.expected_at_ms - at_ms)
             expected_at = ms_to_datetime(incident.expected_at_ms).strftime("%Y-%m-%d %H:%M UTC")
         fields = {
             "rule": rule.name,
@@ -314,8 +318,12 @@ class AlertEngine:
             "expected_at": expected_at,
             "state": str(incident.state),
         }
-        text = rule.message.format(**fields)
-        return f"{text} (no data)" if incident.no_data else text
+        if incident.state is not AlertState.RESOLVED:
+            text = rule.message.format(**fields)
+            return f"{text} (no data)" if incident.no_data else text
+        if rule.resolved_message is not None:
+            return rule.resolved_message.format(**fields)
+        return "resolved: " + rule.message.format(**{**fields, "value": incident.peak})
 
     @staticmethod
     def _decide(change: Change, incident: Incident, muted: bool) -> Change:
@@ -328,6 +336,17 @@ class AlertEngine:
         return Change(
             change.incident, change.state, change.at_ms, change.value, change.reason, notify
         )
+
+
+def _lead(ms: int) -> str:
+    """A lead time as people say it.
+
+    >>> _lead(0), _lead(15 * 60_000), _lead(6 * HOUR_MS + 10 * 60_000)
+    ('now', 'in about 15 min', 'in about 6 h')
+    """
+    if ms <= 0:
+        return "now"
+    return f"in about {ms / 60_000:.0f} min" if ms < HOUR_MS else f"in about {ms / HOUR_MS:.0f} h"
 
 
 def _push(window: deque[tuple[int, int]], at_ms: int, count: int) -> None:

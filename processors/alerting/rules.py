@@ -30,7 +30,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from gridbrain.errors import ConfigurationError
 from processors.alerting.aqi import AQI_TABLES
@@ -38,6 +46,7 @@ from processors.quantities import QUANTITIES
 
 __all__ = [
     "DEFAULT_RULES",
+    "MESSAGE_FIELDS",
     "Expression",
     "InhibitRule",
     "Rule",
@@ -48,6 +57,21 @@ __all__ = [
 
 #: The rules shipped with Gridbrain.
 DEFAULT_RULES = Path(__file__).with_name("default_rules.yaml")
+
+#: The fields of message templates, with values of their type.
+MESSAGE_FIELDS: dict[str, object] = {
+    "rule": "pm25_aqi_usg",
+    "site_id": "aq-centre",
+    "quantity": "pm25",
+    "value": 1.0,
+    "peak": 1.0,
+    "threshold": 1.0,
+    "unit": "ug/m3",
+    "category": "Moderate",
+    "expected_in": "in about 6 h",
+    "expected_at": "2026-11-29 18:00 UTC",
+    "state": "firing",
+}
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -104,8 +128,11 @@ class Rule(BaseModel):
         repeat_interval_ms: how often a firing alert is notified again (None: once).
         severity: ``info``, ``warning`` or ``critical``.
         labels: extra labels of its incidents (used by silences and inhibition).
-        message: ``str.format`` template; fields: site_id, quantity, value, threshold,
-            unit, rule, category (AQI), expected_in, expected_at (forecast rules).
+        message: ``str.format`` template; fields: site_id, quantity, value, peak,
+            threshold, unit, rule, state, category (AQI), expected_in ("in about 6 h",
+            "in about 45 min", "now"), expected_at
+            (forecast rules). Checked when the rules are loaded.
+        resolved_message: the template once resolved (unset: ``message``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
@@ -128,6 +155,17 @@ class Rule(BaseModel):
     severity: Literal["info", "warning", "critical"] = "warning"
     labels: dict[str, str] = Field(default_factory=dict)
     message: str = "{rule} at {site_id}: {quantity} {value:.1f} (threshold {threshold})"
+    resolved_message: str | None = None
+
+    @field_validator("message", "resolved_message")
+    @classmethod
+    def _renders(cls, template: str | None) -> str | None:
+        if template is not None:
+            try:
+                template.format(**MESSAGE_FIELDS)
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(f"message template {template!r}: {exc!r}") from exc
+        return template
 
     @model_validator(mode="after")
     def _consistent(self) -> "Rule":

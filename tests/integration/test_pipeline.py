@@ -235,6 +235,7 @@ def test_readings_flow_to_tables_and_topics(
         ("it-aq", "pm25_aqi_usg", "resolved"),
     ]
     assert alerts[2]["message"].startswith("pm25 AQI 1")
+    assert alerts[3]["message"].startswith("pm25 AQI back to ")
     forecasts = [json.loads(v) for t, v in outputs if t == FORECASTS]
     assert any(f["site_id"] == "it-load" and len(f["horizons"]) == 96 for f in forecasts)
 

@@ -175,7 +175,8 @@ def test_predictive_alert_with_expected_time() -> None:
     engine = AlertEngine(
         rules({"name": "pm_forecast", "quantity": "pm25", "expression": "forecast",
                "quantile": "p90", "threshold": 55.4,
-               "message": "PM2.5 expected above {threshold} {unit} in about {expected_in}"})
+               "message": "PM2.5 expected above {threshold} {unit} {expected_in}",
+               "resolved_message": "PM2.5 no longer expected above {threshold} (peak {value})"})
     )  # fmt: skip
     targets = [i * H for i in range(1, 25)]
 
@@ -194,6 +195,7 @@ def test_predictive_alert_with_expected_time() -> None:
     assert engine.on_forecast(issue(0, rising), NOW) == []  # the same issue redelivered
     changes = engine.on_forecast(issue(H, [20.0] * 24), NOW)
     assert summary(changes) == [("pm_forecast", "resolved", "recovered", True)]
+    assert changes[-1].incident.message == "PM2.5 no longer expected above 55.4 (peak 20.0)"
     other_quantity = ForecastIssue("s", "load", "arx", 2 * H, targets, {"p90": [1e9] * 24})
     assert engine.on_forecast(other_quantity, NOW) == []
 
@@ -226,6 +228,8 @@ def test_water_quality_rules() -> None:
         ("ph_low", "resolved"),
     ]
     assert changes[0].incident.message == "pH 6.00 below 6.5 at s"
+    # No resolved_message: the message of the worst value, marked resolved.
+    assert changes[1].incident.message == "resolved: pH 6.00 below 6.5 at s"
 
 
 def test_state_survives_export_and_restore() -> None:

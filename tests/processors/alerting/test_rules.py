@@ -37,6 +37,9 @@ def test_durations_and_aliases() -> None:
         pytest.param({"labels": {"site_id": "x"}}, id="reserved_label"),
         pytest.param({"colour": "red"}, id="unknown_field"),
         pytest.param({"expression": "deadletter_ratio"}, id="ratio_with_quantity"),
+        pytest.param({"message": "{vaule} at {site_id}"}, id="unknown_message_field"),
+        pytest.param({"message": "{value:.1z}"}, id="bad_format_spec"),
+        pytest.param({"resolved_message": "back at {site}"}, id="unknown_resolved_field"),
     ],
 )
 def test_invalid_rules_are_refused(bad: dict[str, object]) -> None:
