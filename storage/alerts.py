@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from processors.alerting.lifecycle import Change
+from processors.alerting.lifecycle import Change, Incident
 from processors.alerting.matchers import Silence as ActiveSilence
 from processors.alerting.matchers import parse_matcher
 from processors.timestamps import ms_to_datetime
@@ -22,6 +22,7 @@ __all__ = [
     "list_silences",
     "load_silences",
     "record_changes",
+    "upsert_incidents",
 ]
 
 
@@ -32,46 +33,8 @@ def _ts(ms: int | None) -> datetime | None:
 def record_changes(session: Session, changes: Iterable[Change]) -> int:
     """Upsert each changed incident (its latest snapshot) and append the history rows."""
     changes = list(changes)
-    latest = {(c.incident.key, c.incident.started_at_ms): c.incident for c in changes}
-    incidents = [
-        (
-            i.key,
-            _json(i.labels),
-            i.labels["site_id"],
-            i.labels["alertname"],
-            i.labels.get("quantity"),
-            i.labels["severity"],
-            str(i.state),
-            _ts(i.started_at_ms),
-            _ts(i.fired_at_ms),
-            _ts(i.resolved_at_ms),
-            _ts(i.expected_at_ms),
-            None if i.no_data else i.value,
-            i.peak,
-            i.no_data,
-            i.silenced,
-            i.inhibited,
-            None if i.notified is None else str(i.notified),
-            _ts(i.last_notified_ms),
-            i.message,
-        )
-        for i in latest.values()
-    ]
-    execute_batch(
-        session,
-        "INSERT INTO alerts (dedup_key, labels, site_id, rule, quantity, severity, state, "
-        "started_at, fired_at, resolved_at, expected_at, value, peak, no_data, silenced, "
-        "inhibited, notified, last_notified_at, message) VALUES %s "
-        "ON CONFLICT (dedup_key, started_at) DO UPDATE SET state = EXCLUDED.state, "
-        "fired_at = EXCLUDED.fired_at, resolved_at = EXCLUDED.resolved_at, "
-        "expected_at = EXCLUDED.expected_at, value = EXCLUDED.value, peak = EXCLUDED.peak, "
-        "no_data = EXCLUDED.no_data, silenced = EXCLUDED.silenced, "
-        "inhibited = EXCLUDED.inhibited, notified = EXCLUDED.notified, "
-        "last_notified_at = EXCLUDED.last_notified_at, message = EXCLUDED.message, "
-        "updated_at = now()",
-        incidents,
-        template="(%s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-        "%s, %s, %s)",
+    upsert_incidents(
+        session, {(c.incident.key, c.incident.started_at_ms): c.incident for c in changes}.values()
     )
     history = [
         (
@@ -93,6 +56,50 @@ def record_changes(session: Session, changes: Iterable[Change]) -> int:
         history,
     )
     return len(history)
+
+
+def upsert_incidents(session: Session, incidents: Iterable[Incident]) -> None:
+    """Write incidents as they are now (one row per dedup key and start)."""
+    rows = [
+        (
+            i.key,
+            _json(i.labels),
+            i.labels["site_id"],
+            i.labels["alertname"],
+            i.labels.get("quantity"),
+            i.labels["severity"],
+            str(i.state),
+            _ts(i.started_at_ms),
+            _ts(i.fired_at_ms),
+            _ts(i.resolved_at_ms),
+            _ts(i.expected_at_ms),
+            None if i.no_data else i.value,
+            i.peak,
+            i.no_data,
+            i.silenced,
+            i.inhibited,
+            None if i.notified is None else str(i.notified),
+            _ts(i.last_notified_ms),
+            i.message,
+        )
+        for i in incidents
+    ]
+    execute_batch(
+        session,
+        "INSERT INTO alerts (dedup_key, labels, site_id, rule, quantity, severity, state, "
+        "started_at, fired_at, resolved_at, expected_at, value, peak, no_data, silenced, "
+        "inhibited, notified, last_notified_at, message) VALUES %s "
+        "ON CONFLICT (dedup_key, started_at) DO UPDATE SET state = EXCLUDED.state, "
+        "fired_at = EXCLUDED.fired_at, resolved_at = EXCLUDED.resolved_at, "
+        "expected_at = EXCLUDED.expected_at, value = EXCLUDED.value, peak = EXCLUDED.peak, "
+        "no_data = EXCLUDED.no_data, silenced = EXCLUDED.silenced, "
+        "inhibited = EXCLUDED.inhibited, notified = EXCLUDED.notified, "
+        "last_notified_at = EXCLUDED.last_notified_at, message = EXCLUDED.message, "
+        "updated_at = now()",
+        rows,
+        template="(%s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+        "%s, %s, %s)",
+    )
 
 
 def _json(value: Any) -> str:

@@ -104,6 +104,7 @@ class AlertEngine:
         self._sites: dict[str, _Site] = {}
         self._labels: dict[tuple[str, str], tuple[dict[str, str], str]] = {}
         self._aqi: dict[tuple[int, int, str], tuple[int, str] | None] = {}  # this step's
+        self._touched: dict[str, Incident] = {}  # open incidents evaluated since taken
         self.silences: list[Silence] = []
 
     def knows(self, site_id: str) -> bool:
@@ -117,6 +118,12 @@ class AlertEngine:
     def export(self, site_id: str) -> dict[str, Any]:
         """A site's state as JSON-ready data."""
         return self._sites[site_id].export()
+
+    def take_touched(self) -> list[Incident]:
+        """Snapshots of the open incidents evaluated since the last call (latest values)."""
+        touched = [replace(i) for i in self._touched.values()]
+        self._touched.clear()
+        return touched
 
     def open_incidents(self) -> list[Incident]:
         """Every pending or firing incident."""
@@ -267,8 +274,10 @@ class AlertEngine:
             current.notified, current.last_notified_ms = current.state, at_ms
         if incident is None:
             site.incidents.pop(key, None)
+            self._touched.pop(key, None)  # its last change holds its final state
         else:
             site.incidents[key] = incident
+            self._touched[key] = incident
         snapshot = replace(current)  # later evaluations must not rewrite this batch's history
         return [Change(snapshot, c.state, c.at_ms, c.value, c.reason, c.notify) for c in out]
 

@@ -130,9 +130,10 @@ class Rule(BaseModel):
         labels: extra labels of its incidents (used by silences and inhibition).
         message: ``str.format`` template; fields: site_id, quantity, value, peak,
             threshold, unit, rule, state, category (AQI), expected_in ("in about 6 h",
-            "in about 45 min", "now"), expected_at
-            (forecast rules). Checked when the rules are loaded.
-        resolved_message: the template once resolved (unset: ``message``).
+            "in about 45 min", "now") and expected_at (forecast rules). Checked when the
+            rules are loaded.
+        resolved_message: the template once resolved (unset: ``message`` of the peak
+            value, prefixed with ``resolved:``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)

@@ -2,6 +2,7 @@
 and the webhook sink, against the real broker, Postgres and a local HTTP receiver."""
 
 import json
+import operator
 import os
 import subprocess
 import sys
@@ -104,6 +105,20 @@ def test_restart_silence_and_webhook(services: Services, receiver: Receiver) -> 
                  "the first worker fires it-loud's alert")  # fmt: skip
         wait_for(lambda: ("firing", "for_elapsed", False) in history(services, "it-quiet"), 60,
                  "it-quiet fires silenced")  # fmt: skip
+
+        def now_and_at_firing() -> tuple[float, float]:
+            with services.sessions() as session:
+                row = session.execute(
+                    text(
+                        "SELECT a.value AS now, h.value AS fired FROM alerts a JOIN alert_history "
+                        "h USING (dedup_key, started_at) WHERE a.site_id = 'it-loud' "
+                        "AND a.rule = 'pm25_aqi_usg' AND h.reason = 'for_elapsed'"
+                    )
+                ).one()
+            return row.now, row.fired
+
+        # The incident's row follows the rising NowCast after it fired (no state change).
+        wait_for(lambda: operator.gt(*now_and_at_firing()), 60, "it-loud's current AQI")
         assert first.poll() is None
     # A new worker takes over with the incidents open.
     with running_worker(services, roles, env):

@@ -218,6 +218,22 @@ def test_dead_letter_ratio() -> None:
     assert summary(changes) == [("dl", "resolved", "recovered", True)]
 
 
+def test_open_incidents_evaluated_are_taken_with_their_latest_values() -> None:
+    engine = AlertEngine(rules({"name": "pm_high", "quantity": "pm25", "threshold": 50}))
+    feed(engine, [step(0, {"pm25": 60.0}), step(H, {"pm25": 70.0})])
+    assert [(i.state, i.value, i.peak) for i in engine.take_touched()] == [("firing", 70.0, 70.0)]
+    assert engine.take_touched() == []  # taken
+    feed(engine, [step(2 * H, {"pm25": 65.0})])  # no state change, a new value
+    (latest,) = engine.take_touched()
+    assert (latest.value, latest.peak, latest.message) == (
+        65.0,
+        70.0,
+        "pm_high at s: pm25 65.0 (threshold 50.0)",
+    )
+    feed(engine, [step(3 * H, {"pm25": 10.0})])  # resolved: its change holds it
+    assert engine.take_touched() == []
+
+
 def test_water_quality_rules() -> None:
     engine = AlertEngine(load_rules())
     steps = [step(i * 900_000, {"ph": v, "dissolved_oxygen": 8.0}) for i, v in
