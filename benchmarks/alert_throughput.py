@@ -12,7 +12,6 @@ Usage: .venv/bin/python benchmarks/alert_throughput.py [--sites 4]
 """
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,23 +19,21 @@ from pathlib import Path
 
 from kafka import KafkaProducer
 from tqdm import tqdm
+from worker_timing import worker_rate
 
 from gridbrain.alert_eval import fused_steps_from_file
 from gridbrain.embedded import EmbeddedBroker, free_port, open_database_url
-from gridbrain.services import worker_command
 from gridbrain.settings import Settings
 from processors.alerting.engine import AlertEngine
 from processors.alerting.rules import load_rules
 from processors.fuse import FusedStep
-from storage.db import make_engine, make_sessionmaker, migrate
-from storage.queries import stage_counts
+from storage.db import migrate
 from streams.envelope import encode
 from streams.throughput import raw_consumer_rate
 from streams.topics import FUSED, create_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 BEIJING = "beijing_pm25/PRSA_data_2010.1.1-2014.12.31.csv"
-STEPS_PER_MESSAGE = 200  # as the cleaning stage emits them
 
 
 def copies(steps: list[FusedStep], sites: int) -> dict[str, list[FusedStep]]:
@@ -56,43 +53,16 @@ def engine_rate(per_site: dict[str, list[FusedStep]]) -> float:
     return len(ordered) / (time.perf_counter() - start)
 
 
-def produce(bootstrap: str, per_site: dict[str, list[FusedStep]]) -> int:
+def produce(bootstrap: str, per_site: dict[str, list[FusedStep]], per_message: int) -> int:
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=1 << 20)
     sent = 0
     for site, steps in per_site.items():
-        for i in range(0, len(steps), STEPS_PER_MESSAGE):
-            chunk = [s.to_dict() for s in steps[i : i + STEPS_PER_MESSAGE]]
+        for i in range(0, len(steps), per_message):
+            chunk = [s.to_dict() for s in steps[i : i + per_message]]
             producer.send(FUSED, key=site.encode(), value=encode(chunk))
             sent += len(chunk)
     producer.flush()
     return sent
-
-
-def stage_rate(bootstrap: str, url: str, expected: int, log: Path) -> float:
-    sessions = make_sessionmaker(make_engine(url))
-    worker = subprocess.Popen(
-        worker_command(bootstrap, url, ("alert",)), stdout=log.open("wb"), stderr=subprocess.STDOUT
-    )
-    first: tuple[float, int] | None = None
-    try:
-        with tqdm(total=expected, unit="step", desc="alert stage", mininterval=1.0) as bar:
-            while True:
-                with sessions() as session:
-                    counts = stage_counts(session).get(("alert", FUSED), {})
-                received = counts.get("received", 0)
-                bar.update(received - bar.n)
-                now = time.perf_counter()
-                if received and first is None:
-                    first = (now, received)
-                if received >= expected:
-                    assert first is not None
-                    return (received - first[1]) / (now - first[0])
-                if worker.poll() is not None:
-                    raise RuntimeError(f"worker exited; see {log}")
-                time.sleep(0.2)
-    finally:
-        worker.terminate()
-        worker.wait(30)
 
 
 def main() -> None:
@@ -100,6 +70,12 @@ def main() -> None:
     parser.add_argument("--csv", type=Path, help=f"default: <shared data>/{BEIJING}")
     parser.add_argument("--mapping", type=Path, default=ROOT / "deploy/mappings/beijing_pm25.yaml")
     parser.add_argument("--sites", type=int, default=4, help="copies of the file's site")
+    parser.add_argument(
+        "--steps-per-message",
+        type=int,
+        default=24,
+        help="fused steps per message (the cleaning stage sends 1-200: what one batch closed)",
+    )
     args = parser.parse_args()
     settings = Settings()
     path = args.csv or settings.shared_data_dir / BEIJING
@@ -115,11 +91,15 @@ def main() -> None:
     ):
         migrate(url)
         create_topics(broker.bootstrap, settings.partitions)
-        sent = produce(broker.bootstrap, per_site)
+        sent = produce(broker.bootstrap, per_site, args.steps_per_message)
         raw_steps, raw_seconds = raw_consumer_rate(broker.bootstrap, FUSED)
         ceiling = raw_steps / raw_seconds
-        stage = stage_rate(broker.bootstrap, url, sent, Path(tmp) / "worker.log")
-    print(f"fused steps: {sent} ({len(steps)} of {path.name} x {args.sites} sites)")
+        log = Path(tmp) / "worker.log"
+        stage = worker_rate(broker.bootstrap, url, ("alert",), ("alert", FUSED), sent, log)
+    print(
+        f"fused steps: {sent} ({len(steps)} of {path.name} x {args.sites} sites, "
+        f"{args.steps_per_message} per message)"
+    )
     print(f"raw aiokafka consumer + json.loads : {ceiling:10,.0f} steps/s")
     print(f"alert engine alone (built-in rules) : {engine:10,.0f} steps/s")
     print(f"alert stage in a worker (to Postgres): {stage:10,.0f} steps/s")

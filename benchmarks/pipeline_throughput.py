@@ -11,18 +11,16 @@ Usage: .venv/bin/python benchmarks/pipeline_throughput.py [--readings 200000] [-
 
 import argparse
 import json
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from kafka import KafkaProducer
 from tqdm import tqdm
+from worker_timing import worker_rate
 
 from gridbrain.embedded import EmbeddedBroker, free_port, open_database_url
-from gridbrain.services import worker_command
-from storage.db import make_engine, make_sessionmaker, migrate
-from storage.queries import stage_counts
+from storage.db import migrate
 from streams.throughput import raw_consumer_rate
 from streams.topics import SENSOR_READINGS, create_topics
 
@@ -63,31 +61,6 @@ def produce(bootstrap: str, readings: int, batch: int, sites: int) -> int:
     return sent
 
 
-def pipeline(bootstrap: str, url: str, expected: int, roles: list[str], log: Path) -> float:
-    sessions = make_sessionmaker(make_engine(url))
-    command = worker_command(bootstrap, url, tuple(roles))
-    worker = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    first: tuple[float, int] | None = None
-    try:
-        while True:
-            with sessions() as session:
-                received = (
-                    stage_counts(session).get(("clean", SENSOR_READINGS), {}).get("received", 0)
-                )
-            now = time.perf_counter()
-            if received and first is None:
-                first = (now, received)
-            if received >= expected:
-                assert first is not None
-                return (received - first[1]) / (now - first[0])
-            if worker.poll() is not None:
-                raise RuntimeError(f"worker exited; see {log}")
-            time.sleep(0.2)
-    finally:
-        worker.terminate()
-        worker.wait(30)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readings", type=int, default=200_000)
@@ -105,7 +78,9 @@ def main() -> None:
         sent = produce(broker.bootstrap, args.readings, args.batch, args.sites)
         raw_readings, raw_seconds = raw_consumer_rate(broker.bootstrap, SENSOR_READINGS)
         ceiling = raw_readings / raw_seconds
-        rate = pipeline(broker.bootstrap, url, sent, args.role or ["clean"], Path(tmp) / "w.log")
+        roles = tuple(args.role or ["clean"])
+        counter = ("clean", SENSOR_READINGS)
+        rate = worker_rate(broker.bootstrap, url, roles, counter, sent, Path(tmp) / "w.log")
     print(f"readings: {sent}, {args.batch} per message, {args.sites} sites")
     print(f"raw aiokafka consumer + json.loads : {ceiling:10,.0f} readings/s")
     print(f"gridbrain pipeline ({'+'.join(args.role or ['clean'])}) : {rate:10,.0f} readings/s")

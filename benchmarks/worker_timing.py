@@ -1,0 +1,50 @@
+"""Shared by the benchmarks: run a real worker and time it by its committed counters."""
+
+import subprocess
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from gridbrain.services import worker_command
+from storage.db import make_engine, make_sessionmaker
+from storage.queries import stage_counts
+
+
+def worker_rate(
+    bootstrap: str,
+    url: str,
+    roles: tuple[str, ...],
+    counter: tuple[str, str],
+    expected: int,
+    log: Path,
+) -> float:
+    """Items/s of a worker running ``roles``, from its first counted item to ``expected``.
+
+    ``counter`` is the (stage, topic) whose ``received`` count is followed. The clock starts
+    at the first committed batch, so the input must span many batches.
+    """
+    sessions = make_sessionmaker(make_engine(url))
+    command = worker_command(bootstrap, url, roles)
+    worker = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    first: tuple[float, int] | None = None
+    try:
+        with tqdm(total=expected, desc="+".join(roles), mininterval=1.0) as bar:
+            while True:
+                with sessions() as session:
+                    received = stage_counts(session).get(counter, {}).get("received", 0)
+                bar.update(received - bar.n)
+                now = time.perf_counter()
+                if received and first is None:
+                    first = (now, received)
+                if received >= expected:
+                    assert first is not None
+                    if received == first[1]:
+                        raise RuntimeError("everything came in one committed batch: send more")
+                    return (received - first[1]) / (now - first[0])
+                if worker.poll() is not None:
+                    raise RuntimeError(f"worker exited; see {log}")
+                time.sleep(0.2)
+    finally:
+        worker.terminate()
+        worker.wait(30)
