@@ -81,7 +81,6 @@ class AlertingStage:
         self._rules = load_rules(settings.alert_rules_file)
         self._silence_refresh_s = settings.silence_refresh_s
         self._live_lag_ms = int(settings.alert_live_lag_s * 1000)
-        self._partitions = settings.partitions
         self._clock = clock
         url = settings.alert_webhook_url
         self.webhook = (
@@ -122,16 +121,15 @@ class AlertingStage:
         sites = {s.site_id for s in steps}
         return dead.store(tx.session) + self._finish(tx, changes, sites)
 
-    def handle_tick(self, tx: BatchTransaction, partitions: set[int]) -> list[Emission]:
+    def handle_tick(self, tx: BatchTransaction, partitions: set[int], count: int) -> list[Emission]:
         """Judge the staleness of the silent live sites of ``partitions`` (wall clock).
 
-        The sites are those with a saved state whose fused steps go to these partitions,
-        so a worker that took over a partition judges sites that went silent before.
+        The sites are those with a saved state whose fused steps go to these partitions
+        (of ``count``), so a worker that took over a partition judges the sites that went
+        silent before.
         """
         sites = [
-            s
-            for s in saved_site_ids(tx.session, STATE_KEY)
-            if partition_of(s, self._partitions) in partitions
+            s for s in saved_site_ids(tx.session, STATE_KEY) if partition_of(s, count) in partitions
         ]
         now_ms = self._prepare(tx, sites)
         changes = self._engine.on_tick(sites, now_ms, self._live_lag_ms)

@@ -234,8 +234,9 @@ def build_app(
         async def watchdog() -> None:
             """Judge the silent live sites of this worker's fused partitions."""
             assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == FUSED}
-            if assigned:
-                work = partial(alerting.handle_tick, partitions=assigned)
+            count = app.consumer.topic_partitions(FUSED)
+            if assigned and count:
+                work = partial(alerting.handle_tick, partitions=assigned, count=count)
                 locks = {(FUSED, p) for p in assigned}
                 await guarded("alert", pool, locks, work, alerting.reset, exclusive)
 
