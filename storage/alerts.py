@@ -22,7 +22,6 @@ __all__ = [
     "list_silences",
     "load_silences",
     "record_changes",
-    "upsert_incidents",
 ]
 
 
@@ -30,12 +29,18 @@ def _ts(ms: int | None) -> datetime | None:
     return None if ms is None else ms_to_datetime(ms)
 
 
-def record_changes(session: Session, changes: Iterable[Change]) -> int:
-    """Upsert each changed incident (its latest snapshot) and append the history rows."""
+def record_changes(
+    session: Session, changes: Iterable[Change], current: Iterable[Incident] = ()
+) -> int:
+    """Upsert each incident once, as it is now, and append the changes' history rows.
+
+    ``current`` holds open incidents as they are after the batch (evaluated, changed or
+    not); they win over the snapshots of the changes.
+    """
     changes = list(changes)
-    upsert_incidents(
-        session, {(c.incident.key, c.incident.started_at_ms): c.incident for c in changes}.values()
-    )
+    latest = {(c.incident.key, c.incident.started_at_ms): c.incident for c in changes}
+    latest.update({(i.key, i.started_at_ms): i for i in current})
+    _upsert_incidents(session, latest.values())
     history = [
         (
             c.incident.key,
@@ -58,8 +63,7 @@ def record_changes(session: Session, changes: Iterable[Change]) -> int:
     return len(history)
 
 
-def upsert_incidents(session: Session, incidents: Iterable[Incident]) -> None:
-    """Write incidents as they are now (one row per dedup key and start)."""
+def _upsert_incidents(session: Session, incidents: Iterable[Incident]) -> None:
     rows = [
         (
             i.key,

@@ -19,7 +19,7 @@ from processors.alerting.engine import AlertEngine, ForecastIssue
 from processors.alerting.lifecycle import AlertState, Change
 from processors.alerting.rules import load_rules
 from processors.timestamps import ms_to_datetime
-from storage.alerts import load_silences, record_changes, upsert_incidents
+from storage.alerts import load_silences, record_changes
 from storage.repositories import load_site_states, save_site_states, saved_site_ids
 from storage.transaction import BatchTransaction
 from streams.envelope import DeadLetters, Emission, RawMessage, encode, fused_steps
@@ -184,8 +184,8 @@ class AlertingStage:
         self, tx: BatchTransaction, changes: list[Change], sites: set[str]
     ) -> list[Emission]:
         """Store the changes and the sites' state; return the notifications to publish."""
-        tx.counts[(ALERTS, "state_changes")] += record_changes(tx.session, changes)
-        upsert_incidents(tx.session, self._engine.take_touched())  # their latest values
+        current = self._engine.take_touched()  # open incidents with their latest values
+        tx.counts[(ALERTS, "state_changes")] += record_changes(tx.session, changes, current)
         save_site_states(tx.session, STATE_KEY, {s: self._engine.export(s) for s in sites})
         notified = [notification(c) for c in changes if c.notify]
         tx.counts[(ALERTS, "published")] += len(notified)
