@@ -133,8 +133,9 @@ def _timestamps(frame: pd.DataFrame, mapping: FileMapping) -> pd.Series:
         raw = frame[names[0]]
         if len(names) > 1:  # e.g. a date and a time column
             raw = raw.astype(str).str.cat([frame[n].astype(str) for n in names[1:]], sep=" ")
-        parsed = pd.to_datetime(raw, format=mapping.time_format, errors="coerce")
-        if parsed.dtype == object:  # offsets that differ between rows
+        try:
+            parsed = pd.to_datetime(raw, format=mapping.time_format, errors="coerce")
+        except ValueError:  # offsets that differ between rows (CET and CEST)
             parsed = pd.to_datetime(raw, format=mapping.time_format, errors="coerce", utc=True)
     if parsed.dt.tz is None:
         try:

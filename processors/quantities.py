@@ -44,8 +44,12 @@ QUANTITIES: dict[str, Quantity] = {
     q.name: q
     for q in (
         Quantity("load", "kW", _POWER, -1e7, 1e8),
-        Quantity("pv_power", "kW", _POWER, -10.0, 1e6),
-        Quantity("wind_power", "kW", _POWER, -100.0, 1e6),
+        # Up to a national fleet (Spain's solar and wind reach 6 and 17 GW).
+        Quantity("pv_power", "kW", _POWER, -10.0, 1e8),
+        Quantity("wind_power", "kW", _POWER, -100.0, 1e8),
+        # Market prices: EU harmonised clearing limits are -500 and 4,000 EUR/MWh day ahead
+        # and +-9,999 intraday.
+        Quantity("price", "EUR/MWh", {"EUR/MWh": 1.0, "EUR/kWh": 1e3}, -10_000.0, 10_000.0),
         Quantity("pm25", "ug/m3", {"ug/m3": 1.0, "µg/m3": 1.0}, 0.0, 1000.0),
         Quantity("pm10", "ug/m3", {"ug/m3": 1.0, "µg/m3": 1.0}, 0.0, 2000.0),
         Quantity("no2", "ug/m3", {**_GAS_UGM3, "ppb": _ppb_to_ugm3(46.0055)}, 0.0, 2000.0),
@@ -79,6 +83,9 @@ QUANTITIES: dict[str, Quantity] = {
         Quantity("ph", "pH", {"pH": 1.0}, 0.0, 14.0),
         Quantity("turbidity", "NTU", {"NTU": 1.0, "FNU": 1.0}, 0.0, 4000.0),
         Quantity("dissolved_oxygen", "mg/L", {"mg/L": 1.0, "ppm": 1.0}, 0.0, 25.0),
+        Quantity("conductivity", "mS/cm", {"mS/cm": 1.0, "uS/cm": 1e-3, "µS/cm": 1e-3}, 0.0, 100.0),
+        Quantity("salinity", "PSU", {"PSU": 1.0, "ppt": 1.0}, 0.0, 50.0),
+        Quantity("chlorophyll", "ug/L", {"ug/L": 1.0, "µg/L": 1.0, "mg/m3": 1.0}, 0.0, 500.0),
     )
 }
 

@@ -66,6 +66,11 @@ DEFAULT_CHECKS: dict[str, QuantityChecks] = {
     "ph": _Q(max_rate_per_minute=0.5, flatline_minutes=12 * 60),
     "turbidity": _Q(flatline_minutes=24 * 60),
     "dissolved_oxygen": _Q(max_rate_per_minute=1.0, flatline_minutes=12 * 60),
+    "conductivity": _Q(flatline_minutes=12 * 60),
+    "salinity": _Q(flatline_minutes=12 * 60),
+    "chlorophyll": _Q(flatline_minutes=24 * 60),
+    # Prices jump for real (scarcity hours) and repeat for hours: gaps are their only check.
+    "price": _Q(max_gap_minutes=60),
 }
 
 
