@@ -105,12 +105,15 @@ def worker(
 def init(settings: Settings) -> None:
     """Create the topics and migrate the database schema (one-shot; idempotent)."""
     from gridbrain.services import database
-    from streams.topics import create_topics
+    from streams.topics import create_topics, retention_ms_of
 
     if not settings.kafka_bootstrap:
         raise click.UsageError("init needs GRIDBRAIN_KAFKA_BOOTSTRAP (up does this for embedded)")
     created = create_topics(
-        settings.kafka_bootstrap, settings.partitions, settings.replication_factor
+        settings.kafka_bootstrap,
+        settings.partitions,
+        settings.replication_factor,
+        retention_ms=retention_ms_of(settings.topic_retention_hours),
     )
     with database(settings):
         pass
@@ -296,8 +299,9 @@ def _add_commands() -> None:
 
     benchmark.add_command(alerts_benchmark)
     from gridbrain.models_cli import backtest, models, train
+    from gridbrain.retention_cli import retention
 
-    for command in (alerts, silence, rules, benchmark, backtest, train, models):
+    for command in (alerts, silence, rules, benchmark, backtest, train, models, retention):
         cli.add_command(command)
 
 

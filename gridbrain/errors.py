@@ -1,8 +1,9 @@
 """The project's one exception root and its domain-named subclasses.
 
-Policy (dead-letter, retry or crash) is decided at the edges: agents in ``streams/``
-dead-letter :class:`InvalidMessageError` and crash on anything else; CLI commands turn
-:class:`GridbrainError` into a clear message and a non-zero exit.
+Each class says whether trying again can help (``retriable``, as in aiokafka's hierarchy).
+Policy is decided at the edges: the stream executor (``streams/policy.py``) retries
+outages, isolates and dead-letters data errors and quarantines batches that keep failing;
+CLI commands turn :class:`GridbrainError` into a clear message and a non-zero exit.
 """
 
 __all__ = [
@@ -11,11 +12,25 @@ __all__ = [
     "GridbrainError",
     "InvalidMessageError",
     "ModelError",
+    "OutageError",
 ]
 
 
 class GridbrainError(Exception):
-    """Root of every error Gridbrain raises on purpose."""
+    """Root of every error Gridbrain raises on purpose.
+
+    Attributes:
+        retriable: whether the same work may succeed later unchanged (an outage), as
+            opposed to an error of the input or the configuration.
+    """
+
+    retriable: bool = False
+
+
+class OutageError(GridbrainError, ConnectionError):
+    """A service a stage needs (database, broker, webhook) cannot be reached right now."""
+
+    retriable = True
 
 
 class ConfigurationError(GridbrainError, ValueError):

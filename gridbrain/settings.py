@@ -97,9 +97,50 @@ class Settings(BaseSettings):
         description="A site whose newest step arrived within this of its event time is live: "
         "while it is silent, its staleness runs on with the wall clock.",
     )
+    retention_readings_days: int = Field(
+        default=0,
+        ge=0,
+        description="`gridbrain retention` deletes clean readings older than this many days "
+        "(by event time); 0 = keep forever.",
+    )
+    retention_forecasts_days: int = Field(
+        default=30,
+        ge=0,
+        description="Forecasts issued longer ago than this many days are deleted; 0 = keep.",
+    )
+    retention_dead_letters_days: int = Field(
+        default=30,
+        ge=0,
+        description="Dead letters received longer ago than this many days are deleted; 0 = keep.",
+    )
+    retention_alert_history_days: int = Field(
+        default=90,
+        ge=0,
+        description="Alert state changes older than this many days are deleted (never those "
+        "of open incidents); 0 = keep.",
+    )
+    retention_batch_rows: int = Field(
+        default=10_000,
+        ge=1,
+        description="Rows retention deletes per short transaction.",
+    )
+    topic_retention_hours: int = Field(
+        default=0,
+        ge=0,
+        description="retention.ms of the topics Gridbrain creates, in hours; 0 = keep forever.",
+    )
     shared_data_dir: Path = Field(
         default=Path("../shared/data"),
         description="The public data sets (benchmarks, evaluations, integration tests).",
+    )
+    quarantine_after: int = Field(
+        default=3,
+        ge=1,
+        description="A message a stage fails on with a bug (not an outage, not a data error) "
+        "is quarantined (dead-lettered whole with the traceback) after this many failures.",
+    )
+    worker_report_s: float = Field(
+        default=5.0, gt=0, description="How often a worker saves its report (gridbrain status)."
     )
     log_level: str = Field(default="WARNING", description="Log level of the workers.")
 

@@ -13,6 +13,7 @@ import click
 from gridbrain.demo import DEMO_SITES, simulate
 from gridbrain.embedded import EmbeddedBroker, open_database_url
 from gridbrain.monitor import Monitor
+from gridbrain.redact import mask_url
 from gridbrain.services import database_url_of, worker_command
 from gridbrain.settings import Settings
 from storage.db import make_engine, make_sessionmaker, migrate
@@ -20,7 +21,7 @@ from storage.repositories import forget_offsets, latest_reading_ms
 from storage.sites import upsert_sites
 from streams.producer import produce
 from streams.throughput import raw_consumer_rate
-from streams.topics import SENSOR_READINGS, WEATHER_OBSERVATIONS, create_topics
+from streams.topics import SENSOR_READINGS, WEATHER_OBSERVATIONS, create_topics, retention_ms_of
 
 __all__ = ["UpOptions", "demo_messages", "run_up"]
 
@@ -45,13 +46,16 @@ class _DemoFeed:
 
 
 def _banner(bootstrap: str, db_url: str, settings: Settings) -> str:
+    shown = mask_url(db_url)
+    # A URL with a password is named by its variable, never printed (issue 11).
+    target = f"'{db_url}'" if shown == db_url else '"$GRIDBRAIN_DATABASE_URL"'
     psql_hint = (
-        f"psql '{db_url}'" if "host=" in db_url or "@" in db_url else "psql <your database URL>"
+        f"psql {target}" if "host=" in db_url or "@" in db_url else "psql <your database URL>"
     )
     return f"""
 Gridbrain is up.
   Kafka bootstrap : {bootstrap}   (produce JSON to {SENSOR_READINGS}, {WEATHER_OBSERVATIONS})
-  Database        : {db_url}
+  Database        : {shown}
   State directory : {settings.state_dir.resolve()}
 Try, in another terminal:
   gridbrain status
@@ -155,7 +159,10 @@ def run_up(settings: Settings, options: UpOptions) -> int:
             bootstrap = broker.bootstrap
         db_url = stack.enter_context(open_database_url(database_url_of(settings), settings.pgdata))
         migrate(db_url)
-        create_topics(bootstrap, settings.partitions, settings.replication_factor)
+        retention_ms = retention_ms_of(settings.topic_retention_hours)
+        create_topics(
+            bootstrap, settings.partitions, settings.replication_factor, retention_ms=retention_ms
+        )
         engine = make_engine(db_url)
         stack.callback(engine.dispose)
         sessions = make_sessionmaker(engine)

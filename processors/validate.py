@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from gridbrain.errors import InvalidMessageError
+from processors.identifiers import check_identifier, is_identifier
 from processors.quantities import QUANTITIES
 from processors.timestamps import EARLIEST_MS, parse_ts_ms
 
@@ -105,12 +106,14 @@ def decode_items(raw: bytes) -> list[Any]:
     """Decode a message into its items (a JSON object is a batch of one).
 
     Raises:
-        InvalidMessageError: ``malformed_json`` or ``empty_batch``.
+        InvalidMessageError: ``malformed_json``, ``too_deeply_nested`` or ``empty_batch``.
     """
     try:
         decoded = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidMessageError("malformed_json", str(exc)) from exc
+    except RecursionError as exc:
+        raise InvalidMessageError("too_deeply_nested", "JSON nested too deeply") from exc
     if isinstance(decoded, list):
         if not decoded:
             raise InvalidMessageError("empty_batch", "a batch must hold at least one item")
@@ -164,7 +167,7 @@ def _fast_reading(item: Any, latest_ms: int) -> tuple[str, str, str, int, float]
     if not (type(raw) is float or type(raw) is int) or not math.isfinite(raw):
         return None
     quantity = QUANTITIES.get(name)
-    if quantity is None or unit not in quantity.factors or not site_id.strip():
+    if quantity is None or unit not in quantity.factors or not is_identifier(site_id):
         return None
     if type(ts) is int:
         ts_ms = ts
@@ -177,21 +180,23 @@ def _fast_reading(item: Any, latest_ms: int) -> tuple[str, str, str, int, float]
         return None
     if not EARLIEST_MS <= ts_ms <= latest_ms:
         return None
-    sensor = item.get("sensor_id") or ""
-    return site_id, str(sensor), name, ts_ms, quantity.to_canonical(float(raw), unit)
+    sensor = item.get("sensor_id")
+    if sensor is not None and sensor != "" and not is_identifier(sensor):
+        return None
+    return site_id, sensor or "", name, ts_ms, quantity.to_canonical(float(raw), unit)
 
 
 def _one_reading(item: Any, now_ms: int, max_future_ms: int) -> tuple[str, str, str, int, float]:
     if not isinstance(item, dict):
         raise InvalidMessageError("not_an_object", f"expected an object, got {type(item).__name__}")
-    site_id = require_str(item, "site_id")
+    site_id = check_identifier(item.get("site_id"), "site_id")
     name = require_str(item, "quantity")
     quantity = QUANTITIES.get(name)
     if quantity is None:
-        raise InvalidMessageError("unknown_quantity", name)
+        raise InvalidMessageError("unknown_quantity", name[:100])
     unit = require_str(item, "unit")
     if unit not in quantity.factors:
-        raise InvalidMessageError("unknown_unit", f"{unit!r} for {name}")
+        raise InvalidMessageError("unknown_unit", f"{unit[:100]!r} for {name}")
     if "value" not in item:
         raise InvalidMessageError("missing_value", "value is required")
     value = quantity.to_canonical(require_number(item["value"], "value"), unit)
@@ -199,8 +204,9 @@ def _one_reading(item: Any, now_ms: int, max_future_ms: int) -> tuple[str, str, 
         raise InvalidMessageError("missing_ts", "ts is required")
     ts_ms = parse_ts_ms(item["ts"], item.get("tz"))
     check_not_future(ts_ms, now_ms, max_future_ms)
-    sensor = item.get("sensor_id") or ""
-    return site_id, str(sensor), name, ts_ms, value
+    sensor = item.get("sensor_id")
+    sensor = "" if sensor is None or sensor == "" else check_identifier(sensor, "sensor_id")
+    return site_id, sensor, name, ts_ms, value
 
 
 def validate_readings(

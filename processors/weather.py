@@ -11,9 +11,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from gridbrain.errors import InvalidMessageError
+from processors.identifiers import check_identifier
 from processors.quantities import WEATHER_VARIABLES
 from processors.timestamps import parse_ts_ms
-from processors.validate import Rejection, check_not_future, require_number, require_str
+from processors.validate import Rejection, check_not_future, require_number
+
+#: Longest weather description kept (OpenWeather's are under 40 characters).
+_MAX_DESCRIPTION = 200
 
 _T = TypeVar("_T")
 
@@ -48,7 +52,8 @@ class WeatherForecast:
 def _site_and_variables(item: Any) -> tuple[str, dict[str, float]]:
     if not isinstance(item, dict):
         raise InvalidMessageError("not_an_object", f"expected an object, got {type(item).__name__}")
-    site_id = require_str(item, "site_id" if "site_id" in item else "station_id")
+    key = "site_id" if "site_id" in item else "station_id"
+    site_id = check_identifier(item.get(key), key)
     variables: dict[str, float] = {}
     for name, (low, high) in WEATHER_VARIABLES.items():
         if item.get(name) is None:
@@ -73,6 +78,13 @@ def _one_observation(item: Any, now_ms: int, max_future_ms: int) -> WeatherObser
     description = item.get("description")
     if description is not None and not isinstance(description, str):
         raise InvalidMessageError("bad_description", "description must be a string")
+    if description is not None and (
+        len(description) > _MAX_DESCRIPTION or not description.isprintable()
+    ):
+        raise InvalidMessageError(
+            "bad_description",
+            f"description must be printable text of at most {_MAX_DESCRIPTION} characters",
+        )
     if not variables and not description:
         raise InvalidMessageError("no_variables", "no known weather variable in the observation")
     return WeatherObservation(site_id, ts_ms, variables, description)

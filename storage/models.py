@@ -24,6 +24,8 @@ __all__ = [
     "Alert",
     "AlertHistory",
     "Base",
+    "BatchFailure",
+    "BrokerEpoch",
     "DeadLetter",
     "Forecast",
     "QualityCount",
@@ -36,6 +38,7 @@ __all__ = [
     "StreamOffset",
     "WeatherForecast",
     "WeatherObservation",
+    "Worker",
 ]
 
 _NAMING = {
@@ -197,7 +200,12 @@ class Silence(Base):
 
 
 class DeadLetter(Base):
-    """A rejected message or item, with the reason and the original payload."""
+    """A rejected message or item, with the reason and the original payload.
+
+    ``payload`` is readable text (control characters escaped); ``payload_bytes`` holds the
+    exact bytes of a whole message that was not valid JSON text. ``epoch`` is the broker
+    epoch the offset belongs to (see :class:`BrokerEpoch`).
+    """
 
     __tablename__ = "dead_letters"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -208,17 +216,25 @@ class DeadLetter(Base):
     reason: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text)
     payload: Mapped[str] = mapped_column(Text)
+    payload_bytes: Mapped[bytes | None] = mapped_column(LargeBinary)
+    epoch: Mapped[int] = mapped_column(Integer, server_default="0")
     received_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
-    __table_args__ = (UniqueConstraint("topic", "partition", "offset", "item_index"),)
+    __table_args__ = (UniqueConstraint("epoch", "topic", "partition", "offset", "item_index"),)
 
 
 class StageCount(Base):
-    """Running counters per stage and topic (received, processed, duplicates, ...)."""
+    """Running counters per stage and topic (received, processed, duplicates, ...).
+
+    A counter is split into shards (the smallest input partition of the batch that added
+    to it), so workers holding different partitions never wait on each other's rows;
+    readers sum the shards.
+    """
 
     __tablename__ = "stage_counts"
     stage: Mapped[str] = mapped_column(String(32), primary_key=True)
     topic: Mapped[str] = mapped_column(String(128), primary_key=True)
     counter: Mapped[str] = mapped_column(String(32), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, server_default="0")
     value: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
 
@@ -239,7 +255,50 @@ class QualityCount(Base):
     __tablename__ = "quality_counts"
     site_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     check: Mapped[str] = mapped_column(String(64), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, server_default="0")
     value: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+
+
+class BrokerEpoch(Base):
+    """How many times the broker's offsets started again from 0 (embedded broker restarts).
+
+    One row. Dead letters carry it, so a new message at a reused offset is a new row.
+    """
+
+    __tablename__ = "broker_epoch"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    epoch: Mapped[int] = mapped_column(Integer)
+
+
+class Worker(Base):
+    """A stream worker's last report: its partitions, state and fault counters."""
+
+    __tablename__ = "workers"
+    worker_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    roles: Mapped[str] = mapped_column(String(64))
+    partitions: Mapped[list[list[object]]] = mapped_column(JSONB)
+    state: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text, server_default="")
+    retries: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    quarantined: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    started_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+
+
+class BatchFailure(Base):
+    """How often a stage failed on one input message with an error that is not an outage.
+
+    After ``quarantine_after`` failures the message is quarantined (dead-lettered whole).
+    """
+
+    __tablename__ = "batch_failures"
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(128), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    offset: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
 
 

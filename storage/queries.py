@@ -121,8 +121,11 @@ def list_alerts(
 def stage_counts(session: Session) -> dict[tuple[str, str], dict[str, int]]:
     """(stage, topic) -> counter -> value."""
     out: dict[tuple[str, str], dict[str, int]] = {}
-    for row in session.scalars(select(StageCount)):
-        out.setdefault((row.stage, row.topic), {})[row.counter] = row.value
+    query = select(
+        StageCount.stage, StageCount.topic, StageCount.counter, func.sum(StageCount.value)
+    ).group_by(StageCount.stage, StageCount.topic, StageCount.counter)
+    for stage, topic, counter, value in session.execute(query):
+        out.setdefault((stage, topic), {})[counter] = int(value)
     return out
 
 
@@ -137,12 +140,16 @@ def quality_counts(session: Session, site: str | None = None) -> list[dict[str, 
     readings table's ``n_flagged``, left out of the means) + ``duplicate`` +
     ``deadlettered`` (by reason in ``rejected``). Gap columns count resampled steps.
     """
-    query = select(QualityCount).order_by(QualityCount.site_id, QualityCount.check)
+    query = (
+        select(QualityCount.site_id, QualityCount.check, func.sum(QualityCount.value))
+        .group_by(QualityCount.site_id, QualityCount.check)
+        .order_by(QualityCount.site_id, QualityCount.check)
+    )
     if site:
         query = query.where(QualityCount.site_id == site)
     per_site: dict[str, dict[str, int]] = {}
-    for q in session.scalars(query):
-        per_site.setdefault(q.site_id, {})[q.check] = q.value
+    for site_id, check, value in session.execute(query):
+        per_site.setdefault(site_id, {})[check] = int(value)
     rows = []
     for site_id, checks in per_site.items():
         rejected = {k: v for k, v in checks.items() if k not in _KEPT and k not in _GAPS}

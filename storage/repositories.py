@@ -43,6 +43,7 @@ class DeadLetterRow:
     reason: str
     detail: str
     payload: str
+    payload_bytes: bytes | None = None
 
 
 _READING_QUALITY = (
@@ -108,15 +109,27 @@ def add_gap_fills(session: Session, gaps: Iterable[FilledGap]) -> None:
 
 
 def add_dead_letters(session: Session, rows: Iterable[DeadLetterRow]) -> None:
-    """Store rejected items; storing the same one twice keeps one row."""
+    """Store rejected items; storing the same one twice (same broker epoch) keeps one row."""
     execute_batch(
         session,
-        'INSERT INTO dead_letters (topic, "partition", "offset", item_index, reason, detail, '
-        "payload) VALUES %s ON CONFLICT DO NOTHING",
+        'INSERT INTO dead_letters (epoch, topic, "partition", "offset", item_index, reason, '
+        "detail, payload, payload_bytes) SELECT e.epoch, v.* FROM (VALUES %s) AS v(topic, p, o, "
+        "i, reason, detail, payload, payload_bytes) CROSS JOIN broker_epoch e "
+        "ON CONFLICT DO NOTHING",
         [
-            (r.topic, r.partition, r.offset, r.item_index, r.reason, r.detail, r.payload)
+            (
+                r.topic,
+                r.partition,
+                r.offset,
+                r.item_index,
+                r.reason,
+                r.detail,
+                r.payload,
+                r.payload_bytes,
+            )
             for r in rows
         ],
+        template="(%s, %s::int, %s::bigint, %s::int, %s, %s, %s, %s::bytea)",
     )
 
 
@@ -155,26 +168,35 @@ def add_forecasts(session: Session, forecasts: Iterable[Forecast]) -> int:
     return len(rows)
 
 
-def add_counts(session: Session, stage: str, counts: Mapping[tuple[str, str], int]) -> None:
-    """Add to the running counters of a stage: (topic, counter) -> increment."""
-    rows = [(stage, topic, counter, n) for (topic, counter), n in sorted(counts.items()) if n]
+def add_counts(
+    session: Session, stage: str, counts: Mapping[tuple[str, str], int], shard: int = 0
+) -> None:
+    """Add to the running counters of a stage: (topic, counter) -> increment.
+
+    ``shard`` splits each counter's row (see :class:`storage.models.StageCount`).
+    """
+    rows = [
+        (stage, topic, counter, shard, n) for (topic, counter), n in sorted(counts.items()) if n
+    ]
     execute_batch(
         session,
-        "INSERT INTO stage_counts (stage, topic, counter, value) VALUES %s "
-        "ON CONFLICT (stage, topic, counter) DO UPDATE SET "
+        "INSERT INTO stage_counts (stage, topic, counter, shard, value) VALUES %s "
+        "ON CONFLICT (stage, topic, counter, shard) DO UPDATE SET "
         "value = stage_counts.value + EXCLUDED.value, updated_at = now()",
         rows,
     )
 
 
-def add_quality_counts(session: Session, counts: Mapping[tuple[str, str], int]) -> None:
+def add_quality_counts(
+    session: Session, counts: Mapping[tuple[str, str], int], shard: int = 0
+) -> None:
     """Add to the per-site check counters: (site, check) -> increment."""
     execute_batch(
         session,
-        'INSERT INTO quality_counts (site_id, "check", value) VALUES %s '
-        'ON CONFLICT (site_id, "check") DO UPDATE SET '
+        'INSERT INTO quality_counts (site_id, "check", shard, value) VALUES %s '
+        'ON CONFLICT (site_id, "check", shard) DO UPDATE SET '
         "value = quality_counts.value + EXCLUDED.value, updated_at = now()",
-        [(site, check, n) for (site, check), n in sorted(counts.items()) if n],
+        [(site, check, shard, n) for (site, check), n in sorted(counts.items()) if n],
     )
 
 
@@ -189,8 +211,12 @@ def load_offsets(session: Session, stage: str) -> dict[tuple[str, int], int]:
 
 
 def forget_offsets(session: Session) -> None:
-    """Forget every stored input offset (the broker's topics were recreated from scratch)."""
+    """Forget every stored input offset (the broker's topics were recreated from scratch).
+
+    The broker epoch moves on, so dead letters at reused offsets are new rows.
+    """
     session.execute(text("DELETE FROM stream_offsets"))
+    session.execute(text("UPDATE broker_epoch SET epoch = epoch + 1"))
 
 
 def latest_reading_ms(session: Session, site_ids: list[str]) -> int | None:

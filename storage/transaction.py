@@ -96,18 +96,20 @@ def prepare_batch(
     the committed offsets are read, so two workers that briefly both hold a partition
     during a rebalance cannot both apply the same messages.
     """
+    partitions = sorted(set(partitions))
     session = sessions()
     try:
         session.begin()
-        for topic, partition in sorted(set(partitions)):
+        for topic, partition in partitions:
             session.execute(
                 text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
                 {"key": f"{stage}/{topic}/{partition}"},
             )
         tx = BatchTransaction(session, load_offsets(session, stage))
         result = handler(tx)
-        add_counts(session, stage, tx.counts)
-        add_quality_counts(session, tx.quality)
+        shard = min((p for _, p in partitions), default=0)
+        add_counts(session, stage, tx.counts, shard)
+        add_quality_counts(session, tx.quality, shard)
         save_offsets(session, stage, tx.offsets)
     except BaseException:
         session.rollback()

@@ -18,11 +18,19 @@ from gridbrain.settings import Settings
 from processors.alerting.engine import AlertEngine, ForecastIssue
 from processors.alerting.lifecycle import AlertState, Change
 from processors.alerting.rules import load_rules
+from processors.identifiers import is_identifier
 from processors.timestamps import ms_to_datetime
 from storage.alerts import load_silences, record_changes
 from storage.repositories import load_site_states, save_site_states, saved_site_ids
 from storage.transaction import BatchTransaction
-from streams.envelope import DeadLetters, Emission, RawMessage, encode, fused_steps
+from streams.envelope import (
+    DeadLetters,
+    Emission,
+    RawMessage,
+    encode,
+    fused_steps,
+    site_of_key,
+)
 from streams.topics import ALERTS, SENSOR_READINGS, partition_of
 from streams.webhook import WebhookNotifier
 
@@ -171,8 +179,8 @@ class AlertingStage:
                 topic = json.loads(message.value).get("topic")
             except (ValueError, AttributeError):
                 topic = None
-            if topic == SENSOR_READINGS and message.key:
-                site = message.key.decode(errors="replace")
+            site = site_of_key(message.key)
+            if topic == SENSOR_READINGS and is_identifier(site):
                 per_site[site] = per_site.get(site, 0) + 1
         now_ms = self._prepare(tx, per_site)
         changes = [

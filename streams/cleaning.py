@@ -2,6 +2,8 @@
 
 import time
 from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +32,7 @@ from streams.envelope import (
     new_items,
     record_rejections,
 )
-from streams.topics import FUSED
+from streams.topics import FUSED, SENSOR_READINGS, partition_of
 from streams.weather import WeatherStage
 
 __all__ = ["STATE_KEY", "CleaningStage"]
@@ -44,12 +46,25 @@ _STEPS_PER_MESSAGE = 200  # ~100 kB, well under the producers' 1 MB request limi
 class CleaningStage:
     """Holds the cleaning state of one worker (resampler, check state, site profiles).
 
+    One owner per site: a site's state lives with the partition its id hashes to (Kafka's
+    default partitioner on the site id), whatever key the producer used. Readings that
+    arrive on another partition (a gateway batch of many sites under one key) are sent on
+    to their site's partition, keyed by site, and counted as ``rerouted``; producers that
+    key by site never pay for it. ``partitions`` gives the topic's partition count (None:
+    unknown, nothing is rerouted).
+
     Its handlers run on one thread, inside the batch's transaction. A site's profile
     (position, check overrides, weather station) is read when the worker first sees the
     site; changes made with ``gridbrain sites load`` apply after a worker restart.
     """
 
-    def __init__(self, settings: Settings, weather: WeatherStage | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        weather: WeatherStage | None = None,
+        partitions: Callable[[], int | None] = lambda: None,
+    ) -> None:
+        self._partitions = partitions
         self._step_ms = settings.step_ms
         self._lateness_ms = settings.allowed_lateness_minutes * 60_000
         self._max_future_ms = settings.max_future_minutes * 60_000
@@ -87,9 +102,13 @@ class CleaningStage:
         now_ms = int(time.time() * 1000)
         dead = DeadLetters()
         admitted = ReadingBatch()
+        rerouted: list[Emission] = []
+        count = self._partitions()
         for message, items in new_items(tx, messages, dead):
             topic = message.position.topic
             batch, rejections = validate_readings(items, now_ms, self._max_future_ms)
+            if count:
+                batch = self._reroute(tx, message, items, batch, count, rerouted)
             self._load_sites(tx, batch.site_id)
             batch = _reject(batch, range_mask(batch), "out_of_range", items, rejections)
             is_open, first = self._resampler.admit(batch)
@@ -109,7 +128,32 @@ class CleaningStage:
         result = self._resampler.aggregate(admitted, flags)
         self._store(tx, admitted, result)
         tx.counts[(FUSED, "emitted")] += len(result.closed)
-        return dead.store(tx.session) + self._fuse(tx, result.closed)
+        return rerouted + dead.store(tx.session) + self._fuse(tx, result.closed)
+
+    @staticmethod
+    def _reroute(
+        tx: BatchTransaction,
+        message: RawMessage,
+        items: list[Any],
+        batch: ReadingBatch,
+        count: int,
+        out: list[Emission],
+    ) -> ReadingBatch:
+        """Send readings of sites owned by another partition there; return the others."""
+        partition = message.position.partition
+        owners = {s: partition_of(s, count) for s in set(batch.site_id)}
+        here = np.array([owners[s] == partition for s in batch.site_id], dtype=bool)
+        if here.all():
+            return batch
+        away: dict[str, list[Any]] = {}
+        for i in np.flatnonzero(~here):
+            away.setdefault(batch.site_id[i], []).append(items[batch.index[i]])
+        for site, moved in away.items():
+            out.append(Emission(SENSOR_READINGS, site.encode(), encode(moved)))
+        topic = message.position.topic
+        tx.counts[(topic, "received")] -= int((~here).sum())
+        tx.counts[(topic, "rerouted")] += int((~here).sum())
+        return batch.take(here)
 
     def _store(self, tx: BatchTransaction, admitted: ReadingBatch, result: Aggregation) -> None:
         sites = set(admitted.site_id)

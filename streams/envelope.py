@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from gridbrain.errors import InvalidMessageError
 from processors.fuse import FusedStep
+from processors.identifiers import is_identifier, printable
 from processors.validate import Rejection, decode_items
 from storage.repositories import DeadLetterRow, add_dead_letters
 from storage.transaction import BatchTransaction, InputPosition
@@ -23,6 +24,7 @@ __all__ = [
     "new_items",
     "record_rejections",
     "site_of",
+    "site_of_key",
 ]
 
 
@@ -49,10 +51,18 @@ def encode(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), default=str).encode()
 
 
+#: Largest payload a dead-letter *message* carries (the table keeps the whole payload).
+_TOPIC_PAYLOAD_MAX = 64 * 1024
+
+
 def _payload_text(payload: Any) -> str:
+    """Readable text of a rejected payload, safe to store (NUL and controls escaped)."""
     if isinstance(payload, bytes):
-        return payload.decode("utf-8", errors="replace")
-    return json.dumps(payload, default=str)
+        return printable(payload.decode("utf-8", errors="backslashreplace"))
+    try:
+        return json.dumps(payload, default=str)  # ASCII: every control character escaped
+    except (RecursionError, ValueError):
+        return "(not storable as JSON text: nested too deeply)"
 
 
 @dataclass
@@ -69,9 +79,10 @@ class DeadLetters:
             position.partition,
             position.offset,
             rejection.index,
-            rejection.reason,
-            rejection.detail,
+            printable(rejection.reason)[:64],
+            printable(rejection.detail)[:_TOPIC_PAYLOAD_MAX],
             _payload_text(rejection.payload),
+            rejection.payload if isinstance(rejection.payload, bytes) else None,
         )
         message = {
             "topic": row.topic,
@@ -79,9 +90,11 @@ class DeadLetters:
             "offset": row.offset,
             "item_index": row.item_index,
             "reason": row.reason,
-            "detail": row.detail,
-            "payload": row.payload,
+            "detail": row.detail[:4096],
+            "payload": row.payload[:_TOPIC_PAYLOAD_MAX],
         }
+        if len(row.payload) > _TOPIC_PAYLOAD_MAX:
+            message["payload_truncated"] = True
         self.rows.append(row)
         self.emissions.append(Emission(DEADLETTER, key, encode(message)))
 
@@ -139,8 +152,7 @@ def new_items(
         except InvalidMessageError as exc:
             dead.reject_message(tx, message, exc.reason, exc.detail)
             # Undecodable: the message key (the site id by convention) tells the site.
-            site = message.key.decode(errors="replace") if message.key else "(unknown)"
-            tx.quality[(site, f"{prefix}{exc.reason}")] += 1
+            tx.quality[(site_of_key(message.key), f"{prefix}{exc.reason}")] += 1
             continue
         tx.counts[(topic, "received")] += len(items)
         yield message, items
@@ -160,10 +172,21 @@ def record_rejections(
     tx.counts[(message.position.topic, "deadlettered")] += len(rejections)
 
 
+def site_of_key(key: bytes | None) -> str:
+    r"""The site a message key names (by convention), as text the database accepts.
+
+    >>> site_of_key(b"pv\x00north"), site_of_key(None)
+    ('pv\\x00north', '(unknown)')
+    """
+    if not key:
+        return "(unknown)"
+    return printable(key.decode("utf-8", errors="backslashreplace"))[:128]
+
+
 def site_of(payload: Any) -> str:
-    """The site a rejected item names, if it names one."""
+    """The site a rejected item names, if it names an acceptable one."""
     if isinstance(payload, dict):
         site = payload.get("site_id") or payload.get("station_id")
-        if isinstance(site, str) and site:
-            return site
+        if is_identifier(site):
+            return str(site)
     return "(unknown)"

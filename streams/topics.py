@@ -21,6 +21,8 @@ __all__ = [
     "WEATHER_OBSERVATIONS",
     "create_topics",
     "partition_of",
+    "retention_ms_of",
+    "topic_configs",
 ]
 
 SENSOR_READINGS = "sensor.readings"
@@ -45,19 +47,49 @@ def partition_of(key: str, partitions: int) -> int:
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
-# Explicit retention configs: the embedded broker describes a topic with only the configs
-# set at creation, and some clients (librdkafka-based) expect these keys to exist.
-_CONFIGS = {"retention.ms": "-1", "retention.bytes": "-1"}
+def retention_ms_of(hours: int) -> int:
+    """``retention.ms`` for a retention of ``hours`` (``topic_retention_hours``); 0 = forever.
+
+    >>> retention_ms_of(0), retention_ms_of(168)
+    (-1, 604800000)
+    """
+    return -1 if hours <= 0 else hours * 3_600_000
+
+
+def topic_configs(retention_ms: int = -1) -> dict[str, str]:
+    """The configs every Gridbrain topic is created with (-1 = keep forever).
+
+    They are always explicit: the embedded broker describes a topic with only the configs
+    set at creation, and some clients (librdkafka-based) expect these keys to exist.
+    Retention is by time only (``retention.bytes`` stays -1).
+
+    >>> topic_configs()
+    {'retention.ms': '-1', 'retention.bytes': '-1'}
+    >>> topic_configs(retention_ms_of(72))["retention.ms"]
+    '259200000'
+    """
+    if retention_ms < -1 or retention_ms == 0:
+        raise ValueError(f"retention.ms must be -1 (forever) or positive, not {retention_ms}")
+    return {"retention.ms": str(retention_ms), "retention.bytes": "-1"}
 
 
 def create_topics(
-    bootstrap: str, partitions: int, replication: int = 1, timeout_s: float = 30.0
+    bootstrap: str,
+    partitions: int,
+    replication: int = 1,
+    timeout_s: float = 30.0,
+    retention_ms: int = -1,
 ) -> list[str]:
     """Create every Gridbrain topic that does not exist yet; return the ones created.
 
+    ``retention_ms`` applies to the topics created here only (-1: keep forever; see
+    ``retention_ms_of``); existing topics keep their configs.
+
     Raises:
         EmbeddedStackError: the broker cannot be reached within ``timeout_s``.
+        ValueError: ``retention_ms`` is 0 or below -1.
     """
+    configs = topic_configs(retention_ms)
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -70,7 +102,7 @@ def create_topics(
     try:
         existing = set(admin.list_topics())
         wanted = [
-            NewTopic(name, partitions, replication, topic_configs=dict(_CONFIGS))
+            NewTopic(name, partitions, replication, topic_configs=dict(configs))
             for name in (*INPUT_TOPICS, *_OUTPUT_TOPICS)
             if name not in existing
         ]

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
 
-import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridbrain.embedded import EmbeddedBroker, free_port, open_database_url
 from gridbrain.services import database_url_of, worker_command
 from gridbrain.settings import Settings
 from storage.db import make_engine, make_sessionmaker, migrate
-from streams.topics import create_topics
+from streams.topics import create_topics, retention_ms_of
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,8 @@ def running_services(state: Path) -> Iterator[Services]:
     try:
         with open_database_url(database_url_of(settings), state / "pgdata") as url:
             migrate(url)
-            create_topics(bootstrap, settings.partitions)
+            retention_ms = retention_ms_of(settings.topic_retention_hours)
+            create_topics(bootstrap, settings.partitions, retention_ms=retention_ms)
             engine = make_engine(url)
             yield Services(bootstrap, url, make_sessionmaker(engine), state)
             engine.dispose()
@@ -73,19 +73,6 @@ def running_worker(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-@pytest.fixture(scope="session")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    with running_services(tmp_path_factory.mktemp("state")) as running:
-        yield running
-
-
-@pytest.fixture(scope="session")
-def worker(services: Services) -> Iterator[Popen[bytes]]:
-    """A real Faust worker process running every stage."""
-    with running_worker(services) as process:
-        yield process
 
 
 def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:

@@ -230,8 +230,9 @@ def counts(services: Services) -> dict[str, int]:
     with services.sessions() as session:
         rows = session.execute(
             text(
-                "SELECT stage, topic, counter, value FROM stage_counts WHERE stage IN "
-                "('clean', 'alert') AND counter IN ('emitted', 'processed', 'received')"
+                "SELECT stage, topic, counter, sum(value) FROM stage_counts WHERE stage IN "
+                "('clean', 'alert') AND counter IN ('emitted', 'processed', 'received') "
+                "GROUP BY stage, topic, counter"
             )
         ).all()
     found = {f"{stage}:{topic}:{counter}": int(value) for stage, topic, counter, value in rows}

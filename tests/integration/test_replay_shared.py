@@ -202,7 +202,10 @@ def stored_facts(services: Services, sites: list[str]) -> dict[tuple[str, str], 
 def quality_of(services: Services, sites: list[str]) -> dict[str, dict[str, int]]:
     with services.sessions() as session:
         rows = session.execute(
-            text('SELECT site_id, "check", value FROM quality_counts WHERE site_id = ANY(:s)'),
+            text(
+                'SELECT site_id, "check", sum(value) FROM quality_counts WHERE site_id = ANY(:s) '
+                'GROUP BY site_id, "check"'
+            ),
             {"s": sites},
         ).all()
     out: dict[str, dict[str, int]] = {}

@@ -93,8 +93,8 @@ def test_restart_resumes_exactly(services: Services) -> None:
         counts = dict(
             session.execute(
                 text(
-                    "SELECT counter, value FROM stage_counts WHERE stage = 'restart-test' "
-                    "AND counter = 'duplicates'"
+                    "SELECT counter, sum(value) FROM stage_counts WHERE stage = 'restart-test' "
+                    "AND counter = 'duplicates' GROUP BY counter"
                 )
             ).all()
         )
@@ -128,8 +128,8 @@ def test_check_state_survives_a_restart(services: Services) -> None:
         counts = dict(
             session.execute(
                 text(
-                    "SELECT site_id, value FROM quality_counts WHERE \"check\" = 'flatline' "
-                    "AND site_id LIKE 'rs-flat-%'"
+                    "SELECT site_id, sum(value) FROM quality_counts WHERE \"check\" = 'flatline' "
+                    "AND site_id LIKE 'rs-flat-%' GROUP BY site_id"
                 )
             ).all()
         )
