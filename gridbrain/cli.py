@@ -1,5 +1,6 @@
 """The ``gridbrain`` command line. Settings are built here, once, and passed down."""
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -286,10 +287,19 @@ def quality(settings: Settings, site: str | None, fmt: str) -> None:
 @_FORMAT
 @click.pass_obj
 def status(settings: Settings, fmt: str) -> None:
-    """Counts per stage (received, processed, duplicates, dead-lettered) and consumer lag."""
-    from gridbrain.status import collect_status
+    """Counts per stage and consumer lag; then the workers: partitions, outages, quarantines.
 
-    click.echo(render(collect_status(settings), fmt))
+    JSON: ``{"stages": [...], "workers": [...]}``.
+    """
+    from gridbrain.status import collect_status, collect_workers
+
+    stages, workers = collect_status(settings), collect_workers(settings)
+    if fmt == "json":
+        click.echo(json.dumps({"stages": stages, "workers": workers}, default=str, indent=1))
+        return
+    click.echo(render(stages, fmt))
+    click.echo()
+    click.echo(render(workers, fmt) if workers else "(no worker reported in the last minute)")
 
 
 def _add_commands() -> None:

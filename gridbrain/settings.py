@@ -133,6 +133,24 @@ class Settings(BaseSettings):
         default=Path("../shared/data"),
         description="The public data sets (benchmarks, evaluations, integration tests).",
     )
+    site_policy: Literal["auto", "registered"] = Field(
+        default="auto",
+        description="Sites whose readings the clean stage takes: auto = any (new ones within "
+        "new_sites_per_hour); registered = only sites in the sites table (`gridbrain sites "
+        "load`). Readings of refused sites are dead-lettered as unknown_site.",
+    )
+    new_sites_per_hour: int = Field(
+        default=1000,
+        ge=0,
+        description="In auto mode, a worker takes on at most this many sites not yet in the "
+        "sites table per hour (a token bucket, refilled continuously); 0 = unlimited.",
+    )
+    site_idle_evict_minutes: float = Field(
+        default=360.0,
+        gt=0,
+        description="A site not met for this long (wall clock) is dropped from a worker's "
+        "memory; its state is in Postgres and is reloaded when the site sends again.",
+    )
     quarantine_after: int = Field(
         default=3,
         ge=1,

@@ -6,10 +6,11 @@ from typing import Any
 from gridbrain.services import database
 from gridbrain.settings import Settings
 from storage.queries import applied_offsets, stage_counts
+from storage.workers import live_workers
 from streams.lag import end_offsets, lag_of
 from streams.topics import INPUT_TOPICS, SENSOR_READINGS, WEATHER_OBSERVATIONS
 
-__all__ = ["collect_status"]
+__all__ = ["collect_status", "collect_workers"]
 
 _COUNTERS = ("messages", "received", "processed", "duplicates", "deadlettered")
 
@@ -51,3 +52,35 @@ def collect_status(settings: Settings) -> list[dict[str, Any]]:
         )
         rows.append(row)
     return rows
+
+
+def collect_workers(settings: Settings) -> list[dict[str, Any]]:
+    """One row per worker that reported recently: state, partitions held, fault counters.
+
+    ``state`` is ``retrying`` while the worker waits out an outage (``detail`` says which);
+    ``retries`` counts batch attempts retried after outages, ``quarantined`` the messages
+    dead-lettered whole after failing ``quarantine_after`` times.
+    """
+    with database(settings) as sessions, sessions() as session:
+        reports = live_workers(session, within_s=max(60.0, 6 * settings.worker_report_s))
+    return [
+        {
+            "worker": r.worker_id,
+            "roles": r.roles,
+            "state": r.state,
+            "partitions": _partitions(r.partitions),
+            "retries": r.retries,
+            "quarantined": r.quarantined,
+            "detail": r.detail,
+            "reported": r.updated_at,
+        }
+        for r in reports
+    ]
+
+
+def _partitions(held: list[tuple[str, int]]) -> str:
+    """``sensor.readings:0,2 gridbrain.fused:1`` from (topic, partition) pairs."""
+    per_topic: dict[str, list[int]] = {}
+    for topic, partition in held:
+        per_topic.setdefault(topic, []).append(partition)
+    return " ".join(f"{t}:{','.join(map(str, sorted(p)))}" for t, p in sorted(per_topic.items()))

@@ -224,6 +224,14 @@ class Resampler:
             "cadence": state.cadence,
         }
 
+    def forget(self, site_id: str) -> None:
+        """Drop a site's state from memory (its last export restores it exactly)."""
+        self._sites.pop(site_id, None)
+
+    def sites(self) -> int:
+        """How many sites have state in memory."""
+        return len(self._sites)
+
     def restore(self, site_id: str, data: dict[str, Any]) -> None:
         """Replace a site's state by exported data."""
         self._sites[site_id] = _SiteState(

@@ -5,10 +5,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gridbrain.errors import InvalidMessageError
 
-__all__ = ["EARLIEST_MS", "localize", "ms_to_datetime", "parse_ts_ms"]
+__all__ = ["EARLIEST_MS", "LATEST_MS", "localize", "ms_to_datetime", "parse_ts_ms"]
 
 #: Timestamps before this are rejected: they are usually epoch seconds sent as milliseconds.
 EARLIEST_MS = 631_152_000_000  # 1990-01-01T00:00:00Z
+LATEST_MS = 7_258_118_400_000  # 2200-01-01T00:00:00Z: any later instant is a unit error
 
 
 def parse_ts_ms(raw: object, tz: object = None) -> int:
@@ -49,6 +50,8 @@ def parse_ts_ms(raw: object, tz: object = None) -> int:
         raise InvalidMessageError("bad_timestamp", f"unsupported type {type(raw).__name__}")
     if ms < EARLIEST_MS:
         raise InvalidMessageError("bad_timestamp", f"{raw!r} is before 1990 (epoch seconds?)")
+    if ms > LATEST_MS:
+        raise InvalidMessageError("bad_timestamp", f"{raw!r} is after 2200 (microseconds?)")
     return ms
 
 

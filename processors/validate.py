@@ -6,6 +6,7 @@ record in canonical units or a :class:`Rejection` carrying the reason and the or
 
 import json
 import math
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,7 +135,9 @@ def require_str(item: dict[str, Any], key: str) -> str:
 def require_number(value: Any, name: str) -> float:
     """``value`` as a finite float (``bad_<name>`` otherwise; booleans are not numbers)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidMessageError(f"bad_{name}", f"{name} must be a number, got {value!r}")
+        raise InvalidMessageError(
+            f"bad_{name}", f"{name} must be a number, got {reprlib.repr(value)}"
+        )
     number = float(value)
     if not math.isfinite(number):
         raise InvalidMessageError(f"bad_{name}", f"{name} must be finite")

@@ -41,6 +41,7 @@ __all__ = ["STATE_KEY", "CleaningStage"]
 STATE_KEY = "clean"
 _LABELS = {int(f): f.label for f in Flag}
 _STEPS_PER_MESSAGE = 200  # ~100 kB, well under the producers' 1 MB request limit
+_REROUTED_PER_MESSAGE = 1000  # readings are ~100 B each: ~100 kB a message
 
 
 class CleaningStage:
@@ -149,7 +150,9 @@ class CleaningStage:
         for i in np.flatnonzero(~here):
             away.setdefault(batch.site_id[i], []).append(items[batch.index[i]])
         for site, moved in away.items():
-            out.append(Emission(SENSOR_READINGS, site.encode(), encode(moved)))
+            for i in range(0, len(moved), _REROUTED_PER_MESSAGE):
+                chunk = moved[i : i + _REROUTED_PER_MESSAGE]
+                out.append(Emission(SENSOR_READINGS, site.encode(), encode(chunk)))
         topic = message.position.topic
         tx.counts[(topic, "received")] -= int((~here).sum())
         tx.counts[(topic, "rerouted")] += int((~here).sum())

@@ -73,7 +73,9 @@ class BatchExecutor:
         health: WorkerHealth,
         quarantine_after: int = 3,
         backoff: Callable[[], Backoff] = Backoff,
+        exit: Callable[[int], object] | None = None,
     ) -> None:
+        self._exit = exit or _exit_process
         self._sessions = sessions
         self._publish = publish
         self._health = health
@@ -205,8 +207,8 @@ class BatchExecutor:
                 self._quarantine_after,
                 trace,
             )
-            logging.shutdown()
-            os._exit(EXIT_STAGE_FAILED)
+            self._stop()
+            return
         _log.error(
             "stage %s: quarantining the message at %s after %d failures", stage, position, failures
         )
@@ -244,8 +246,16 @@ class BatchExecutor:
             _log.exception(
                 "stage %s: cannot dead-letter the message at %s", stage, message.position
             )
-            logging.shutdown()
-            os._exit(EXIT_STAGE_FAILED)
+            self._stop()
+
+    def _stop(self) -> None:
+        """Exit the worker: the supervisor starts a clean one from the committed offsets."""
+        self._exit(EXIT_STAGE_FAILED)
+
+
+def _exit_process(code: int) -> None:
+    logging.shutdown()
+    os._exit(code)
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:

@@ -43,7 +43,7 @@ class QualityChecker:
     _locations: dict[str, tuple[float, float]] = field(default_factory=dict)
     _overrides: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     _series: dict[str, dict[tuple[str, str], _Series]] = field(default_factory=dict)
-    _checks: dict[tuple[str, str], QuantityChecks] = field(default_factory=dict)
+    _checks: dict[str, dict[str, QuantityChecks]] = field(default_factory=dict)
 
     def configure_site(
         self,
@@ -57,7 +57,7 @@ class QualityChecker:
         else:
             self._locations[site_id] = location
         self._overrides[site_id] = overrides or {}
-        self._checks = {k: v for k, v in self._checks.items() if k[0] != site_id}
+        self._checks.pop(site_id, None)
 
     def check(self, batch: ReadingBatch) -> np.ndarray:
         """Return one :class:`Flag` value per reading (``Flag.OK`` = clean); update state."""
@@ -82,10 +82,11 @@ class QualityChecker:
         return flags
 
     def _config(self, site: str, quantity: str) -> QuantityChecks:
-        checks = self._checks.get((site, quantity))
+        per_site = self._checks.setdefault(site, {})
+        checks = per_site.get(quantity)
         if checks is None:
             override = self._overrides.get(site, {}).get(quantity)
-            checks = self._checks[(site, quantity)] = self.config.for_series(quantity, override)
+            checks = per_site[quantity] = self.config.for_series(quantity, override)
         return checks
 
     def _check_series(
@@ -152,6 +153,20 @@ class QualityChecker:
             }
             for (q, s), state in self._series.get(site_id, {}).items()
         }
+
+    def forget(self, site_id: str) -> None:
+        """Drop a site's check state, position and overrides from memory.
+
+        Its last :meth:`export` restores the state; :meth:`configure_site` sets the rest.
+        """
+        self._series.pop(site_id, None)
+        self._locations.pop(site_id, None)
+        self._overrides.pop(site_id, None)
+        self._checks.pop(site_id, None)
+
+    def sites(self) -> int:
+        """How many sites have check state in memory."""
+        return len(self._series)
 
     def restore(self, site_id: str, data: dict[str, Any]) -> None:
         """Replace a site's check state by exported data."""

@@ -48,7 +48,7 @@ def test_up_demo_runs_to_completion(tmp_path: Path) -> None:
             timeout=120,
             check=True,
         )
-        return list(json.loads(out.stdout))
+        return json.loads(out.stdout)
 
     forecasts = cli("forecasts")
     assert {f["quantity"] for f in forecasts} >= {"load", "pv_power", "wind_power", "pm25"}
@@ -57,7 +57,9 @@ def test_up_demo_runs_to_completion(tmp_path: Path) -> None:
     assert any(a["rule"] == "pm25_aqi_usg" for a in alerts)
     assert any(a["rule"] == "no2_stale" and a["site_id"] == "aq-port" for a in alerts)
     status = cli("status")
-    assert all(row["balanced"] for row in status if row["balanced"] != "")
+    assert all(row["balanced"] for row in status["stages"] if row["balanced"] != "")
+    assert {w["roles"] for w in status["workers"]} == {"clean,alert", "forecast"}
+    assert all(w["state"] == "running" and w["quarantined"] == 0 for w in status["workers"])
     assert_nothing_left(tmp_path)
 
 
