@@ -150,8 +150,8 @@ class CleaningStage:
         for i in np.flatnonzero(~here):
             away.setdefault(batch.site_id[i], []).append(items[batch.index[i]])
         for site, moved in away.items():
-            for i in range(0, len(moved), _REROUTED_PER_MESSAGE):
-                chunk = moved[i : i + _REROUTED_PER_MESSAGE]
+            for start in range(0, len(moved), _REROUTED_PER_MESSAGE):
+                chunk = moved[start : start + _REROUTED_PER_MESSAGE]
                 out.append(Emission(SENSOR_READINGS, site.encode(), encode(chunk)))
         topic = message.position.topic
         tx.counts[(topic, "received")] -= int((~here).sum())
