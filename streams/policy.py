@@ -91,7 +91,7 @@ class Backoff:
     """
 
     first_s: float = 0.5
-    cap_s: float = 30.0
+    cap_s: float = 10.0
     jitter: float = 0.2
     attempts: int = 0
 
