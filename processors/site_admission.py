@@ -84,8 +84,11 @@ class SiteAdmission:
         self._bucket = TokenBucket(per_hour) if per_hour else None
 
     def decide(self, sites: Iterable[str], registered: Collection[str], now_s: float) -> Decision:
-        """Take on or refuse ``sites`` (met for the first time); ``registered``: those of
-        them in the ``sites`` table. Tokens are spent in sorted site order (deterministic)."""
+        """Take on or refuse ``sites``, met for the first time.
+
+        ``registered`` holds those of them in the ``sites`` table. Tokens are spent in
+        sorted site order, so a decision does not depend on the order readings came in.
+        """
         admitted: set[str] = set()
         refused: dict[str, str] = {}
         for site in sorted(set(sites)):

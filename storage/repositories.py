@@ -108,16 +108,19 @@ def add_gap_fills(session: Session, gaps: Iterable[FilledGap]) -> None:
     )
 
 
-def add_dead_letters(session: Session, rows: Iterable[DeadLetterRow]) -> None:
-    """Store rejected items; storing the same one twice (same broker epoch) keeps one row."""
+def add_dead_letters(session: Session, rows: Iterable[DeadLetterRow]) -> int:
+    """Store rejected items; storing the same one twice (same broker epoch) keeps one row.
+
+    Returns the broker epoch they were stored under.
+    """
+    epoch = int(session.scalar(text("SELECT epoch FROM broker_epoch")) or 0)
     execute_batch(
         session,
         'INSERT INTO dead_letters (epoch, topic, "partition", "offset", item_index, reason, '
-        "detail, payload, payload_bytes) SELECT e.epoch, v.* FROM (VALUES %s) AS v(topic, p, o, "
-        "i, reason, detail, payload, payload_bytes) CROSS JOIN broker_epoch e "
-        "ON CONFLICT DO NOTHING",
+        "detail, payload, payload_bytes) VALUES %s ON CONFLICT DO NOTHING",
         [
             (
+                epoch,
                 r.topic,
                 r.partition,
                 r.offset,
@@ -129,8 +132,9 @@ def add_dead_letters(session: Session, rows: Iterable[DeadLetterRow]) -> None:
             )
             for r in rows
         ],
-        template="(%s, %s::int, %s::bigint, %s::int, %s, %s, %s, %s::bytea)",
+        template="(%s, %s, %s::int, %s::bigint, %s::int, %s, %s, %s, %s::bytea)",
     )
+    return epoch
 
 
 def add_forecasts(session: Session, forecasts: Iterable[Forecast]) -> int:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gridbrain.settings import Settings
-from processors.alerting.engine import AlertEngine, ForecastIssue
+from processors.alerting.engine import AlertEngine, DeadLetterId, ForecastIssue
 from processors.alerting.lifecycle import AlertState, Change
 from processors.alerting.rules import load_rules
 from processors.identifiers import is_identifier
@@ -41,6 +41,21 @@ STATE_KEY = "alert"
 
 def _iso(ms: int | None) -> str | None:
     return None if ms is None else ms_to_datetime(ms).isoformat()
+
+
+def _dead_letter_id(value: bytes) -> DeadLetterId | None:
+    """Where a dead-letter message's item came from (None: not a dead letter we made)."""
+    try:
+        letter = json.loads(value)
+        return DeadLetterId(
+            str(letter["topic"]),
+            int(letter["partition"]),
+            int(letter.get("epoch", 0)),
+            int(letter["offset"]),
+            int(letter["item_index"]),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def notification(change: Change) -> dict[str, Any]:
@@ -167,24 +182,28 @@ class AlertingStage:
     ) -> list[Emission]:
         """Count the sites' rejected readings for the dead-letter ratio rules.
 
-        The site is the message key (the partitioning key); a dead letter is never
-        dead-lettered again, whatever it holds.
+        The site is the message key (the partitioning key). Only sites that already have
+        alert state (they sent valid steps) are counted: anyone can make up site ids or
+        keys, and those must not make state here. A redelivered dead letter is counted
+        once; a dead letter is never dead-lettered again, whatever it holds.
         """
-        per_site: dict[str, int] = {}
+        per_site: dict[str, list[DeadLetterId]] = {}
         for message in messages:
             if not tx.is_new(message.position):
                 continue
             tx.counts[(message.position.topic, "received")] += 1
-            try:
-                topic = json.loads(message.value).get("topic")
-            except (ValueError, AttributeError):
-                topic = None
+            letter = _dead_letter_id(message.value)
             site = site_of_key(message.key)
-            if topic == SENSOR_READINGS and is_identifier(site):
-                per_site[site] = per_site.get(site, 0) + 1
+            if letter is not None and letter.topic == SENSOR_READINGS and is_identifier(site):
+                per_site.setdefault(site, []).append(letter)
+        unknown = [s for s in per_site if not self._engine.knows(s)]
+        saved = load_site_states(tx.session, STATE_KEY, unknown) if unknown else {}
+        per_site = {s: v for s, v in per_site.items() if self._engine.knows(s) or s in saved}
         now_ms = self._prepare(tx, per_site)
         changes = [
-            c for site, n in per_site.items() for c in self._engine.on_dead_letters(site, n, now_ms)
+            c
+            for site, letters in per_site.items()
+            for c in self._engine.on_dead_letters(site, letters, now_ms)
         ]
         return self._finish(tx, changes, set(per_site))
 

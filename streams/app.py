@@ -31,6 +31,7 @@ from streams.topics import (
     DEADLETTER,
     FORECASTS,
     FUSED,
+    REROUTED,
     SENSOR_READINGS,
     WEATHER_FORECASTS,
     WEATHER_OBSERVATIONS,
@@ -90,14 +91,15 @@ def build_app(
             name, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw"
         )
 
-    outputs = {
-        name: raw_topic(name) for name in (SENSOR_READINGS, FUSED, FORECASTS, ALERTS, DEADLETTER)
-    }
+    outputs = {name: raw_topic(name) for name in (REROUTED, FUSED, FORECASTS, ALERTS, DEADLETTER)}
 
     health = WorkerHealth(",".join(r for r in ROLES if r in roles))
 
     async def publish(emissions: list[Emission]) -> None:
-        pending = [await outputs[e.topic].send(key=e.key, value=e.value) for e in emissions]
+        pending = [
+            await outputs[e.topic].send(key=e.key, value=e.value, partition=e.partition)
+            for e in emissions
+        ]
         await asyncio.gather(*pending)
 
     executor = BatchExecutor(sessions, publish, health, settings.quarantine_after)
@@ -131,6 +133,7 @@ def build_app(
         ingest = group("clean", cleaning.reset)
         for stage, topic, handler in (
             ("clean", SENSOR_READINGS, cleaning.handle_readings),
+            ("clean", REROUTED, cleaning.handle_readings),
             ("weather", WEATHER_OBSERVATIONS, weather.handle_observations),
             ("weather_forecast", WEATHER_FORECASTS, weather.handle_forecasts),
         ):

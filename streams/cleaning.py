@@ -14,6 +14,7 @@ from processors.quality.checker import QualityChecker
 from processors.quality.config import QualityConfig
 from processors.quality.flags import Flag
 from processors.resample import Aggregation, ClosedStep, Resampler
+from processors.site_admission import SiteAdmission
 from processors.sites import SiteProfile, nearest_station
 from processors.validate import ReadingBatch, Rejection, validate_readings
 from storage.repositories import (
@@ -23,7 +24,7 @@ from storage.repositories import (
     save_site_states,
 )
 from storage.sites import ensure_sites, site_profiles, station_locations
-from storage.transaction import BatchTransaction
+from storage.transaction import BatchTransaction, InputPosition
 from streams.envelope import (
     DeadLetters,
     Emission,
@@ -32,7 +33,7 @@ from streams.envelope import (
     new_items,
     record_rejections,
 )
-from streams.topics import FUSED, SENSOR_READINGS, partition_of
+from streams.topics import FUSED, REROUTED, partition_of
 from streams.weather import WeatherStage
 
 __all__ = ["STATE_KEY", "CleaningStage"]
@@ -41,7 +42,11 @@ __all__ = ["STATE_KEY", "CleaningStage"]
 STATE_KEY = "clean"
 _LABELS = {int(f): f.label for f in Flag}
 _STEPS_PER_MESSAGE = 200  # ~100 kB, well under the producers' 1 MB request limit
+_SWEEP_S = 60.0  # idle sites are looked for at most this often (wall clock)
+#: Quality counts of refused sites go to one row: their ids are anyone's to make up.
+_UNKNOWN = "(unknown)"
 _REROUTED_PER_MESSAGE = 1000  # readings are ~100 B each: ~100 kB a message
+_MAX_SEQUENCE = 1_000_000  # rerouted messages made of one input message, at most
 
 
 class CleaningStage:
@@ -57,6 +62,12 @@ class CleaningStage:
     Its handlers run on one thread, inside the batch's transaction. A site's profile
     (position, check overrides, weather station) is read when the worker first sees the
     site; changes made with ``gridbrain sites load`` apply after a worker restart.
+
+    Memory is bounded: a site met for the first time is taken on by the site policy
+    (``site_policy``, ``new_sites_per_hour``; readings of refused sites are dead-lettered
+    as ``unknown_site``), and a site not met for ``site_idle_evict_minutes`` (``clock``,
+    seconds) is dropped from memory; its state is saved with every batch that touches it
+    and is reloaded when it sends again.
     """
 
     def __init__(
@@ -64,7 +75,11 @@ class CleaningStage:
         settings: Settings,
         weather: WeatherStage | None = None,
         partitions: Callable[[], int | None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._clock = clock
+        self._admission = SiteAdmission(settings.site_policy, settings.new_sites_per_hour)
+        self._idle_s = settings.site_idle_evict_minutes * 60.0
         self._partitions = partitions
         self._step_ms = settings.step_ms
         self._lateness_ms = settings.allowed_lateness_minutes * 60_000
@@ -79,38 +94,96 @@ class CleaningStage:
         max_gap = {q: c.max_gap_minutes * 60_000 for q, c in self._config.quantities.items()}
         self._resampler = Resampler(self._step_ms, self._lateness_ms, max_gap)
         self._checker = QualityChecker(self._config)
-        self._stations: dict[str, str] = {}
-        self._known_sites: set[str] = set()  # sites this worker has registered
+        self._stations: dict[str, str] = {}  # the sites in memory (taken on), and station
+        self._known_sites: set[str] = set()  # sites in memory known to be in the sites table
+        self._seen: dict[str, float] = {}  # site -> clock when last met
+        self._swept_s = self._clock()
         self._weather.reset()
 
-    def _load_sites(self, tx: BatchTransaction, site_ids: list[str]) -> None:
-        """Restore the saved state and the profile of sites this worker has not seen."""
-        new = set(site_ids) - self._stations.keys()
-        if not new:
+    @property
+    def sites_in_memory(self) -> int:
+        """How many sites this worker holds state for."""
+        return len(self._stations)
+
+    def _load_sites(self, tx: BatchTransaction, site_ids: list[str]) -> dict[str, str]:
+        """Take on the sites not in memory; restore their saved state and profile.
+
+        One query tells which of them are registered; the site policy decides on the rest.
+        Returns the refused sites, each with why.
+        """
+        now_s = self._clock()
+        met = set(site_ids)
+        new = met - self._stations.keys()
+        decision = None
+        if new:
+            profiles = site_profiles(tx.session, new)
+            decision = self._admission.decide(new, profiles.keys(), now_s)
+            self._known_sites |= profiles.keys()
+            self._restore(tx, decision.admitted, profiles)
+        refused = decision.refused if decision else {}
+        for site_id in met:
+            if site_id not in refused:
+                self._seen[site_id] = now_s
+        return refused
+
+    def _restore(
+        self, tx: BatchTransaction, sites: frozenset[str], profiles: dict[str, SiteProfile]
+    ) -> None:
+        if not sites:
             return
-        for site_id, state in load_site_states(tx.session, STATE_KEY, new).items():
+        for site_id, state in load_site_states(tx.session, STATE_KEY, sites).items():
             self._resampler.restore(site_id, state["resample"])
             self._checker.restore(site_id, state["quality"])
-        profiles = site_profiles(tx.session, new)
         stations = station_locations(tx.session)
-        for site_id in new:
+        for site_id in sites:
             profile = profiles.get(site_id) or SiteProfile(site_id=site_id)
             self._checker.configure_site(site_id, profile.location, profile.quality)
             self._stations[site_id] = _station_of(profile, stations, self._station_km)
 
+    def _evict_idle(self) -> None:
+        """Drop the sites not met for the idle limit (looked for at most once a minute).
+
+        Their state is in Postgres: ``_store`` saves every site a batch touches, and a
+        site's memory changes only in batches that touch it.
+        """
+        now_s = self._clock()
+        if now_s - self._swept_s < _SWEEP_S:
+            return
+        self._swept_s = now_s
+        for site_id in [s for s, t in self._seen.items() if now_s - t > self._idle_s]:
+            del self._seen[site_id]
+            self._stations.pop(site_id, None)
+            self._known_sites.discard(site_id)
+            self._resampler.forget(site_id)
+            self._checker.forget(site_id)
+
     def handle_readings(self, tx: BatchTransaction, messages: list[RawMessage]) -> list[Emission]:
         """Validate, check, resample and fuse a batch of ``sensor.readings`` messages."""
         now_ms = int(time.time() * 1000)
+        self._evict_idle()
         dead = DeadLetters()
         admitted = ReadingBatch()
         rerouted: list[Emission] = []
         count = self._partitions()
+        valid: list[tuple[RawMessage, list[Any], ReadingBatch, list[Rejection]]] = []
         for message, items in new_items(tx, messages, dead):
-            topic = message.position.topic
+            if message.position.topic == REROUTED:
+                unwrapped = _unwrap(tx, message, items, dead)
+                if unwrapped is None:
+                    continue
+                items = unwrapped
             batch, rejections = validate_readings(items, now_ms, self._max_future_ms)
             if count:
                 batch = self._reroute(tx, message, items, batch, count, rerouted)
-            self._load_sites(tx, batch.site_id)
+            valid.append((message, items, batch, rejections))
+        refused = self._load_sites(tx, [s for _, _, b, _ in valid for s in b.site_id])
+        for message, items, batch, rejections in valid:
+            topic = message.position.topic
+            if refused:
+                unknown: list[Rejection] = []
+                taken = np.array([s not in refused for s in batch.site_id], dtype=bool)
+                batch = _reject(batch, taken, "unknown_site", items, unknown, refused)
+                _record_unknown(tx, message, unknown, dead)
             batch = _reject(batch, range_mask(batch), "out_of_range", items, rejections)
             is_open, first = self._resampler.admit(batch)
             batch = _reject(batch, is_open, "too_late", items, rejections)
@@ -140,7 +213,12 @@ class CleaningStage:
         count: int,
         out: list[Emission],
     ) -> ReadingBatch:
-        """Send readings of sites owned by another partition there; return the others."""
+        """Send readings of sites owned by another partition there; return the others.
+
+        They go to the internal topic ``gridbrain.rerouted`` (same partition count), each
+        message wrapped with its origin (topic, partition, offset, sequence), so that the
+        receiving partition applies a message resent after a crash only once.
+        """
         partition = message.position.partition
         owners = {s: partition_of(s, count) for s in set(batch.site_id)}
         here = np.array([owners[s] == partition for s in batch.site_id], dtype=bool)
@@ -149,13 +227,18 @@ class CleaningStage:
         away: dict[str, list[Any]] = {}
         for i in np.flatnonzero(~here):
             away.setdefault(batch.site_id[i], []).append(items[batch.index[i]])
+        origin = message.position
+        sequence = 0
         for site, moved in away.items():
             for start in range(0, len(moved), _REROUTED_PER_MESSAGE):
-                chunk = moved[start : start + _REROUTED_PER_MESSAGE]
-                out.append(Emission(SENSOR_READINGS, site.encode(), encode(chunk)))
-        topic = message.position.topic
-        tx.counts[(topic, "received")] -= int((~here).sum())
-        tx.counts[(topic, "rerouted")] += int((~here).sum())
+                envelope = {
+                    "origin": [origin.topic, origin.partition, origin.offset, sequence],
+                    "items": moved[start : start + _REROUTED_PER_MESSAGE],
+                }
+                out.append(Emission(REROUTED, site.encode(), encode(envelope), owners[site]))
+                sequence += 1
+        tx.counts[(origin.topic, "received")] -= int((~here).sum())
+        tx.counts[(origin.topic, "rerouted")] += int((~here).sum())
         return batch.take(here)
 
     def _store(self, tx: BatchTransaction, admitted: ReadingBatch, result: Aggregation) -> None:
@@ -202,6 +285,37 @@ class CleaningStage:
         ]
 
 
+def _unwrap(
+    tx: BatchTransaction, message: RawMessage, items: list[Any], dead: DeadLetters
+) -> list[Any] | None:
+    """The readings of a rerouted message; None when it was applied before or is bad.
+
+    Its origin is recorded like an input offset, per receiving partition: rerouted
+    messages from one origin partition arrive in (offset, sequence) order, so a resent
+    one is recognised.
+    """
+    topic = message.position.topic
+    try:
+        (envelope,) = items
+        origin_topic, origin_partition, origin_offset, sequence = envelope["origin"]
+        readings = list(envelope["items"])
+        position = InputPosition(
+            f"{origin_topic}>{message.position.partition}",
+            int(origin_partition),
+            int(origin_offset) * _MAX_SEQUENCE + int(sequence),
+        )
+    except (ValueError, TypeError, KeyError) as exc:
+        tx.counts[(topic, "received")] -= len(items)
+        dead.reject_message(tx, message, "bad_rerouted_message", repr(exc))
+        return None
+    tx.counts[(topic, "received")] += len(readings) - 1
+    if not tx.is_new(position):
+        tx.counts[(topic, "received")] -= len(readings)
+        tx.counts[(topic, "redelivered")] += len(readings)
+        return None
+    return readings
+
+
 def _station_of(profile: SiteProfile, stations: dict[str, tuple[float, float]], km: float) -> str:
     """The station a site takes its weather from: named, else nearest, else itself."""
     if profile.weather_station:
@@ -221,10 +335,29 @@ _EXPLAIN = {
 
 
 def _reject(
-    batch: ReadingBatch, keep: np.ndarray, reason: str, items: list[object], out: list[Rejection]
+    batch: ReadingBatch,
+    keep: np.ndarray,
+    reason: str,
+    items: list[Any],
+    out: list[Rejection],
+    per_site: dict[str, str] | None = None,
 ) -> ReadingBatch:
-    """Append a rejection for each reading not in ``keep``; return the kept readings."""
+    """Append a rejection for each reading not in ``keep``; return the kept readings.
+
+    ``per_site``: the explanation by site (else the reason's own).
+    """
     for i in np.flatnonzero(~keep):
-        detail = f"{batch.quantity[i]}={batch.value[i]:g} at {batch.ts_ms[i]}: {_EXPLAIN[reason]}"
+        why = per_site[batch.site_id[i]] if per_site else _EXPLAIN[reason]
+        detail = f"{batch.quantity[i]}={batch.value[i]:g} at {batch.ts_ms[i]}: {why}"
         out.append(Rejection(batch.index[i], reason, detail, items[batch.index[i]]))
     return batch.take(keep)
+
+
+def _record_unknown(
+    tx: BatchTransaction, message: RawMessage, rejections: list[Rejection], dead: DeadLetters
+) -> None:
+    """Dead-letter readings of refused sites, counted under one site (not one row each)."""
+    for rejection in rejections:
+        dead.add(message.position, rejection, message.key)
+    tx.quality[(_UNKNOWN, "unknown_site")] += len(rejections)
+    tx.counts[(message.position.topic, "deadlettered")] += len(rejections)

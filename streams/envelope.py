@@ -39,11 +39,15 @@ class RawMessage:
 
 @dataclass(frozen=True)
 class Emission:
-    """A message to publish once the batch's transaction has committed."""
+    """A message to publish once the batch's transaction has committed.
+
+    ``partition`` None: the key decides (Kafka's default partitioner).
+    """
 
     topic: str
     key: bytes | None
     value: bytes
+    partition: int | None = None
 
 
 def encode(value: Any) -> bytes:
@@ -70,7 +74,7 @@ class DeadLetters:
     """Rejections of one batch: rows for the table and messages for the topic."""
 
     rows: list[DeadLetterRow] = field(default_factory=list)
-    emissions: list[Emission] = field(default_factory=list)
+    messages: list[tuple[bytes | None, dict[str, Any]]] = field(default_factory=list)
 
     def add(self, position: InputPosition, rejection: Rejection, key: bytes | None) -> None:
         """Record one rejected item of the message at ``position``."""
@@ -96,7 +100,7 @@ class DeadLetters:
         if len(row.payload) > _TOPIC_PAYLOAD_MAX:
             message["payload_truncated"] = True
         self.rows.append(row)
-        self.emissions.append(Emission(DEADLETTER, key, encode(message)))
+        self.messages.append((key, message))
 
     def reject_message(
         self, tx: BatchTransaction, message: RawMessage, reason: str, detail: str
@@ -108,9 +112,18 @@ class DeadLetters:
         self.add(message.position, Rejection(0, reason, detail, message.value), message.key)
 
     def store(self, session: Session) -> list[Emission]:
-        """Write the rows in the batch's transaction; return the messages to publish."""
-        add_dead_letters(session, self.rows)
-        return self.emissions
+        """Write the rows in the batch's transaction; return the messages to publish.
+
+        The messages carry the broker epoch, so a consumer can tell a redelivered dead
+        letter from a new one at a reused offset.
+        """
+        if not self.rows:
+            return []
+        epoch = add_dead_letters(session, self.rows)
+        return [
+            Emission(DEADLETTER, key, encode({**message, "epoch": epoch}))
+            for key, message in self.messages
+        ]
 
 
 def fused_steps(

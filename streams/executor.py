@@ -155,12 +155,13 @@ class BatchExecutor:
         loop = asyncio.get_running_loop()
         seen: list[BatchTransaction] = []
 
+        numbers = {p for _, p in partitions}  # co-partitioned topics share an owner
+
         def fenced(tx: BatchTransaction) -> list[Emission]:
             moved = [
-                tp
-                for tp in partitions
-                if (stage, *tp) in group.fence
-                and tx.committed.get(tp, -1) != group.fence[(stage, *tp)]
+                (topic, p)
+                for (st, topic, p), done in group.fence.items()
+                if st == stage and p in numbers and tx.committed.get((topic, p), -1) != done
             ]
             if moved:
                 _log.info("stage %s: %s moved on elsewhere; reloading state", stage, moved)

@@ -88,10 +88,20 @@ class ModelRefresher:
         self.served = served
 
 
-class ForecastingStage:
-    """Keeps per-site history and forecasts the series that become due."""
+#: Idle sites are looked for at most this often (wall clock, seconds).
+_SWEEP_S = 60.0
 
-    def __init__(self, settings: Settings) -> None:
+
+class ForecastingStage:
+    """Keeps per-site history and forecasts the series that become due.
+
+    A site not met for ``site_idle_evict_minutes`` (``clock``, seconds) is dropped from
+    memory; its history is reloaded from Postgres when it sends again, as after a restart.
+    """
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._idle_s = settings.site_idle_evict_minutes * 60.0
         self._settings = settings
         step_ms = settings.step_ms
         self._length = settings.history_days * 86_400_000 // step_ms
@@ -114,6 +124,20 @@ class ForecastingStage:
         self._warm: set[str] = set()
         self._stations: dict[str, str] = {}
         self._locations: dict[str, tuple[float, float]] = {}
+        self._seen: dict[str, float] = {}  # site -> clock when last met
+        self._swept_s = self._clock()
+
+    def _evict_idle(self, now_s: float) -> None:
+        """Drop the sites not met for the idle limit (looked for at most once a minute)."""
+        if now_s - self._swept_s < _SWEEP_S:
+            return
+        self._swept_s = now_s
+        for site_id in [s for s, t in self._seen.items() if now_s - t > self._idle_s]:
+            del self._seen[site_id]
+            self._history.forget(site_id)
+            self._warm.discard(site_id)
+            self._stations.pop(site_id, None)
+            self._locations.pop(site_id, None)
 
     def _warm_up(self, tx: BatchTransaction, step: FusedStep) -> None:
         """Load a site's position and stored history the first time this worker sees it."""
@@ -172,7 +196,10 @@ class ForecastingStage:
         """Add fused steps to the history and forecast every due series in one batch."""
         due: list[tuple[str, str, int]] = []
         dead = DeadLetters()
+        now_s = self._clock()
+        self._evict_idle(now_s)
         for step in fused_steps(tx, messages, dead):
+            self._seen[step.site_id] = now_s
             self._stations[step.site_id] = step.station_id or step.site_id
             self._warm_up(tx, step)
             due.extend(self._history.add(step))

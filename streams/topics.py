@@ -16,6 +16,7 @@ __all__ = [
     "FORECASTS",
     "FUSED",
     "INPUT_TOPICS",
+    "REROUTED",
     "SENSOR_READINGS",
     "WEATHER_FORECASTS",
     "WEATHER_OBSERVATIONS",
@@ -29,12 +30,13 @@ SENSOR_READINGS = "sensor.readings"
 WEATHER_OBSERVATIONS = "weather.observations"
 WEATHER_FORECASTS = "weather.forecasts"
 FUSED = "gridbrain.fused"
+REROUTED = "gridbrain.rerouted"
 FORECASTS = "forecasts"
 ALERTS = "alerts"
 DEADLETTER = "deadletter"
 
 #: Topics keyed by site id that must be co-partitioned (same partition count).
-INPUT_TOPICS = (SENSOR_READINGS, WEATHER_OBSERVATIONS, WEATHER_FORECASTS, FUSED)
+INPUT_TOPICS = (SENSOR_READINGS, WEATHER_OBSERVATIONS, WEATHER_FORECASTS, FUSED, REROUTED)
 _OUTPUT_TOPICS = (FORECASTS, ALERTS, DEADLETTER)
 
 

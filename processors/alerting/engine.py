@@ -16,7 +16,7 @@ is never live.
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from processors.alerting.lifecycle import AlertState, Change, Incident, evaluate
 from processors.alerting.matchers import Silence, inhibited, silenced
@@ -26,7 +26,7 @@ from processors.fuse import FusedStep
 from processors.quantities import QUANTITIES
 from processors.timestamps import ms_to_datetime
 
-__all__ = ["AlertEngine", "ForecastIssue", "dedup_key"]
+__all__ = ["AlertEngine", "DeadLetterId", "ForecastIssue", "dedup_key"]
 
 _HEALTH = ("stale", "flatline", "deadletter_ratio")
 
@@ -53,6 +53,21 @@ class ForecastIssue:
     quantiles: dict[str, list[float]]
 
 
+class DeadLetterId(NamedTuple):
+    """Where a dead-lettered item came from (its identity across redeliveries)."""
+
+    topic: str
+    partition: int
+    epoch: int
+    offset: int
+    item_index: int
+
+    @property
+    def position(self) -> tuple[int, int, int]:
+        """Its order within its source partition."""
+        return (self.epoch, self.offset, self.item_index)
+
+
 @dataclass
 class _Site:
     series: dict[str, HourlySeries] = field(default_factory=dict)
@@ -62,9 +77,11 @@ class _Site:
     dead: deque[tuple[int, int]] = field(default_factory=deque)  # (wall ms, count)
     accepted: deque[tuple[int, int]] = field(default_factory=deque)
     incidents: dict[str, Incident] = field(default_factory=dict)
+    dead_seen: dict[str, list[int]] = field(default_factory=dict)  # source -> position
 
     def export(self) -> dict[str, Any]:
         return {
+            "dead_seen": self.dead_seen,
             "series": {q: s.export() for q, s in self.series.items()},
             "seen_ms": self.seen_ms,
             "watermark_ms": self.watermark_ms,
@@ -84,6 +101,7 @@ class _Site:
             deque((int(t), int(n)) for t, n in data["dead"]),
             deque((int(t), int(n)) for t, n in data["accepted"]),
             {k: Incident.restore(i) for k, i in data["incidents"].items()},
+            {k: [int(x) for x in v] for k, v in data.get("dead_seen", {}).items()},
         )
 
 
@@ -130,9 +148,16 @@ class AlertEngine:
         return [i for s in self._sites.values() for i in s.incidents.values()]
 
     def on_step(self, step: FusedStep, now_ms: int) -> list[Change]:
-        """Evaluate the step rules of the step's site at the step's time."""
+        """Evaluate the step rules of the step's site at the step's time.
+
+        A site's steps arrive in time order (the cleaning stage emits each closed step
+        once, in order); a step at or before the newest one seen is a redelivery and is
+        ignored, so the hourly series and counts never take a step twice.
+        """
         site = self._sites.setdefault(step.site_id, _Site())
         ts = step.ts_ms
+        if ts <= site.watermark_ms:
+            return []
         self._aqi.clear()
         site.watermark_ms = max(site.watermark_ms, ts)
         site.arrived_ms = now_ms
@@ -199,9 +224,23 @@ class AlertEngine:
             )
         return changes
 
-    def on_dead_letters(self, site_id: str, count: int, now_ms: int) -> list[Change]:
-        """Count a site's dead-lettered messages and judge its dead-letter ratio."""
+    def on_dead_letters(
+        self, site_id: str, letters: Iterable[DeadLetterId], now_ms: int
+    ) -> list[Change]:
+        """Count a site's dead letters and judge its dead-letter ratio.
+
+        Dead letters of one source partition arrive in (epoch, offset, item) order; one at
+        or before the newest seen from its partition is a redelivery and is not counted.
+        """
         site = self._sites.setdefault(site_id, _Site())
+        count = 0
+        for letter in letters:
+            source, position = f"{letter.topic}/{letter.partition}", list(letter.position)
+            if position > site.dead_seen.get(source, [-1]):
+                site.dead_seen[source] = position
+                count += 1
+        if not count:
+            return []
         _push(site.dead, now_ms, count)
         changes: list[Change] = []
         for rule in self._ratio_rules:

@@ -104,6 +104,15 @@ class SeriesHistory:
             return []
         return [(step.site_id, q, step.ts_ms) for q in FORECAST_QUANTITIES if q in step.values]
 
+    def forget(self, site_id: str) -> None:
+        """Drop a site's steps from memory (they are in Postgres: reload them with :meth:`add`)."""
+        self._sites.pop(site_id, None)
+        self._issued.pop(site_id, None)
+
+    def sites(self) -> int:
+        """How many sites have steps in memory."""
+        return len(self._sites)
+
     def window(self, site_id: str, quantity: str, last_ts_ms: int) -> Window:
         """The ``length`` steps of a series ending at ``last_ts_ms`` (NaN where missing)."""
         ring = self._ring(site_id)

@@ -147,3 +147,50 @@ def test_export_restore_resumes_exactly() -> None:
     closed = feed(two, batch([("s", "m", "load", 3 * STEP, 0.0)])).closed
     assert closed[0].values == {"load": 15.0} and closed[0].counts == {"load": 2}
     assert two.admit(batch([("s", "m", "load", 0, 1.0)]))[0].tolist() == [False]
+
+
+def test_forget_drops_only_that_site() -> None:
+    r = Resampler(STEP, LATE)
+    feed(r, batch([("a", "m", "load", 0, 1.0), ("b", "m", "load", 0, 2.0)]))
+    assert r.sites() == 2
+    r.forget("a")
+    r.forget("never-seen")
+    assert r.sites() == 1
+    assert r.export("b")["buckets"] == {"0": {"load": [2.0, 1, 0, 0]}}
+
+
+def test_forgotten_site_with_open_steps_resumes_exactly_from_its_export() -> None:
+    """Evicted between two messages (open buckets, duplicate keys, a pending gap)."""
+    messages = [
+        batch(
+            [
+                ("s", "m", "load", t, float(t // 60_000 % 7))
+                for t in range(i, i + 5 * 60_000, 60_000)
+            ]
+        )
+        for i in range(0, 2 * HOUR, 5 * 60_000)
+    ]
+    messages.insert(9, messages[8])  # a resend right after the eviction
+    messages = messages[:13] + messages[16:]  # the step [60, 75) min is missing: a gap
+
+    def run(r: Resampler, evict_at: int | None) -> list[tuple[list[bool], list[bool], Aggregation]]:
+        out = []
+        for i, m in enumerate(messages):
+            if i == evict_at:
+                saved = json.loads(json.dumps(r.export("s")))
+                assert saved["buckets"] and saved["keys"]  # open steps are saved
+                r.forget("s")
+                assert r.sites() == 0
+                r.restore("s", saved)
+            is_open, first = r.admit(m)
+            result = r.aggregate(
+                m.take(is_open & first), np.zeros(int((is_open & first).sum()), np.int8)
+            )
+            out.append((is_open.tolist(), first.tolist(), result))
+        return out
+
+    whole = run(Resampler(STEP, LATE, {"load": 3_600_000}), None)
+    evicted = run(Resampler(STEP, LATE, {"load": 3_600_000}), 9)
+    assert evicted == whole
+    assert any(result.gaps for _, _, result in whole)
+    assert whole[9][1] == [False] * 5  # the resend is recognised after the eviction

@@ -1,6 +1,6 @@
 from typing import Any
 
-from processors.alerting.engine import AlertEngine, ForecastIssue
+from processors.alerting.engine import AlertEngine, DeadLetterId, ForecastIssue
 from processors.alerting.lifecycle import Change
 from processors.alerting.matchers import Silence, parse_matcher
 from processors.alerting.rules import RuleSet, load_rules
@@ -200,14 +200,28 @@ def test_predictive_alert_with_expected_time() -> None:
     assert engine.on_forecast(other_quantity, NOW) == []
 
 
+def letters(*offsets: int) -> list[DeadLetterId]:
+    return [DeadLetterId("sensor.readings", 0, 0, o, 0) for o in offsets]
+
+
+def test_redelivered_steps_are_ignored() -> None:
+    engine = AlertEngine(rules({"name": "pm_high", "quantity": "pm25", "threshold": 50}))
+    first = feed(engine, [step(0, {"pm25": 60.0}), step(H, {"pm25": 70.0})])
+    state = engine.export("s")
+    again = feed(engine, [step(0, {"pm25": 60.0}), step(H, {"pm25": 70.0})])
+    assert summary(first) and again == []
+    assert engine.export("s")["series"] == state["series"]
+
+
 def test_dead_letter_ratio() -> None:
     engine = AlertEngine(
         rules({"name": "dl", "expression": "deadletter_ratio", "threshold": 0.2,
                "recovery": 0.1, "min_count": 10, "window": "1h"})
     )  # fmt: skip
     assert feed(engine, [step(0, {"pm25": 1.0}, readings=8)]) == []
-    assert engine.on_dead_letters("s", 1, NOW) == []  # 1 of 9: too few to judge
-    changes = engine.on_dead_letters("s", 3, NOW)  # 4 of 12 = 33 %
+    assert engine.on_dead_letters("s", letters(0), NOW) == []  # 1 of 9: too few to judge
+    assert engine.on_dead_letters("s", letters(0), NOW) == []  # redelivered: not counted
+    changes = engine.on_dead_letters("s", letters(1, 2, 3), NOW)  # 4 of 12 = 33 %
     assert summary(changes) == [
         ("dl", "pending", "breach", False),
         ("dl", "firing", "for_elapsed", True),

@@ -57,3 +57,27 @@ def test_export_restore_gives_the_same_flags() -> None:
     two.restore("s", json.loads(json.dumps(one.export("s"))))
     assert np.concatenate([first, two.check(batch(rows[20:]))]).tolist() == whole.tolist()
     assert (whole == Flag.FLATLINE).sum() == 6 + 6
+
+
+def test_forget_drops_a_site_and_its_export_and_profile_bring_it_back() -> None:
+    """An idle site evicted mid-flatline is flagged as if it had never left memory."""
+    values = [5.0] * 30 + [6.0] + [5.0] * 30
+    rows = _rows("s", "load", values) + _rows("other", "load", values)
+    whole = QualityChecker()
+    whole.configure_site("s", (52.5, 13.4), {"load": {"flatline_minutes": 300}})
+    expected = whole.check(batch(rows))
+
+    c = QualityChecker()
+    c.configure_site("s", (52.5, 13.4), {"load": {"flatline_minutes": 300}})
+    first = c.check(batch(rows[:20] + rows[61:81]))
+    saved = json.loads(json.dumps(c.export("s")))
+    c.forget("s")
+    c.forget("never-seen")
+    assert c.sites() == 1 and c.export("s") == {}
+    assert "s" not in c._locations and "s" not in c._overrides and "s" not in c._checks
+    c.restore("s", saved)
+    c.configure_site("s", (52.5, 13.4), {"load": {"flatline_minutes": 300}})
+    rest = c.check(batch(rows[20:61] + rows[81:]))
+    got = np.concatenate([first[:20], rest[:41], first[20:], rest[41:]])
+    assert got.tolist() == expected.tolist()
+    assert (expected[:61] == Flag.FLATLINE).sum() > (expected[61:] == Flag.FLATLINE).sum()
