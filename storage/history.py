@@ -31,7 +31,10 @@ def load_fused_history(
     them; interpolation is the forecaster's business.
     """
     since_ms, until_ms = window
-    observed, forecast = WeatherAsOf(staleness_ms), ForecastAsOf(staleness_ms)
+    # Unbounded: the whole window's weather is joined (a bounded cache keeps only the
+    # newest hours, and a restarted forecaster would lose the weather of its windows).
+    observed = WeatherAsOf(staleness_ms, bounded=False)
+    forecast = ForecastAsOf(staleness_ms, bounded=False)
     windows = {station_id: (since_ms - staleness_ms, until_ms + step_ms)}
     for observation in weather_between(session, windows):
         observed.add(observation)

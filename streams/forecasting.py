@@ -192,24 +192,38 @@ class ForecastingStage:
             out.append(replace(w, future=future))
         return out
 
+    def _take(self, due: list[tuple[str, str, int]], site_id: str) -> list[Window]:
+        """Remove ``site_id``'s entries from ``due``; return their windows."""
+        mine = [d for d in due if d[0] == site_id]
+        due[:] = [d for d in due if d[0] != site_id]
+        return [self._history.window(s, q, ts) for s, q, ts in mine]
+
     def handle(self, tx: BatchTransaction, messages: list[RawMessage]) -> list[Emission]:
         """Add fused steps to the history and forecast every due series in one batch."""
         due: list[tuple[str, str, int]] = []
         dead = DeadLetters()
         now_s = self._clock()
         self._evict_idle(now_s)
+        taken: list[Window] = []
+        pending: dict[str, int] = {}  # site -> steps added since its due windows were taken
         for step in fused_steps(tx, messages, dead):
             self._seen[step.site_id] = now_s
             self._stations[step.site_id] = step.station_id or step.site_id
             self._warm_up(tx, step)
+            if pending.get(step.site_id, 0) >= self._length:
+                # A catch-up batch holds more of this site than its ring keeps beyond one
+                # window: take the windows due so far before their steps are overwritten.
+                taken += self._take(due, step.site_id)
+                pending[step.site_id] = 0
+            pending[step.site_id] = pending.get(step.site_id, 0) + 1
             due.extend(self._history.add(step))
-        if not due:
+        if not due and not taken:
             return dead.store(tx.session)
         self._models.refresh(tx.session)
         # Every due instant is forecast, also when a replay delivers many hours at once:
         # a window only holds steps up to its own issue time.
         windows = self._with_future_weather(
-            tx.session, [self._history.window(s, q, ts) for s, q, ts in due]
+            tx.session, taken + [self._history.window(s, q, ts) for s, q, ts in due]
         )
         forecasts = forecast_batch(
             windows,
