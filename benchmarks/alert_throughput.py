@@ -21,16 +21,16 @@ from kafka import KafkaProducer
 from tqdm import tqdm
 from worker_timing import worker_rate
 
-from gridbrain.alert_eval import fused_steps_from_file
-from gridbrain.embedded import EmbeddedBroker, free_port, open_database_url
+from gridbrain.cli.alert_eval import fused_steps_from_file
+from gridbrain.cli.embedded import EmbeddedBroker, free_port, open_database_url
+from gridbrain.processors.alerting.engine import AlertEngine
+from gridbrain.processors.alerting.rules import load_rules
+from gridbrain.processors.fuse import FusedStep
 from gridbrain.settings import Settings
-from processors.alerting.engine import AlertEngine
-from processors.alerting.rules import load_rules
-from processors.fuse import FusedStep
-from storage.db import migrate
-from streams.envelope import encode
-from streams.throughput import raw_consumer_rate
-from streams.topics import FUSED, create_topics
+from gridbrain.storage.db import migrate
+from gridbrain.streams.envelope import encode
+from gridbrain.streams.throughput import raw_consumer_rate
+from gridbrain.streams.topics import FUSED, create_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 BEIJING = "beijing_pm25/PRSA_data_2010.1.1-2014.12.31.csv"

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from gridbrain.replay import load_mapping, replay_file
+from gridbrain.cli.replay import load_mapping, replay_file
+from gridbrain.processors.clean import range_mask
+from gridbrain.processors.quality.checker import QualityChecker
+from gridbrain.processors.resample import Resampler
+from gridbrain.processors.validate import ReadingBatch, decode_items, validate_readings
 from gridbrain.settings import Settings
-from processors.clean import range_mask
-from processors.quality.checker import QualityChecker
-from processors.resample import Resampler
-from processors.validate import ReadingBatch, decode_items, validate_readings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,10 +19,10 @@ from kafka import KafkaProducer
 from tqdm import tqdm
 from worker_timing import worker_rate
 
-from gridbrain.embedded import EmbeddedBroker, free_port, open_database_url
-from storage.db import migrate
-from streams.throughput import raw_consumer_rate
-from streams.topics import SENSOR_READINGS, create_topics
+from gridbrain.cli.embedded import EmbeddedBroker, free_port, open_database_url
+from gridbrain.storage.db import migrate
+from gridbrain.streams.throughput import raw_consumer_rate
+from gridbrain.streams.topics import SENSOR_READINGS, create_topics
 
 QUANTITIES = (("load", "kW"), ("pv_power", "kW"), ("pm25", "ug/m3"), ("temperature", "degC"))
 

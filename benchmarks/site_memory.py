@@ -28,12 +28,12 @@ from functools import partial
 
 import numpy as np
 
-from processors.forecast.history import SeriesHistory
-from processors.fuse import FusedStep
-from processors.quality.checker import QualityChecker
-from processors.quality.config import QualityConfig
-from processors.resample import Resampler
-from processors.validate import ReadingBatch
+from gridbrain.processors.forecast.history import SeriesHistory
+from gridbrain.processors.fuse import FusedStep
+from gridbrain.processors.quality.checker import QualityChecker
+from gridbrain.processors.quality.config import QualityConfig
+from gridbrain.processors.resample import Resampler
+from gridbrain.processors.validate import ReadingBatch
 
 STEP_MS = 900_000
 LATENESS_MS = 300_000

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from gridbrain.services import worker_command
-from storage.db import make_engine, make_sessionmaker
-from storage.queries import stage_counts
+from gridbrain.cli.services import worker_command
+from gridbrain.storage.db import make_engine, make_sessionmaker
+from gridbrain.storage.queries import stage_counts
 
 
 def worker_rate(

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from processors.quantities import QUANTITIES
-from processors.validate import ReadingBatch
+from gridbrain.processors.quantities import QUANTITIES
+from gridbrain.processors.validate import ReadingBatch
 
 __all__ = ["range_mask"]
 

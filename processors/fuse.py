@@ -9,8 +9,8 @@ import bisect
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from processors.resample import ClosedStep
-from processors.weather import WeatherForecast, WeatherObservation
+from gridbrain.processors.resample import ClosedStep
+from gridbrain.processors.weather import WeatherForecast, WeatherObservation
 
 __all__ = ["ForecastAsOf", "FusedStep", "WeatherAsOf", "fuse"]
 

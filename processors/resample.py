@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from processors.quality.flags import Flag
-from processors.quality.gaps import GapFill, fill_gap
-from processors.validate import ReadingBatch
+from gridbrain.processors.quality.flags import Flag
+from gridbrain.processors.quality.gaps import GapFill, fill_gap
+from gridbrain.processors.validate import ReadingBatch
 
 __all__ = ["Aggregation", "BucketIncrement", "ClosedStep", "FilledGap", "Resampler"]
 

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from gridbrain.errors import InvalidMessageError
-from processors.identifiers import check_identifier, is_identifier
-from processors.quantities import QUANTITIES
-from processors.timestamps import EARLIEST_MS, parse_ts_ms
+from gridbrain.processors.identifiers import check_identifier, is_identifier
+from gridbrain.processors.quantities import QUANTITIES
+from gridbrain.processors.timestamps import EARLIEST_MS, parse_ts_ms
 
 __all__ = [
     "ReadingBatch",

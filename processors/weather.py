@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from gridbrain.errors import InvalidMessageError
-from processors.identifiers import check_identifier
-from processors.quantities import WEATHER_VARIABLES
-from processors.timestamps import parse_ts_ms
-from processors.validate import Rejection, check_not_future, require_number
+from gridbrain.processors.identifiers import check_identifier
+from gridbrain.processors.quantities import WEATHER_VARIABLES
+from gridbrain.processors.timestamps import parse_ts_ms
+from gridbrain.processors.validate import Rejection, check_not_future, require_number
 
 #: Longest weather description kept (OpenWeather's are under 40 characters).
 _MAX_DESCRIPTION = 200

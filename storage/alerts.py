@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from processors.alerting.lifecycle import Change, Incident
-from processors.alerting.matchers import Silence as ActiveSilence
-from processors.alerting.matchers import parse_matcher
-from processors.timestamps import ms_to_datetime
-from storage.bulk import execute_batch
-from storage.models import Alert, AlertHistory, Silence
+from gridbrain.processors.alerting.lifecycle import Change, Incident
+from gridbrain.processors.alerting.matchers import Silence as ActiveSilence
+from gridbrain.processors.alerting.matchers import parse_matcher
+from gridbrain.processors.timestamps import ms_to_datetime
+from gridbrain.storage.bulk import execute_batch
+from gridbrain.storage.models import Alert, AlertHistory, Silence
 
 __all__ = [
     "add_silence",

@@ -6,13 +6,13 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from processors.fuse import ForecastAsOf, FusedStep, WeatherAsOf, fuse
-from processors.resample import ClosedStep
-from processors.sites import SiteProfile
-from processors.timestamps import ms_to_datetime
-from storage.models import Reading
-from storage.sites import site_profiles
-from storage.weather import forecasts_between, weather_between
+from gridbrain.processors.fuse import ForecastAsOf, FusedStep, WeatherAsOf, fuse
+from gridbrain.processors.resample import ClosedStep
+from gridbrain.processors.sites import SiteProfile
+from gridbrain.processors.timestamps import ms_to_datetime
+from gridbrain.storage.models import Reading
+from gridbrain.storage.sites import site_profiles
+from gridbrain.storage.weather import forecasts_between, weather_between
 
 __all__ = ["SeriesFrame", "load_fused_history", "load_series_frames"]
 

@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import (
+from gridbrain.storage.models import (
     Alert,
     DeadLetter,
     Forecast,

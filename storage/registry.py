@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, defer
 
-from storage.models import RegisteredModel
+from gridbrain.storage.models import RegisteredModel
 
 __all__ = [
     "ModelVersion",

@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from processors.forecast.forecaster import Forecast
-from processors.resample import BucketIncrement, FilledGap
-from processors.timestamps import ms_to_datetime
-from storage.bulk import execute_batch
-from storage.models import Reading, SiteState, StreamOffset
+from gridbrain.processors.forecast.forecaster import Forecast
+from gridbrain.processors.resample import BucketIncrement, FilledGap
+from gridbrain.processors.timestamps import ms_to_datetime
+from gridbrain.storage.bulk import execute_batch
+from gridbrain.storage.models import Reading, SiteState, StreamOffset
 
 __all__ = [
     "DeadLetterRow",

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from processors.alerting.lifecycle import AlertState
+from gridbrain.processors.alerting.lifecycle import AlertState
 
 __all__ = [
     "RetentionResult",

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from processors.sites import SiteProfile
-from storage.bulk import execute_batch
-from storage.models import Site
+from gridbrain.processors.sites import SiteProfile
+from gridbrain.storage.bulk import execute_batch
+from gridbrain.storage.models import Site
 
 __all__ = [
     "ensure_sites",

@@ -13,7 +13,12 @@ from typing import Generic, TypeVar
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.repositories import add_counts, add_quality_counts, load_offsets, save_offsets
+from gridbrain.storage.repositories import (
+    add_counts,
+    add_quality_counts,
+    load_offsets,
+    save_offsets,
+)
 
 __all__ = ["BatchTransaction", "InputPosition", "PreparedBatch", "prepare_batch", "run_batch"]
 

@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from processors.timestamps import ms_to_datetime
-from processors.weather import WeatherForecast, WeatherObservation
-from storage.bulk import execute_batch
-from storage.models import WeatherForecast as ForecastRow
-from storage.models import WeatherObservation as ObservationRow
+from gridbrain.processors.timestamps import ms_to_datetime
+from gridbrain.processors.weather import WeatherForecast, WeatherObservation
+from gridbrain.storage.bulk import execute_batch
+from gridbrain.storage.models import WeatherForecast as ForecastRow
+from gridbrain.storage.models import WeatherObservation as ObservationRow
 
 __all__ = ["add_weather", "add_weather_forecasts", "forecasts_between", "weather_between"]
 

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from storage.models import Worker
-from storage.transaction import InputPosition
+from gridbrain.storage.models import Worker
+from gridbrain.storage.transaction import InputPosition
 
 __all__ = ["WorkerReport", "count_failure", "forget_failure", "live_workers", "report_worker"]
 

@@ -14,16 +14,16 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from gridbrain.processors.alerting.engine import AlertEngine, DeadLetterId, ForecastIssue
+from gridbrain.processors.alerting.lifecycle import AlertState, Change
+from gridbrain.processors.alerting.rules import load_rules
+from gridbrain.processors.identifiers import is_identifier
+from gridbrain.processors.timestamps import ms_to_datetime
 from gridbrain.settings import Settings
-from processors.alerting.engine import AlertEngine, DeadLetterId, ForecastIssue
-from processors.alerting.lifecycle import AlertState, Change
-from processors.alerting.rules import load_rules
-from processors.identifiers import is_identifier
-from processors.timestamps import ms_to_datetime
-from storage.alerts import load_silences, record_changes
-from storage.repositories import load_site_states, save_site_states, saved_site_ids
-from storage.transaction import BatchTransaction
-from streams.envelope import (
+from gridbrain.storage.alerts import load_silences, record_changes
+from gridbrain.storage.repositories import load_site_states, save_site_states, saved_site_ids
+from gridbrain.storage.transaction import BatchTransaction
+from gridbrain.streams.envelope import (
     DeadLetters,
     Emission,
     RawMessage,
@@ -31,8 +31,8 @@ from streams.envelope import (
     fused_steps,
     site_of_key,
 )
-from streams.topics import ALERTS, SENSOR_READINGS, partition_of
-from streams.webhook import WebhookNotifier
+from gridbrain.streams.topics import ALERTS, SENSOR_READINGS, partition_of
+from gridbrain.streams.webhook import WebhookNotifier
 
 __all__ = ["STATE_KEY", "AlertingStage", "notification"]
 

@@ -17,16 +17,16 @@ import faust
 from faust.types import EventT, StreamT
 
 from gridbrain.settings import Settings
-from storage.db import make_engine, make_sessionmaker
-from storage.transaction import InputPosition
-from streams.alerting import AlertingStage
-from streams.cleaning import CleaningStage
-from streams.envelope import Emission, RawMessage
-from streams.executor import BatchExecutor, Handler, StageGroup
-from streams.forecasting import ForecastingStage
-from streams.health import WorkerHealth
-from streams.rebalance import follow_rebalances
-from streams.topics import (
+from gridbrain.storage.db import make_engine, make_sessionmaker
+from gridbrain.storage.transaction import InputPosition
+from gridbrain.streams.alerting import AlertingStage
+from gridbrain.streams.cleaning import CleaningStage
+from gridbrain.streams.envelope import Emission, RawMessage
+from gridbrain.streams.executor import BatchExecutor, Handler, StageGroup
+from gridbrain.streams.forecasting import ForecastingStage
+from gridbrain.streams.health import WorkerHealth
+from gridbrain.streams.rebalance import follow_rebalances
+from gridbrain.streams.topics import (
     ALERTS,
     DEADLETTER,
     FORECASTS,
@@ -36,7 +36,7 @@ from streams.topics import (
     WEATHER_FORECASTS,
     WEATHER_OBSERVATIONS,
 )
-from streams.weather import WeatherStage
+from gridbrain.streams.weather import WeatherStage
 
 __all__ = ["ROLES", "Role", "build_app", "group_id"]
 
@@ -75,6 +75,7 @@ def build_app(
         group_id(settings.app_id, roles),
         broker=f"kafka://{kafka_bootstrap}",
         store="memory://",
+        datadir=str(settings.state_dir / "faust"),
         web_enabled=False,
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,

@@ -7,25 +7,25 @@ from typing import Any
 
 import numpy as np
 
+from gridbrain.processors.clean import range_mask
+from gridbrain.processors.fuse import fuse
+from gridbrain.processors.quality.checker import QualityChecker
+from gridbrain.processors.quality.config import QualityConfig
+from gridbrain.processors.quality.flags import Flag
+from gridbrain.processors.resample import Aggregation, ClosedStep, Resampler
+from gridbrain.processors.site_admission import SiteAdmission
+from gridbrain.processors.sites import SiteProfile, nearest_station
+from gridbrain.processors.validate import ReadingBatch, Rejection, validate_readings
 from gridbrain.settings import Settings
-from processors.clean import range_mask
-from processors.fuse import fuse
-from processors.quality.checker import QualityChecker
-from processors.quality.config import QualityConfig
-from processors.quality.flags import Flag
-from processors.resample import Aggregation, ClosedStep, Resampler
-from processors.site_admission import SiteAdmission
-from processors.sites import SiteProfile, nearest_station
-from processors.validate import ReadingBatch, Rejection, validate_readings
-from storage.repositories import (
+from gridbrain.storage.repositories import (
     add_gap_fills,
     add_reading_increments,
     load_site_states,
     save_site_states,
 )
-from storage.sites import ensure_sites, site_profiles, station_locations
-from storage.transaction import BatchTransaction, InputPosition
-from streams.envelope import (
+from gridbrain.storage.sites import ensure_sites, site_profiles, station_locations
+from gridbrain.storage.transaction import BatchTransaction, InputPosition
+from gridbrain.streams.envelope import (
     DeadLetters,
     Emission,
     RawMessage,
@@ -33,8 +33,8 @@ from streams.envelope import (
     new_items,
     record_rejections,
 )
-from streams.topics import FUSED, REROUTED, partition_of
-from streams.weather import WeatherStage
+from gridbrain.streams.topics import FUSED, REROUTED, partition_of
+from gridbrain.streams.weather import WeatherStage
 
 __all__ = ["STATE_KEY", "CleaningStage"]
 

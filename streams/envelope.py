@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gridbrain.errors import InvalidMessageError
-from processors.fuse import FusedStep
-from processors.identifiers import is_identifier, printable
-from processors.validate import Rejection, decode_items
-from storage.repositories import DeadLetterRow, add_dead_letters
-from storage.transaction import BatchTransaction, InputPosition
-from streams.topics import DEADLETTER
+from gridbrain.processors.fuse import FusedStep
+from gridbrain.processors.identifiers import is_identifier, printable
+from gridbrain.processors.validate import Rejection, decode_items
+from gridbrain.storage.repositories import DeadLetterRow, add_dead_letters
+from gridbrain.storage.transaction import BatchTransaction, InputPosition
+from gridbrain.streams.topics import DEADLETTER
 
 __all__ = [
     "DeadLetters",

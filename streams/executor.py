@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.transaction import BatchTransaction, InputPosition, prepare_batch
-from storage.workers import count_failure, forget_failure
-from streams.envelope import DeadLetters, Emission, RawMessage, site_of_key
-from streams.health import WorkerHealth
-from streams.policy import Backoff, Verdict, classify, reason_of
+from gridbrain.storage.transaction import BatchTransaction, InputPosition, prepare_batch
+from gridbrain.storage.workers import count_failure, forget_failure
+from gridbrain.streams.envelope import DeadLetters, Emission, RawMessage, site_of_key
+from gridbrain.streams.health import WorkerHealth
+from gridbrain.streams.policy import Backoff, Verdict, classify, reason_of
 
 __all__ = ["EXIT_STAGE_FAILED", "BatchExecutor", "Handler", "StageGroup"]
 

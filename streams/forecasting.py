@@ -10,26 +10,26 @@ import torch
 from sqlalchemy.orm import Session
 
 from gridbrain.errors import ModelError
-from gridbrain.settings import Settings
-from processors.forecast.base import load_model
-from processors.forecast.forecaster import (
+from gridbrain.processors.forecast.base import load_model
+from gridbrain.processors.forecast.forecaster import (
     Forecast,
     ForecastConfig,
     LatencyBudget,
     ServingModel,
     forecast_batch,
 )
-from processors.forecast.history import EXOG_VARIABLES, SeriesHistory, Window
-from processors.fuse import ForecastAsOf, FusedStep
-from processors.timestamps import ms_to_datetime
-from storage.history import load_fused_history
-from storage.registry import load_artifact, promoted_versions
-from storage.repositories import add_forecasts
-from storage.sites import ensure_sites, site_capacities, site_profiles
-from storage.transaction import BatchTransaction
-from storage.weather import forecasts_between
-from streams.envelope import DeadLetters, Emission, RawMessage, encode, fused_steps
-from streams.topics import FORECASTS
+from gridbrain.processors.forecast.history import EXOG_VARIABLES, SeriesHistory, Window
+from gridbrain.processors.fuse import ForecastAsOf, FusedStep
+from gridbrain.processors.timestamps import ms_to_datetime
+from gridbrain.settings import Settings
+from gridbrain.storage.history import load_fused_history
+from gridbrain.storage.registry import load_artifact, promoted_versions
+from gridbrain.storage.repositories import add_forecasts
+from gridbrain.storage.sites import ensure_sites, site_capacities, site_profiles
+from gridbrain.storage.transaction import BatchTransaction
+from gridbrain.storage.weather import forecasts_between
+from gridbrain.streams.envelope import DeadLetters, Emission, RawMessage, encode, fused_steps
+from gridbrain.streams.topics import FORECASTS
 
 __all__ = ["ForecastingStage", "ModelRefresher", "resolve_device"]
 

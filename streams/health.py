@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.workers import WorkerReport, report_worker
+from gridbrain.storage.workers import WorkerReport, report_worker
 
 __all__ = ["WorkerHealth"]
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import faust
 
-from streams.executor import StageGroup
-from streams.health import WorkerHealth
+from gridbrain.streams.executor import StageGroup
+from gridbrain.streams.health import WorkerHealth
 
 __all__ = ["follow_rebalances"]
 

@@ -4,18 +4,24 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from gridbrain.processors.fuse import ForecastAsOf, WeatherAsOf
+from gridbrain.processors.validate import Rejection
+from gridbrain.processors.weather import validate_weather, validate_weather_forecasts
 from gridbrain.settings import Settings
-from processors.fuse import ForecastAsOf, WeatherAsOf
-from processors.validate import Rejection
-from processors.weather import validate_weather, validate_weather_forecasts
-from storage.transaction import BatchTransaction
-from storage.weather import (
+from gridbrain.storage.transaction import BatchTransaction
+from gridbrain.storage.weather import (
     add_weather,
     add_weather_forecasts,
     forecasts_between,
     weather_between,
 )
-from streams.envelope import DeadLetters, Emission, RawMessage, new_items, record_rejections
+from gridbrain.streams.envelope import (
+    DeadLetters,
+    Emission,
+    RawMessage,
+    new_items,
+    record_rejections,
+)
 
 __all__ = ["WeatherStage"]
 

@@ -1,6 +1,6 @@
 """Small builders of plain test data."""
 
-from processors.validate import ReadingBatch
+from gridbrain.processors.validate import ReadingBatch
 
 
 def batch(rows: list[tuple[str, str, str, int, float]]) -> ReadingBatch:

@@ -1,6 +1,10 @@
 """What can be checked of the Docker deployment without a Docker engine."""
 
 import re
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -8,7 +12,7 @@ import click
 import pytest
 import yaml
 
-from gridbrain.cli import cli
+from gridbrain.cli.main import cli
 from gridbrain.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -166,3 +170,32 @@ def test_dockerfile_keeps_every_runtime_dependency() -> None:
             todo += [(Requirement(r), extra_name) for r in requires]
     missing = (needed & names) - kept
     assert not missing, f"the Dockerfile filter drops runtime dependencies: {missing}"
+
+
+def test_the_wheel_installs_one_import_name(tmp_path: Path) -> None:
+    """Installed, Gridbrain adds `gridbrain` only (no generic `storage` to shadow others)."""
+    source = tmp_path / "source"  # setuptools builds in the source tree: use a copy
+    for part in ("gridbrain", "processors", "streams", "storage"):
+        shutil.copytree(
+            ROOT / part, source / part, symlinks=True, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    for part in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / part, source / part)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(tmp_path), str(source)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    [wheel] = tmp_path.glob("gridbrain-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")} == {
+        "gridbrain"
+    }
+    for packaged in (
+        "gridbrain/processors/alerting/default_rules.yaml",
+        "gridbrain/storage/migrations/versions/0007_fault_tolerance.py",
+        "gridbrain/streams/executor.py",
+        "gridbrain/cli/__main__.py",
+    ):
+        assert packaged in names

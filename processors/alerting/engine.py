@@ -18,13 +18,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
-from processors.alerting.lifecycle import AlertState, Change, Incident, evaluate
-from processors.alerting.matchers import Silence, inhibited, silenced
-from processors.alerting.rules import Rule, RuleSet
-from processors.alerting.series import HOUR_MS, HourlySeries
-from processors.fuse import FusedStep
-from processors.quantities import QUANTITIES
-from processors.timestamps import ms_to_datetime
+from gridbrain.processors.alerting.lifecycle import AlertState, Change, Incident, evaluate
+from gridbrain.processors.alerting.matchers import Silence, inhibited, silenced
+from gridbrain.processors.alerting.rules import Rule, RuleSet
+from gridbrain.processors.alerting.series import HOUR_MS, HourlySeries
+from gridbrain.processors.fuse import FusedStep
+from gridbrain.processors.quantities import QUANTITIES
+from gridbrain.processors.timestamps import ms_to_datetime
 
 __all__ = ["AlertEngine", "DeadLetterId", "ForecastIssue", "dedup_key"]
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from processors.alerting.rules import Rule
+from gridbrain.processors.alerting.rules import Rule
 
 __all__ = ["AlertState", "Change", "Incident", "evaluate"]
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from processors.alerting.rules import InhibitRule
+from gridbrain.processors.alerting.rules import InhibitRule
 
 __all__ = ["Matcher", "Silence", "inhibited", "parse_matcher", "silenced"]
 

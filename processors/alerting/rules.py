@@ -41,8 +41,8 @@ from pydantic import (
 )
 
 from gridbrain.errors import ConfigurationError
-from processors.alerting.aqi import AQI_TABLES
-from processors.quantities import QUANTITIES
+from gridbrain.processors.alerting.aqi import AQI_TABLES
+from gridbrain.processors.quantities import QUANTITIES
 
 __all__ = [
     "DEFAULT_RULES",

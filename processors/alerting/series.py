@@ -8,8 +8,8 @@ treated alike.
 import math
 from dataclasses import dataclass, field
 
-from processors.alerting.aqi import AQI_TABLES, aqi
-from processors.alerting.nowcast import nowcast
+from gridbrain.processors.alerting.aqi import AQI_TABLES, aqi
+from gridbrain.processors.alerting.nowcast import nowcast
 
 __all__ = ["HOUR_MS", "HourlySeries"]
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from processors.alerting.lifecycle import AlertState, Change
-from processors.alerting.rules import RuleSet
+from gridbrain.processors.alerting.lifecycle import AlertState, Change
+from gridbrain.processors.alerting.rules import RuleSet
 
 __all__ = [
     "FLAP_MS",

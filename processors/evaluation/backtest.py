@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from processors.evaluation.metrics import forecast_metrics
-from processors.forecast.base import Progress, QuantileModel, clip_quantiles
-from processors.forecast.batch import WindowBatch, concat
-from processors.forecast.dataset import (
+from gridbrain.processors.evaluation.metrics import forecast_metrics
+from gridbrain.processors.forecast.base import Progress, QuantileModel, clip_quantiles
+from gridbrain.processors.forecast.batch import WindowBatch, concat
+from gridbrain.processors.forecast.dataset import (
     Series,
     SplitOrigins,
     split_origins,

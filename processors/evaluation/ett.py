@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from processors.forecast.batch import WindowBatch
+from gridbrain.processors.forecast.batch import WindowBatch
 
 __all__ = [
     "EttSplits",

@@ -6,7 +6,7 @@ CRPS is approximated from the quantiles: twice the mean pinball loss over the le
 
 import numpy as np
 
-from processors.forecast.batch import LEVELS, P10, P50, P90
+from gridbrain.processors.forecast.batch import LEVELS, P10, P50, P90
 
 __all__ = ["forecast_metrics", "pinball", "reliability", "skill"]
 

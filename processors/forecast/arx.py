@@ -12,11 +12,11 @@ import numpy as np
 import torch
 from typing_extensions import override
 
-from processors.forecast.base import QuantileModel
-from processors.forecast.baselines import nan_quantiles
-from processors.forecast.batch import LEVELS, WindowBatch, window_scale
-from processors.forecast.design import COL_SEASONAL, N_EXOG, Design, build_design
-from processors.quality.gaps import fill_short_gaps
+from gridbrain.processors.forecast.base import QuantileModel
+from gridbrain.processors.forecast.baselines import nan_quantiles
+from gridbrain.processors.forecast.batch import LEVELS, WindowBatch, window_scale
+from gridbrain.processors.forecast.design import COL_SEASONAL, N_EXOG, Design, build_design
+from gridbrain.processors.quality.gaps import fill_short_gaps
 
 __all__ = ["Arx"]
 

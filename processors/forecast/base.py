@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from gridbrain.errors import ModelError
-from processors.forecast.batch import LEVELS, WindowBatch, window_scale
+from gridbrain.processors.forecast.batch import LEVELS, WindowBatch, window_scale
 
 __all__ = ["MODEL_KINDS", "Progress", "QuantileModel", "clip_quantiles", "load_model"]
 
@@ -29,11 +29,11 @@ Progress = Callable[[int, float, float], None]
 MODEL_KINDS: dict[str, type["QuantileModel"]] = {}
 #: The module that defines each kind (imported when an artifact of that kind is loaded).
 _KIND_MODULES = {
-    "persistence": "processors.forecast.baselines",
-    "seasonal_naive": "processors.forecast.baselines",
-    "arx": "processors.forecast.arx",
-    "linear": "processors.forecast.linear",
-    "patchtst": "processors.forecast.patchtst",
+    "persistence": "gridbrain.processors.forecast.baselines",
+    "seasonal_naive": "gridbrain.processors.forecast.baselines",
+    "arx": "gridbrain.processors.forecast.arx",
+    "linear": "gridbrain.processors.forecast.linear",
+    "patchtst": "gridbrain.processors.forecast.patchtst",
 }
 
 

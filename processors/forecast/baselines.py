@@ -11,8 +11,8 @@ import numpy as np
 from typing_extensions import override
 
 from gridbrain.errors import ModelError
-from processors.forecast.base import QuantileModel
-from processors.forecast.batch import LEVELS, WindowBatch, fill_history
+from gridbrain.processors.forecast.base import QuantileModel
+from gridbrain.processors.forecast.batch import LEVELS, WindowBatch, fill_history
 
 __all__ = ["Persistence", "SeasonalNaive", "nan_quantiles"]
 

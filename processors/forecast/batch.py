@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from processors.quality.solar import solar_elevation_deg
+from gridbrain.processors.quality.solar import solar_elevation_deg
 
 __all__ = [
     "LEVELS",

@@ -11,8 +11,8 @@ from functools import cached_property
 
 import numpy as np
 
-from processors.forecast.batch import WindowBatch
-from processors.quality.gaps import fill_short_gaps
+from gridbrain.processors.forecast.batch import WindowBatch
+from gridbrain.processors.quality.gaps import fill_short_gaps
 
 __all__ = ["Series", "SplitOrigins", "split_origins", "window_targets", "windows_at"]
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gridbrain.errors import ModelError
-from processors.forecast.arx import Arx
-from processors.forecast.base import QuantileModel, clip_quantiles
-from processors.forecast.baselines import Persistence, SeasonalNaive
-from processors.forecast.batch import P10, P50, P90, WindowBatch
-from processors.forecast.history import Window
+from gridbrain.processors.forecast.arx import Arx
+from gridbrain.processors.forecast.base import QuantileModel, clip_quantiles
+from gridbrain.processors.forecast.baselines import Persistence, SeasonalNaive
+from gridbrain.processors.forecast.batch import P10, P50, P90, WindowBatch
+from gridbrain.processors.forecast.history import Window
 
 __all__ = [
     "BUILTIN_VERSION",

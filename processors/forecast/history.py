@@ -4,9 +4,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from processors.fuse import FusedStep
-from processors.quality.gaps import completeness
-from processors.quantities import FORECAST_QUANTITIES
+from gridbrain.processors.fuse import FusedStep
+from gridbrain.processors.quality.gaps import completeness
+from gridbrain.processors.quantities import FORECAST_QUANTITIES
 
 __all__ = ["EXOG_VARIABLES", "SeriesHistory", "Window"]
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from typing_extensions import override
 
-from processors.forecast.neural import NeuralModel
+from gridbrain.processors.forecast.neural import NeuralModel
 
 __all__ = ["CovariateHead", "LinearModel"]
 

@@ -19,8 +19,8 @@ from torch import nn
 from typing_extensions import override
 
 from gridbrain.errors import ModelError
-from processors.forecast.base import Progress, QuantileModel
-from processors.forecast.batch import (
+from gridbrain.processors.forecast.base import Progress, QuantileModel
+from gridbrain.processors.forecast.batch import (
     LEVELS,
     WindowBatch,
     calendar_features,

@@ -13,8 +13,8 @@ from torch import nn
 from transformers import PatchTSTConfig, PatchTSTModel
 from typing_extensions import override
 
-from processors.forecast.linear import CovariateHead
-from processors.forecast.neural import NeuralModel
+from gridbrain.processors.forecast.linear import CovariateHead
+from gridbrain.processors.forecast.neural import NeuralModel
 
 __all__ = ["PatchTst"]
 

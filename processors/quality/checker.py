@@ -5,13 +5,13 @@ from typing import Any
 
 import numpy as np
 
-from processors.quality.config import QualityConfig, QuantityChecks
-from processors.quality.flags import Flag
-from processors.quality.flatline import FlatRun, flatline_mask
-from processors.quality.rate import rate_mask
-from processors.quality.solar import solar_elevation_deg
-from processors.quality.spikes import hampel_mask
-from processors.validate import ReadingBatch
+from gridbrain.processors.quality.config import QualityConfig, QuantityChecks
+from gridbrain.processors.quality.flags import Flag
+from gridbrain.processors.quality.flatline import FlatRun, flatline_mask
+from gridbrain.processors.quality.rate import rate_mask
+from gridbrain.processors.quality.solar import solar_elevation_deg
+from gridbrain.processors.quality.spikes import hampel_mask
+from gridbrain.processors.validate import ReadingBatch
 
 __all__ = ["QualityChecker"]
 

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from storage.models import Base
+from gridbrain.storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata

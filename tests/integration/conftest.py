@@ -14,11 +14,11 @@ from subprocess import Popen
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from gridbrain.embedded import EmbeddedBroker, free_port, open_database_url
-from gridbrain.services import database_url_of, worker_command
+from gridbrain.cli.embedded import EmbeddedBroker, free_port, open_database_url
+from gridbrain.cli.services import database_url_of, worker_command
 from gridbrain.settings import Settings
-from storage.db import make_engine, make_sessionmaker, migrate
-from streams.topics import create_topics, retention_ms_of
+from gridbrain.storage.db import make_engine, make_sessionmaker, migrate
+from gridbrain.streams.topics import create_topics, retention_ms_of
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from streams.producer import produce
-from streams.topics import SENSOR_READINGS
+from gridbrain.streams.producer import produce
+from gridbrain.streams.topics import SENSOR_READINGS
 from tests.http_receiver import Receiver, receiving
 from tests.integration.conftest import Services, running_services, running_worker, wait_for
 

@@ -24,11 +24,11 @@ import pytest
 from kafka import KafkaConsumer
 from sqlalchemy import text
 
-from gridbrain.replay import load_mapping, replay_file
+from gridbrain.cli.replay import load_mapping, replay_file
 from gridbrain.settings import Settings
-from storage.sites import upsert_sites
-from streams.producer import produce
-from streams.topics import FUSED
+from gridbrain.storage.sites import upsert_sites
+from gridbrain.streams.producer import produce
+from gridbrain.streams.topics import FUSED
 from tests.integration.conftest import Services, running_services, running_worker, wait_for
 
 pytestmark = pytest.mark.integration

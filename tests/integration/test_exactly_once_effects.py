@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy import text
 
 from gridbrain.settings import Settings
-from storage.queries import stage_counts
-from storage.transaction import InputPosition, run_batch
-from streams.cleaning import CleaningStage
-from streams.envelope import RawMessage
-from streams.topics import SENSOR_READINGS
+from gridbrain.storage.queries import stage_counts
+from gridbrain.storage.transaction import InputPosition, run_batch
+from gridbrain.streams.cleaning import CleaningStage
+from gridbrain.streams.envelope import RawMessage
+from gridbrain.streams.topics import SENSOR_READINGS
 from tests.integration.conftest import Services
 
 pytestmark = pytest.mark.integration

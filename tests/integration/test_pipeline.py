@@ -10,8 +10,8 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 from sqlalchemy import text
 
-from storage.queries import quality_counts, stage_counts
-from streams.topics import (
+from gridbrain.storage.queries import quality_counts, stage_counts
+from gridbrain.streams.topics import (
     ALERTS,
     DEADLETTER,
     FORECASTS,

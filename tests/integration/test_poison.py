@@ -13,7 +13,7 @@ import pytest
 from kafka import KafkaProducer
 from sqlalchemy import text
 
-from streams.topics import SENSOR_READINGS, WEATHER_OBSERVATIONS
+from gridbrain.streams.topics import SENSOR_READINGS, WEATHER_OBSERVATIONS
 from tests.integration.conftest import Services, wait_for
 
 pytestmark = pytest.mark.integration

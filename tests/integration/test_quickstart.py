@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gridbrain.embedded import free_port
+from gridbrain.cli.embedded import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from kafka import KafkaProducer
 from sqlalchemy import text
 
-from gridbrain.cli import cli
-from streams.forecasting import ModelRefresher
-from streams.topics import SENSOR_READINGS
+from gridbrain.cli.main import cli
+from gridbrain.streams.forecasting import ModelRefresher
+from gridbrain.streams.topics import SENSOR_READINGS
 from tests.integration.conftest import Services, wait_for
 
 pytestmark = pytest.mark.integration

@@ -11,14 +11,14 @@ from functools import partial
 import pytest
 from sqlalchemy import text
 
+from gridbrain.processors.sites import SiteProfile
 from gridbrain.settings import Settings
-from processors.sites import SiteProfile
-from storage.sites import upsert_sites
-from storage.transaction import InputPosition, run_batch
-from streams.cleaning import CleaningStage
-from streams.envelope import Emission, RawMessage
-from streams.topics import FUSED, SENSOR_READINGS, WEATHER_FORECASTS, WEATHER_OBSERVATIONS
-from streams.weather import WeatherStage
+from gridbrain.storage.sites import upsert_sites
+from gridbrain.storage.transaction import InputPosition, run_batch
+from gridbrain.streams.cleaning import CleaningStage
+from gridbrain.streams.envelope import Emission, RawMessage
+from gridbrain.streams.topics import FUSED, SENSOR_READINGS, WEATHER_FORECASTS, WEATHER_OBSERVATIONS
+from gridbrain.streams.weather import WeatherStage
 from tests.integration.conftest import Services
 
 pytestmark = pytest.mark.integration

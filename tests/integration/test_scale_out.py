@@ -25,9 +25,9 @@ import pytest
 from kafka import KafkaProducer
 from sqlalchemy import text
 
-from storage.queries import applied_offsets, stage_counts
-from streams.lag import end_offsets, lag_of
-from streams.topics import DEADLETTER, FUSED, REROUTED, SENSOR_READINGS
+from gridbrain.storage.queries import applied_offsets, stage_counts
+from gridbrain.streams.lag import end_offsets, lag_of
+from gridbrain.streams.topics import DEADLETTER, FUSED, REROUTED, SENSOR_READINGS
 from tests.integration.conftest import Services, running_services, running_worker, wait_for
 
 pytestmark = pytest.mark.integration

@@ -4,7 +4,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from storage.models import Base
+from gridbrain.storage.models import Base
 from tests.integration.conftest import Services
 
 pytestmark = pytest.mark.integration

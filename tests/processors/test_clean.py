@@ -1,4 +1,4 @@
-from processors.clean import range_mask
+from gridbrain.processors.clean import range_mask
 from tests.builders import batch
 
 

@@ -1,8 +1,8 @@
 import pytest
 
-from processors.fuse import ForecastAsOf, FusedStep, WeatherAsOf, fuse
-from processors.resample import ClosedStep
-from processors.weather import WeatherForecast, WeatherObservation
+from gridbrain.processors.fuse import ForecastAsOf, FusedStep, WeatherAsOf, fuse
+from gridbrain.processors.resample import ClosedStep
+from gridbrain.processors.weather import WeatherForecast, WeatherObservation
 
 STEP = 900_000
 HOUR = 3_600_000

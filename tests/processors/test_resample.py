@@ -2,9 +2,9 @@ import json
 
 import numpy as np
 
-from processors.quality.flags import Flag
-from processors.resample import Aggregation, Resampler
-from processors.validate import ReadingBatch
+from gridbrain.processors.quality.flags import Flag
+from gridbrain.processors.resample import Aggregation, Resampler
+from gridbrain.processors.validate import ReadingBatch
 from tests.builders import batch
 
 STEP = 900_000

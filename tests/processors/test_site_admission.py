@@ -1,6 +1,6 @@
 import pytest
 
-from processors.site_admission import SiteAdmission, TokenBucket
+from gridbrain.processors.site_admission import SiteAdmission, TokenBucket
 
 
 def test_bucket_starts_full_and_refills_continuously_up_to_its_size() -> None:

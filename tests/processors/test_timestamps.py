@@ -1,7 +1,7 @@
 import pytest
 
 from gridbrain.errors import InvalidMessageError
-from processors.timestamps import ms_to_datetime, parse_ts_ms
+from gridbrain.processors.timestamps import ms_to_datetime, parse_ts_ms
 
 
 @pytest.mark.parametrize(

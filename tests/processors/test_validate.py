@@ -4,8 +4,8 @@ from typing import Any
 import pytest
 
 from gridbrain.errors import InvalidMessageError
-from processors.validate import decode_items, validate_readings
-from processors.weather import validate_weather
+from gridbrain.processors.validate import decode_items, validate_readings
+from gridbrain.processors.weather import validate_weather
 
 NOW = 1_714_557_600_000  # 2024-05-01T10:00Z
 FUTURE = 10 * 60_000

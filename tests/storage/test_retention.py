@@ -9,9 +9,14 @@ from click.testing import CliRunner
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gridbrain.cli import cli
-from storage.retention import RetentionResult, RetentionRule, apply_retention, retention_rules
-from streams.topics import retention_ms_of, topic_configs
+from gridbrain.cli.main import cli
+from gridbrain.storage.retention import (
+    RetentionResult,
+    RetentionRule,
+    apply_retention,
+    retention_rules,
+)
+from gridbrain.streams.topics import retention_ms_of, topic_configs
 from tests.integration.conftest import Services
 
 # Far in the past: rows this old can only be the ones these tests insert, so the tests

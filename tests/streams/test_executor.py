@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
-from storage.transaction import BatchTransaction, InputPosition
-from streams.envelope import Emission, RawMessage
-from streams.executor import EXIT_STAGE_FAILED, BatchExecutor, StageGroup
-from streams.health import WorkerHealth
-from streams.policy import Backoff
+from gridbrain.storage.transaction import BatchTransaction, InputPosition
+from gridbrain.streams.envelope import Emission, RawMessage
+from gridbrain.streams.executor import EXIT_STAGE_FAILED, BatchExecutor, StageGroup
+from gridbrain.streams.health import WorkerHealth
+from gridbrain.streams.policy import Backoff
 from tests.integration.conftest import Services
 
 pytestmark = pytest.mark.integration

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 from gridbrain.settings import Settings
-from storage.transaction import InputPosition, run_batch
-from streams.cleaning import CleaningStage
-from streams.envelope import Emission, RawMessage
-from streams.forecasting import ForecastingStage
-from streams.topics import FORECASTS, FUSED, SENSOR_READINGS, WEATHER_OBSERVATIONS
-from streams.weather import WeatherStage
+from gridbrain.storage.transaction import InputPosition, run_batch
+from gridbrain.streams.cleaning import CleaningStage
+from gridbrain.streams.envelope import Emission, RawMessage
+from gridbrain.streams.forecasting import ForecastingStage
+from gridbrain.streams.topics import FORECASTS, FUSED, SENSOR_READINGS, WEATHER_OBSERVATIONS
+from gridbrain.streams.weather import WeatherStage
 from tests.integration.conftest import Services
 
 pytestmark = pytest.mark.integration

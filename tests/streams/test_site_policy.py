@@ -14,16 +14,16 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
+from gridbrain.processors.sites import SiteProfile
 from gridbrain.settings import Settings
-from processors.sites import SiteProfile
-from storage.queries import stage_counts
-from storage.sites import upsert_sites
-from storage.transaction import InputPosition, run_batch
-from streams.cleaning import CleaningStage
-from streams.envelope import Emission, RawMessage
-from streams.forecasting import ForecastingStage
-from streams.producer import produce
-from streams.topics import DEADLETTER, FORECASTS, FUSED, SENSOR_READINGS
+from gridbrain.storage.queries import stage_counts
+from gridbrain.storage.sites import upsert_sites
+from gridbrain.storage.transaction import InputPosition, run_batch
+from gridbrain.streams.cleaning import CleaningStage
+from gridbrain.streams.envelope import Emission, RawMessage
+from gridbrain.streams.forecasting import ForecastingStage
+from gridbrain.streams.producer import produce
+from gridbrain.streams.topics import DEADLETTER, FORECASTS, FUSED, SENSOR_READINGS
 from tests.integration.conftest import Services, running_services, running_worker, wait_for
 
 pytestmark = pytest.mark.integration

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from gridbrain.embedded import free_port
-from streams.webhook import WebhookNotifier
+from gridbrain.cli.embedded import free_port
+from gridbrain.streams.webhook import WebhookNotifier
 from tests.http_receiver import Receiver, receiving
 
 

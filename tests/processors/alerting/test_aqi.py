@@ -1,6 +1,6 @@
 import pytest
 
-from processors.alerting.aqi import (
+from gridbrain.processors.alerting.aqi import (
     CO_8H,
     NO2_1H,
     O3_1H,

@@ -1,10 +1,10 @@
 from typing import Any
 
-from processors.alerting.engine import AlertEngine, DeadLetterId, ForecastIssue
-from processors.alerting.lifecycle import Change
-from processors.alerting.matchers import Silence, parse_matcher
-from processors.alerting.rules import RuleSet, load_rules
-from processors.fuse import FusedStep
+from gridbrain.processors.alerting.engine import AlertEngine, DeadLetterId, ForecastIssue
+from gridbrain.processors.alerting.lifecycle import Change
+from gridbrain.processors.alerting.matchers import Silence, parse_matcher
+from gridbrain.processors.alerting.rules import RuleSet, load_rules
+from gridbrain.processors.fuse import FusedStep
 
 H = 3_600_000
 NOW = 1_800_000_000_000  # wall clock of the tests

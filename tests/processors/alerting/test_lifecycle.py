@@ -2,8 +2,8 @@
 
 import pytest
 
-from processors.alerting.lifecycle import AlertState, Incident, evaluate
-from processors.alerting.rules import Rule
+from gridbrain.processors.alerting.lifecycle import AlertState, Incident, evaluate
+from gridbrain.processors.alerting.rules import Rule
 
 H = 3_600_000
 

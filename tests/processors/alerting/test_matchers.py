@@ -1,7 +1,7 @@
 import pytest
 
-from processors.alerting.matchers import Silence, inhibited, parse_matcher, silenced
-from processors.alerting.rules import InhibitRule
+from gridbrain.processors.alerting.matchers import Silence, inhibited, parse_matcher, silenced
+from gridbrain.processors.alerting.rules import InhibitRule
 
 LABELS = {"alertname": "pm25_aqi_usg", "site_id": "beijing-1", "quantity": "pm25"}
 

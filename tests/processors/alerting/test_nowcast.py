@@ -1,7 +1,7 @@
 import pytest
 
-from processors.alerting.aqi import pm25_aqi
-from processors.alerting.nowcast import nowcast
+from gridbrain.processors.alerting.aqi import pm25_aqi
+from gridbrain.processors.alerting.nowcast import nowcast
 
 
 @pytest.mark.parametrize(

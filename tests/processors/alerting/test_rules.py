@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from gridbrain.errors import ConfigurationError
-from processors.alerting.rules import DEFAULT_RULES, Rule, load_rules
+from gridbrain.processors.alerting.rules import DEFAULT_RULES, Rule, load_rules
 
 
 def test_shipped_rules_load_and_cover_the_issue() -> None:

@@ -1,7 +1,7 @@
 import pytest
 
-from processors.alerting.aqi import SO2_1H, SO2_24H
-from processors.alerting.series import HOUR_MS, HourlySeries
+from gridbrain.processors.alerting.aqi import SO2_1H, SO2_24H
+from gridbrain.processors.alerting.series import HOUR_MS, HourlySeries
 
 
 def series(hourly: list[float | None], step_ms: int = HOUR_MS) -> HourlySeries:
@@ -54,7 +54,7 @@ def test_so2_above_the_1h_table_uses_the_24h_average() -> None:
 
 
 def test_o3_8h_above_its_table_uses_1h() -> None:
-    from processors.alerting.aqi import O3_8H
+    from gridbrain.processors.alerting.aqi import O3_8H
 
     ugm3 = 0.25 / O3_8H.per_canonical  # 0.250 ppm
     s = series([ugm3] * 8)

@@ -1,16 +1,16 @@
 import numpy as np
 import pytest
 
-from processors.alerting.engine import AlertEngine
-from processors.alerting.rules import RuleSet
-from processors.evaluation.alerts import (
+from gridbrain.processors.alerting.engine import AlertEngine
+from gridbrain.processors.alerting.rules import RuleSet
+from gridbrain.processors.evaluation.alerts import (
     IncidentSpan,
     flaps,
     incident_spans,
     predictive_score,
     without_hysteresis,
 )
-from processors.fuse import FusedStep
+from gridbrain.processors.fuse import FusedStep
 
 H = 3_600_000
 RULES = RuleSet.model_validate(

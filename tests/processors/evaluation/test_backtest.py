@@ -1,8 +1,14 @@
 import numpy as np
 
-from processors.evaluation.backtest import fit, mase_scale, plan_backtest, score, training_data
-from processors.forecast.baselines import Persistence, SeasonalNaive
-from processors.forecast.dataset import Series, split_origins, window_targets, windows_at
+from gridbrain.processors.evaluation.backtest import (
+    fit,
+    mase_scale,
+    plan_backtest,
+    score,
+    training_data,
+)
+from gridbrain.processors.forecast.baselines import Persistence, SeasonalNaive
+from gridbrain.processors.forecast.dataset import Series, split_origins, window_targets, windows_at
 
 STEP = 3_600_000
 DAY = 24

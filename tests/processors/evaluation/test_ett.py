@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from gridbrain.cli import cli
+from gridbrain.cli.main import cli
 from gridbrain.settings import Settings
 
 ETT = Settings().shared_data_dir / "ETT"

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from processors.evaluation.metrics import forecast_metrics, pinball, reliability, skill
-from processors.forecast.batch import LEVELS
+from gridbrain.processors.evaluation.metrics import forecast_metrics, pinball, reliability, skill
+from gridbrain.processors.forecast.batch import LEVELS
 
 
 def constant_quantiles(values: list[float]) -> np.ndarray:

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from gridbrain.errors import ModelError
-from processors.forecast.base import QuantileModel
-from processors.forecast.batch import LEVELS, WindowBatch
-from processors.forecast.forecaster import (
+from gridbrain.processors.forecast.base import QuantileModel
+from gridbrain.processors.forecast.batch import LEVELS, WindowBatch
+from gridbrain.processors.forecast.forecaster import (
     BUILTIN_VERSION,
     ForecastConfig,
     LatencyBudget,
@@ -12,8 +12,8 @@ from processors.forecast.forecaster import (
     choose_builtin,
     forecast_batch,
 )
-from processors.forecast.history import Window
-from processors.quality.gaps import completeness
+from gridbrain.processors.forecast.history import Window
+from gridbrain.processors.quality.gaps import completeness
 
 STEP = 900_000
 DAY = 96

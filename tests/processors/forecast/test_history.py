@@ -1,7 +1,7 @@
 import numpy as np
 
-from processors.forecast.history import SeriesHistory
-from processors.fuse import FusedStep
+from gridbrain.processors.forecast.history import SeriesHistory
+from gridbrain.processors.fuse import FusedStep
 
 STEP = 900_000
 HOUR = 3_600_000

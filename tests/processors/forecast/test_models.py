@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from gridbrain.errors import ModelError
-from processors.forecast.arx import Arx
-from processors.forecast.base import QuantileModel, clip_quantiles, load_model
-from processors.forecast.baselines import Persistence, SeasonalNaive
-from processors.forecast.batch import LEVELS, P10, P50, P90
-from processors.forecast.dataset import Series, split_origins, window_targets, windows_at
-from processors.forecast.linear import LinearModel
-from processors.forecast.patchtst import PatchTst
+from gridbrain.processors.forecast.arx import Arx
+from gridbrain.processors.forecast.base import QuantileModel, clip_quantiles, load_model
+from gridbrain.processors.forecast.baselines import Persistence, SeasonalNaive
+from gridbrain.processors.forecast.batch import LEVELS, P10, P50, P90
+from gridbrain.processors.forecast.dataset import Series, split_origins, window_targets, windows_at
+from gridbrain.processors.forecast.linear import LinearModel
+from gridbrain.processors.forecast.patchtst import PatchTst
 
 STEP = 3_600_000  # hourly keeps the tests fast
 DAY = 24
@@ -153,7 +153,7 @@ def test_artifact_loads_where_its_module_was_never_imported(tmp_path: Path) -> N
     path = tmp_path / "model.bin"
     path.write_bytes(LinearModel(48, 24, period=24).to_bytes())
     code = (
-        "from processors.forecast.base import load_model; "
+        "from gridbrain.processors.forecast.base import load_model; "
         f"print(load_model(open({str(path)!r}, 'rb').read()).name)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -2,8 +2,8 @@ import json
 
 import numpy as np
 
-from processors.quality.checker import QualityChecker
-from processors.quality.flags import Flag
+from gridbrain.processors.quality.checker import QualityChecker
+from gridbrain.processors.quality.flags import Flag
 from tests.builders import batch
 
 HOUR = 3_600_000

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from processors.quality.config import QualityConfig, QuantityChecks
-from processors.quality.flatline import FlatRun, flatline_mask
-from processors.quality.gaps import fill_gap, fill_short_gaps
-from processors.quality.rate import rate_mask
-from processors.quality.solar import solar_elevation_deg
-from processors.quality.spikes import hampel_mask
+from gridbrain.processors.quality.config import QualityConfig, QuantityChecks
+from gridbrain.processors.quality.flatline import FlatRun, flatline_mask
+from gridbrain.processors.quality.gaps import fill_gap, fill_short_gaps
+from gridbrain.processors.quality.rate import rate_mask
+from gridbrain.processors.quality.solar import solar_elevation_deg
+from gridbrain.processors.quality.spikes import hampel_mask
 
 MIN = 60_000
 HOUR = 3_600_000

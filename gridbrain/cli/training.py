@@ -5,16 +5,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gridbrain.plots import plot_forecasts, plot_reliability
-from gridbrain.progress import epoch_bar
-from processors.evaluation.backtest import BacktestPlan, Scored, fit, score
-from processors.evaluation.metrics import skill
-from processors.forecast.arx import Arx
-from processors.forecast.base import QuantileModel
-from processors.forecast.baselines import Persistence, SeasonalNaive
-from processors.forecast.history import EXOG_VARIABLES
-from processors.forecast.linear import LinearModel
-from processors.forecast.patchtst import PatchTst
+from gridbrain.cli.plots import plot_forecasts, plot_reliability
+from gridbrain.cli.progress import epoch_bar
+from gridbrain.processors.evaluation.backtest import BacktestPlan, Scored, fit, score
+from gridbrain.processors.evaluation.metrics import skill
+from gridbrain.processors.forecast.arx import Arx
+from gridbrain.processors.forecast.base import QuantileModel
+from gridbrain.processors.forecast.baselines import Persistence, SeasonalNaive
+from gridbrain.processors.forecast.history import EXOG_VARIABLES
+from gridbrain.processors.forecast.linear import LinearModel
+from gridbrain.processors.forecast.patchtst import PatchTst
 
 __all__ = ["BASELINES", "MODEL_NAMES", "TrainOptions", "backtest_models", "make_model", "report"]
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from gridbrain.cli.replay import Pacer, load_mapping, replay_file
 from gridbrain.errors import ConfigurationError
-from gridbrain.replay import Pacer, load_mapping, replay_file
-from processors.validate import decode_items, validate_readings
+from gridbrain.processors.validate import decode_items, validate_readings
 
 MAPPING = """
 time_column: when

@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
+from gridbrain.cli.output import render
 from gridbrain.errors import ConfigurationError
-from gridbrain.output import render
 from gridbrain.settings import Settings
 
 __all__ = ["backtest", "models", "train"]
@@ -59,11 +59,11 @@ def _data_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _plan(settings: Settings, kwargs: dict[str, Any]) -> tuple[Any, Any]:
-    from gridbrain.datasets import SeriesSource, series_from_database, series_from_files
-    from gridbrain.services import database
-    from gridbrain.training import TrainOptions
-    from processors.evaluation.backtest import plan_backtest
-    from streams.forecasting import resolve_device
+    from gridbrain.cli.datasets import SeriesSource, series_from_database, series_from_files
+    from gridbrain.cli.services import database
+    from gridbrain.cli.training import TrainOptions
+    from gridbrain.processors.evaluation.backtest import plan_backtest
+    from gridbrain.streams.forecasting import resolve_device
 
     step_ms = settings.step_ms
     csv_paths, mappings = kwargs["csv_paths"], kwargs["mappings"]
@@ -118,7 +118,7 @@ def backtest(
     with MAE, RMSE, nMAE, MASE, pinball loss, CRPS and p10-p90 coverage, with skill
     against persistence and the seasonal naive.
     """
-    from gridbrain.training import MODEL_NAMES, backtest_models, report
+    from gridbrain.cli.training import MODEL_NAMES, backtest_models, report
 
     names = [n.strip() for n in model_names.split(",") if n.strip()]
     unknown = sorted(set(names) - set(MODEL_NAMES))
@@ -163,7 +163,7 @@ def train(
 
     Running forecasters pick up a promoted version within GRIDBRAIN_MODEL_REFRESH_S.
     """
-    from gridbrain.registry import train_and_register
+    from gridbrain.cli.registry import train_and_register
 
     plan, options = _plan(settings, kwargs)
     sites = kwargs["sites"].split(",") if kwargs["sites"] else None
@@ -186,8 +186,8 @@ def models(ctx: click.Context, fmt: str) -> None:
     """The model registry: every version with its back-test metrics and status."""
     if ctx.invoked_subcommand is not None:
         return
-    from gridbrain.services import database
-    from storage.registry import model_versions
+    from gridbrain.cli.services import database
+    from gridbrain.storage.registry import model_versions
 
     settings: Settings = ctx.obj
     with database(settings) as sessions, sessions() as session:
@@ -212,8 +212,8 @@ def models(ctx: click.Context, fmt: str) -> None:
 @click.pass_obj
 def models_promote(settings: Settings, model_id: int) -> None:
     """Promote a version by id by hand (e.g. to roll back)."""
-    from gridbrain.services import database
-    from storage.registry import promote
+    from gridbrain.cli.services import database
+    from gridbrain.storage.registry import promote
 
     with database(settings) as sessions, sessions.begin() as session:
         promote(session, model_id)

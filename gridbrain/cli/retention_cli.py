@@ -4,7 +4,7 @@ from typing import Any
 
 import click
 
-from gridbrain.output import render
+from gridbrain.cli.output import render
 from gridbrain.settings import Settings
 
 __all__ = ["retention"]
@@ -29,8 +29,8 @@ def retention(settings: Settings, dry_run: bool, fmt: str) -> None:
     """
     from tqdm import tqdm
 
-    from gridbrain.services import database
-    from storage.retention import apply_retention, retention_rules
+    from gridbrain.cli.services import database
+    from gridbrain.storage.retention import apply_retention, retention_rules
 
     rules = retention_rules(
         readings_days=settings.retention_readings_days,

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gridbrain.replay import Replay, load_mapping, replay_file
+from gridbrain.cli.replay import Replay, load_mapping, replay_file
+from gridbrain.processors.validate import decode_items, validate_readings
 from gridbrain.settings import Settings
-from processors.validate import decode_items, validate_readings
 
 DATA = Settings().shared_data_dir
 MAPPINGS = Path(__file__).resolve().parents[2] / "deploy" / "mappings"

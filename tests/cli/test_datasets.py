@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from gridbrain.cli import cli
-from gridbrain.datasets import SeriesSource, series_from_files
+from gridbrain.cli.datasets import SeriesSource, series_from_files
+from gridbrain.cli.main import cli
 
 HOUR = 3_600_000
 

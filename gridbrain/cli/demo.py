@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from processors.sites import SiteProfile
+from gridbrain.processors.sites import SiteProfile
 
 __all__ = ["DEMO_SITES", "DemoMessage", "DemoSite", "simulate"]
 

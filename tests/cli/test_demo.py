@@ -1,10 +1,10 @@
 from collections import Counter
 
-from gridbrain.demo import DEMO_SITES, simulate
-from processors.quality.checker import QualityChecker
-from processors.quality.flags import Flag
-from processors.validate import decode_items, validate_readings
-from processors.weather import validate_weather_forecasts
+from gridbrain.cli.demo import DEMO_SITES, simulate
+from gridbrain.processors.quality.checker import QualityChecker
+from gridbrain.processors.quality.flags import Flag
+from gridbrain.processors.validate import decode_items, validate_readings
+from gridbrain.processors.weather import validate_weather_forecasts
 
 DAY = 86_400_000
 START = 1_767_225_600_000  # 2026-01-01

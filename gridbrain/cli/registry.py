@@ -6,15 +6,15 @@ comparison is like for like; a version that does not beat persistence is never p
 
 from typing import Any
 
+from gridbrain.cli.progress import epoch_bar
+from gridbrain.cli.services import database
+from gridbrain.cli.training import TrainOptions, make_model
 from gridbrain.errors import ModelError
-from gridbrain.progress import epoch_bar
-from gridbrain.services import database
+from gridbrain.processors.evaluation.backtest import BacktestPlan, fit, score
+from gridbrain.processors.evaluation.metrics import skill
+from gridbrain.processors.forecast.base import load_model
 from gridbrain.settings import Settings
-from gridbrain.training import TrainOptions, make_model
-from processors.evaluation.backtest import BacktestPlan, fit, score
-from processors.evaluation.metrics import skill
-from processors.forecast.base import load_model
-from storage.registry import load_artifact, promote, promoted_versions, register_model
+from gridbrain.storage.registry import load_artifact, promote, promoted_versions, register_model
 
 __all__ = ["train_and_register"]
 

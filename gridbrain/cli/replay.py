@@ -37,8 +37,8 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from gridbrain.errors import ConfigurationError
-from processors.quantities import WEATHER_VARIABLES
-from processors.sites import SiteProfile
+from gridbrain.processors.quantities import WEATHER_VARIABLES
+from gridbrain.processors.sites import SiteProfile
 
 __all__ = [
     "ColumnMapping",

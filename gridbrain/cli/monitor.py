@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.queries import stage_counts, table_counts
-from streams.topics import SENSOR_READINGS
+from gridbrain.storage.queries import stage_counts, table_counts
+from gridbrain.streams.topics import SENSOR_READINGS
 
 __all__ = ["Monitor"]
 

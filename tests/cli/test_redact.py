@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-import gridbrain.redact
-from gridbrain.redact import MASK, mask_url
+import gridbrain.cli.redact
+from gridbrain.cli.redact import MASK, mask_url
 from gridbrain.settings import Settings
 
 
@@ -88,11 +88,11 @@ def test_a_non_string_gives_the_mask_alone() -> None:
 
 
 def test_doctests() -> None:
-    assert doctest.testmod(gridbrain.redact).failed == 0
+    assert doctest.testmod(gridbrain.cli.redact).failed == 0
 
 
 def test_the_up_banner_hides_the_password(tmp_path: Path) -> None:
-    from gridbrain.up import _banner
+    from gridbrain.cli.up import _banner
 
     url = "postgresql://gridbrain:hunter2@db.example:5432/gridbrain"
     banner = _banner("kafka:9092", url, Settings(state_dir=tmp_path, database_url=url))

@@ -3,12 +3,12 @@
 import socket
 from typing import Any
 
-from gridbrain.services import database
+from gridbrain.cli.services import database
 from gridbrain.settings import Settings
-from storage.queries import applied_offsets, stage_counts
-from storage.workers import live_workers
-from streams.lag import end_offsets, lag_of
-from streams.topics import INPUT_TOPICS, SENSOR_READINGS, WEATHER_OBSERVATIONS
+from gridbrain.storage.queries import applied_offsets, stage_counts
+from gridbrain.storage.workers import live_workers
+from gridbrain.streams.lag import end_offsets, lag_of
+from gridbrain.streams.topics import INPUT_TOPICS, SENSOR_READINGS, WEATHER_OBSERVATIONS
 
 __all__ = ["collect_status", "collect_workers"]
 

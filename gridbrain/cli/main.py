@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 import click
 
+from gridbrain.cli.output import render
 from gridbrain.errors import ConfigurationError, GridbrainError
-from gridbrain.output import render
 from gridbrain.settings import Settings
 
 if TYPE_CHECKING:
-    from processors.sites import SiteProfile
+    from gridbrain.processors.sites import SiteProfile
 
 __all__ = ["main"]
 
@@ -61,7 +61,7 @@ def up(
     demo_rate: float | None,
 ) -> None:
     """Start the platform (embedded broker and database unless configured otherwise)."""
-    from gridbrain.up import UpOptions, run_up
+    from gridbrain.cli.up import UpOptions, run_up
 
     sys.exit(run_up(settings, UpOptions(demo, duration, workers, demo_days, demo_rate)))
 
@@ -86,7 +86,7 @@ def worker(
     """Run a stream worker (a Faust worker) on external or given services."""
     import faust
 
-    from streams.app import ROLES, build_app
+    from gridbrain.streams.app import ROLES, build_app
 
     bootstrap = kafka_bootstrap or settings.kafka_bootstrap
     url = database_url or (
@@ -105,8 +105,8 @@ def worker(
 @click.pass_obj
 def init(settings: Settings) -> None:
     """Create the topics and migrate the database schema (one-shot; idempotent)."""
-    from gridbrain.services import database
-    from streams.topics import create_topics, retention_ms_of
+    from gridbrain.cli.services import database
+    from gridbrain.streams.topics import create_topics, retention_ms_of
 
     if not settings.kafka_bootstrap:
         raise click.UsageError("init needs GRIDBRAIN_KAFKA_BOOTSTRAP (up does this for embedded)")
@@ -157,9 +157,9 @@ def produce(
     """
     from tqdm import tqdm
 
-    from gridbrain.replay import load_mapping, replay_file
-    from gridbrain.up import demo_messages
-    from streams.producer import produce as send
+    from gridbrain.cli.replay import load_mapping, replay_file
+    from gridbrain.cli.up import demo_messages
+    from gridbrain.streams.producer import produce as send
 
     bootstrap = (
         kafka_bootstrap or settings.kafka_bootstrap or f"127.0.0.1:{settings.embedded_kafka_port}"
@@ -190,8 +190,8 @@ def produce(
 
 
 def _register_sites(settings: Settings, profiles: "list[SiteProfile]") -> None:
-    from gridbrain.services import database
-    from storage.sites import upsert_sites
+    from gridbrain.cli.services import database
+    from gridbrain.storage.sites import upsert_sites
 
     with database(settings) as sessions, sessions.begin() as session:
         upsert_sites(session, profiles)
@@ -214,7 +214,7 @@ def sites_load(settings: Settings, path: Path) -> None:
     import yaml
     from pydantic import TypeAdapter, ValidationError
 
-    from processors.sites import SiteProfile
+    from gridbrain.processors.sites import SiteProfile
 
     try:
         profiles = TypeAdapter(list[SiteProfile]).validate_python(yaml.safe_load(path.read_text()))
@@ -229,8 +229,8 @@ def sites_load(settings: Settings, path: Path) -> None:
 @click.pass_obj
 def sites_list(settings: Settings, fmt: str) -> None:
     """Show every registered site."""
-    from gridbrain.services import database
-    from storage.sites import site_ids, site_profiles
+    from gridbrain.cli.services import database
+    from gridbrain.storage.sites import site_ids, site_profiles
 
     with database(settings) as sessions, sessions() as session:
         profiles = site_profiles(session, site_ids(session))
@@ -263,8 +263,8 @@ def forecasts(
     fmt: str,
 ) -> None:
     """Show the newest forecast of each series (p10/p50/p90 per target time)."""
-    from gridbrain.services import database
-    from storage.queries import latest_forecasts
+    from gridbrain.cli.services import database
+    from gridbrain.storage.queries import latest_forecasts
 
     with database(settings) as sessions, sessions() as session:
         click.echo(render(latest_forecasts(session, site, quantity, horizons, limit), fmt))
@@ -276,8 +276,8 @@ def forecasts(
 @click.pass_obj
 def quality(settings: Settings, site: str | None, fmt: str) -> None:
     """Per site: readings processed, and what each check dropped (by reason)."""
-    from gridbrain.services import database
-    from storage.queries import quality_counts
+    from gridbrain.cli.services import database
+    from gridbrain.storage.queries import quality_counts
 
     with database(settings) as sessions, sessions() as session:
         click.echo(render(quality_counts(session, site), fmt))
@@ -291,7 +291,7 @@ def status(settings: Settings, fmt: str) -> None:
 
     JSON: ``{"stages": [...], "workers": [...]}``.
     """
-    from gridbrain.status import collect_status, collect_workers
+    from gridbrain.cli.status import collect_status, collect_workers
 
     stages, workers = collect_status(settings), collect_workers(settings)
     if fmt == "json":
@@ -303,13 +303,13 @@ def status(settings: Settings, fmt: str) -> None:
 
 
 def _add_commands() -> None:
-    from gridbrain.alert_eval import alerts as alerts_benchmark
-    from gridbrain.alerts_cli import alerts, rules, silence
-    from gridbrain.benchmark import benchmark
+    from gridbrain.cli.alert_eval import alerts as alerts_benchmark
+    from gridbrain.cli.alerts_cli import alerts, rules, silence
+    from gridbrain.cli.benchmark import benchmark
 
     benchmark.add_command(alerts_benchmark)
-    from gridbrain.models_cli import backtest, models, train
-    from gridbrain.retention_cli import retention
+    from gridbrain.cli.models_cli import backtest, models, train
+    from gridbrain.cli.retention_cli import retention
 
     for command in (alerts, silence, rules, benchmark, backtest, train, models, retention):
         cli.add_command(command)

@@ -5,7 +5,7 @@ from contextlib import contextmanager
 
 from tqdm import tqdm
 
-from processors.forecast.base import Progress, QuantileModel
+from gridbrain.processors.forecast.base import Progress, QuantileModel
 
 __all__ = ["epoch_bar"]
 

@@ -9,8 +9,8 @@ import click
 import numpy as np
 import pandas as pd
 
-from gridbrain.progress import epoch_bar
-from processors.evaluation.ett import (
+from gridbrain.cli.progress import epoch_bar
+from gridbrain.processors.evaluation.ett import (
     channel_batch,
     channel_targets,
     from_channels,
@@ -19,8 +19,8 @@ from processors.evaluation.ett import (
     split,
     windows,
 )
-from processors.forecast.base import QuantileModel
-from processors.forecast.batch import P50, WindowBatch
+from gridbrain.processors.forecast.base import QuantileModel
+from gridbrain.processors.forecast.batch import P50, WindowBatch
 
 __all__ = ["ETT_MODELS", "ett_model", "inference_throughput", "run_ett"]
 
@@ -42,8 +42,8 @@ def ett_model(
     Batches hold the papers' number of windows, each of ``channels`` series; the loss is
     the MSE in the (already z-scored) data's units, as the papers train.
     """
-    from processors.forecast.linear import LinearModel
-    from processors.forecast.patchtst import PatchTst
+    from gridbrain.processors.forecast.linear import LinearModel
+    from gridbrain.processors.forecast.patchtst import PatchTst
 
     train = {"objective": "mse", "seed": seed, "learning_rate": lr, "normalised_loss": False}
     common: dict[str, Any] = {"use_covariates": False, "train": train}
@@ -190,7 +190,7 @@ def inference_throughput(
     Each size runs for about ``seconds`` after one warm-up call; the model's weights are
     its initial ones (the cost of a forecast does not depend on them).
     """
-    from gridbrain.training import TrainOptions, make_model
+    from gridbrain.cli.training import TrainOptions, make_model
 
     step_ms = 900_000
     options = TrainOptions(lookback=672, horizon=96, step_ms=step_ms, device=device)
@@ -238,8 +238,8 @@ def inference(model_name: str, batch_sizes: str, seconds: float, device: str) ->
     """
     import torch
 
-    from gridbrain.output import render
-    from streams.forecasting import resolve_device
+    from gridbrain.cli.output import render
+    from gridbrain.streams.forecasting import resolve_device
 
     torch.set_num_threads(torch.get_num_threads())
     sizes = [int(s) for s in batch_sizes.split(",")]

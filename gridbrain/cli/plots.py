@@ -8,9 +8,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from processors.evaluation.backtest import Scored
-from processors.evaluation.metrics import reliability
-from processors.forecast.batch import LEVELS, P10, P50, P90
+from gridbrain.processors.evaluation.backtest import Scored
+from gridbrain.processors.evaluation.metrics import reliability
+from gridbrain.processors.forecast.batch import LEVELS, P10, P50, P90
 
 __all__ = ["plot_alert_spans", "plot_forecasts", "plot_reliability"]
 

@@ -18,24 +18,24 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from gridbrain.output import render
-from gridbrain.replay import load_mapping, read_mapped
-from gridbrain.settings import Settings
-from processors.alerting.engine import AlertEngine, ForecastIssue
-from processors.alerting.lifecycle import Change
-from processors.alerting.rules import Rule, RuleSet, load_rules
-from processors.evaluation.alerts import (
+from gridbrain.cli.output import render
+from gridbrain.cli.replay import load_mapping, read_mapped
+from gridbrain.processors.alerting.engine import AlertEngine, ForecastIssue
+from gridbrain.processors.alerting.lifecycle import Change
+from gridbrain.processors.alerting.rules import Rule, RuleSet, load_rules
+from gridbrain.processors.evaluation.alerts import (
     IncidentSpan,
     flaps,
     incident_spans,
     predictive_score,
     without_hysteresis,
 )
-from processors.forecast.base import clip_quantiles
-from processors.forecast.batch import P10, P50, P90
-from processors.forecast.dataset import Series, windows_at
-from processors.fuse import FusedStep
-from processors.quantities import QUANTITIES
+from gridbrain.processors.forecast.base import clip_quantiles
+from gridbrain.processors.forecast.batch import P10, P50, P90
+from gridbrain.processors.forecast.dataset import Series, windows_at
+from gridbrain.processors.fuse import FusedStep
+from gridbrain.processors.quantities import QUANTITIES
+from gridbrain.settings import Settings
 
 __all__ = ["alerts", "fused_steps_from_file", "rule_incidents"]
 
@@ -129,10 +129,10 @@ def _predictive_rows(
     out: Path | None,
     thresholds: list[float],
 ) -> list[dict[str, Any]]:
-    from gridbrain.datasets import SeriesSource, series_from_files
-    from gridbrain.progress import epoch_bar
-    from gridbrain.training import TrainOptions, make_model
-    from processors.evaluation.backtest import fit, plan_backtest
+    from gridbrain.cli.datasets import SeriesSource, series_from_files
+    from gridbrain.cli.progress import epoch_bar
+    from gridbrain.cli.training import TrainOptions, make_model
+    from gridbrain.processors.evaluation.backtest import fit, plan_backtest
 
     assert rule.quantity is not None
     step_ms = settings.step_ms
@@ -197,7 +197,7 @@ def _predictive_rows(
                 }
             )
     if out is not None:
-        from gridbrain.plots import plot_alert_spans
+        from gridbrain.cli.plots import plot_alert_spans
 
         out.mkdir(parents=True, exist_ok=True)
         first = int(np.flatnonzero(window)[0])

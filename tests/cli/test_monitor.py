@@ -1,4 +1,4 @@
-from gridbrain.monitor import Monitor
+from gridbrain.cli.monitor import Monitor
 
 
 def test_catch_up_rate_stops_at_the_first_plateau() -> None:

@@ -10,18 +10,23 @@ from dataclasses import dataclass, field
 
 import click
 
-from gridbrain.demo import DEMO_SITES, simulate
-from gridbrain.embedded import EmbeddedBroker, open_database_url
-from gridbrain.monitor import Monitor
-from gridbrain.redact import mask_url
-from gridbrain.services import database_url_of, worker_command
+from gridbrain.cli.demo import DEMO_SITES, simulate
+from gridbrain.cli.embedded import EmbeddedBroker, open_database_url
+from gridbrain.cli.monitor import Monitor
+from gridbrain.cli.redact import mask_url
+from gridbrain.cli.services import database_url_of, worker_command
 from gridbrain.settings import Settings
-from storage.db import make_engine, make_sessionmaker, migrate
-from storage.repositories import forget_offsets, latest_reading_ms
-from storage.sites import upsert_sites
-from streams.producer import produce
-from streams.throughput import raw_consumer_rate
-from streams.topics import SENSOR_READINGS, WEATHER_OBSERVATIONS, create_topics, retention_ms_of
+from gridbrain.storage.db import make_engine, make_sessionmaker, migrate
+from gridbrain.storage.repositories import forget_offsets, latest_reading_ms
+from gridbrain.storage.sites import upsert_sites
+from gridbrain.streams.producer import produce
+from gridbrain.streams.throughput import raw_consumer_rate
+from gridbrain.streams.topics import (
+    SENSOR_READINGS,
+    WEATHER_OBSERVATIONS,
+    create_topics,
+    retention_ms_of,
+)
 
 __all__ = ["UpOptions", "demo_messages", "run_up"]
 

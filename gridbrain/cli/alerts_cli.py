@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from gridbrain.cli.output import render
 from gridbrain.errors import ConfigurationError
-from gridbrain.output import render
 from gridbrain.settings import Settings
 
 __all__ = ["alerts", "rules", "silence"]
@@ -35,9 +35,9 @@ def alerts(
     fmt: str,
 ) -> None:
     """Show alert incidents, newest first (or one incident's state history)."""
-    from gridbrain.services import database
-    from storage.alerts import alert_history
-    from storage.queries import list_alerts
+    from gridbrain.cli.services import database
+    from gridbrain.storage.alerts import alert_history
+    from gridbrain.storage.queries import list_alerts
 
     with database(settings) as sessions, sessions() as session:
         if history_id is not None:
@@ -74,9 +74,9 @@ def silence_add(
     author: str | None,
 ) -> None:
     """Create a silence; print its id."""
-    from gridbrain.services import database
-    from processors.alerting.rules import parse_duration_ms
-    from storage.alerts import add_silence
+    from gridbrain.cli.services import database
+    from gridbrain.processors.alerting.rules import parse_duration_ms
+    from gridbrain.storage.alerts import add_silence
 
     try:
         start = datetime.fromisoformat(starts) if starts else datetime.now(UTC)
@@ -98,8 +98,8 @@ def silence_add(
 @click.pass_obj
 def silence_list(settings: Settings, include_expired: bool, fmt: str) -> None:
     """Silences, newest first."""
-    from gridbrain.services import database
-    from storage.alerts import list_silences
+    from gridbrain.cli.services import database
+    from gridbrain.storage.alerts import list_silences
 
     with database(settings) as sessions, sessions() as session:
         rows = list_silences(session, datetime.now(UTC), include_expired)
@@ -111,8 +111,8 @@ def silence_list(settings: Settings, include_expired: bool, fmt: str) -> None:
 @click.pass_obj
 def silence_expire(settings: Settings, silence_id: int) -> None:
     """End a silence now."""
-    from gridbrain.services import database
-    from storage.alerts import expire_silence
+    from gridbrain.cli.services import database
+    from gridbrain.storage.alerts import expire_silence
 
     with database(settings) as sessions, sessions.begin() as session:
         if not expire_silence(session, silence_id, datetime.now(UTC)):
@@ -131,7 +131,7 @@ def rules() -> None:
 @click.pass_obj
 def rules_check(settings: Settings, path: Path | None, fmt: str) -> None:
     """Validate a rules file (default: the configured one) and list its rules."""
-    from processors.alerting.rules import load_rules
+    from gridbrain.processors.alerting.rules import load_rules
 
     ruleset = load_rules(path or settings.alert_rules_file)
     rows = [

@@ -6,9 +6,9 @@ from contextlib import contextmanager
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from gridbrain.embedded import open_database_url
+from gridbrain.cli.embedded import open_database_url
 from gridbrain.settings import Settings
-from storage.db import make_engine, make_sessionmaker, migrate
+from gridbrain.storage.db import make_engine, make_sessionmaker, migrate
 
 __all__ = ["database", "database_url_of", "worker_command"]
 

@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from gridbrain.cli.replay import load_mapping, read_mapped
 from gridbrain.errors import ConfigurationError
-from gridbrain.replay import load_mapping, read_mapped
-from processors.forecast.dataset import Series
-from processors.forecast.history import EXOG_VARIABLES
-from processors.quantities import QUANTITIES
-from processors.sites import SiteProfile
-from storage.history import load_series_frames
+from gridbrain.processors.forecast.dataset import Series
+from gridbrain.processors.forecast.history import EXOG_VARIABLES
+from gridbrain.processors.quantities import QUANTITIES
+from gridbrain.processors.sites import SiteProfile
+from gridbrain.storage.history import load_series_frames
 
 __all__ = ["SeriesSource", "series_from_database", "series_from_files"]
 

@@ -1,7 +1,7 @@
 import json
 from datetime import UTC, datetime
 
-from gridbrain.output import render
+from gridbrain.cli.output import render
 
 ROWS = [{"site": "a", "at": datetime(2024, 1, 1, tzinfo=UTC), "p50": 1.23456, "note": None}]
 

@@ -1,0 +1,5 @@
+"""``python -m gridbrain.cli``: the ``gridbrain`` command."""
+
+from gridbrain.cli.main import main
+
+main()
