@@ -8,6 +8,9 @@ runs through the same executor, with no input.
 """
 
 import asyncio
+import atexit
+import shutil
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -54,6 +57,16 @@ def _raw(event: EventT) -> RawMessage:
     )
 
 
+def _scratch_dir() -> str:
+    """A private, always writable directory for Faust's files, removed at exit.
+
+    Faust's stores are in memory here; the working directory may be read-only (the image).
+    """
+    path = tempfile.mkdtemp(prefix="gridbrain-faust-")
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
 def group_id(app_id: str, roles: tuple[str, ...]) -> str:
     """The Faust app id (= consumer group) of workers running ``roles``.
 
@@ -75,7 +88,7 @@ def build_app(
         group_id(settings.app_id, roles),
         broker=f"kafka://{kafka_bootstrap}",
         store="memory://",
-        datadir=str(settings.state_dir / "faust"),
+        datadir=_scratch_dir(),
         web_enabled=False,
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,

@@ -116,6 +116,7 @@ def settled(services: Services) -> None:
 
 
 def snapshot(services: Services) -> dict[str, Any]:
+    """The tables to compare; sums to 6 decimals (batching changes the order of float sums)."""
     with services.sessions() as session:
         readings = session.execute(
             text(
@@ -127,8 +128,8 @@ def snapshot(services: Services) -> dict[str, Any]:
         dead = session.execute(text("SELECT reason, payload FROM dead_letters")).all()
         incidents = session.execute(
             text(
-                "SELECT dedup_key, started_at, fired_at, resolved_at, state, peak FROM alerts "
-                "ORDER BY 1, 2"
+                "SELECT dedup_key, started_at, fired_at, resolved_at, state, "
+                "round(peak::numeric, 6) FROM alerts ORDER BY 1, 2"
             )
         ).all()
         counters = stage_counts(session)
