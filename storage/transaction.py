@@ -52,10 +52,16 @@ class BatchTransaction:
     quality: Counter[tuple[str, str]] = field(default_factory=Counter)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
 
-    def is_new(self, position: InputPosition) -> bool:
-        """Whether a message's effects are not committed yet (and mark it as handled)."""
+    def is_new(self, position: InputPosition, count: bool = True) -> bool:
+        """Whether a message's effects are not committed yet (and mark it as handled).
+
+        A message already applied (redelivered after a crash or a rebalance) is counted
+        as ``redelivered`` on its topic unless ``count`` is false.
+        """
         key = (position.topic, position.partition)
         if position.offset <= self.committed.get(key, -1):
+            if count:
+                self.counts[(position.topic, "redelivered")] += 1
             return False
         self.offsets[key] = max(self.offsets.get(key, -1), position.offset)
         return True

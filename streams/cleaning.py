@@ -309,9 +309,9 @@ def _unwrap(
         dead.reject_message(tx, message, "bad_rerouted_message", repr(exc))
         return None
     tx.counts[(topic, "received")] += len(readings) - 1
-    if not tx.is_new(position):
+    if not tx.is_new(position, count=False):
         tx.counts[(topic, "received")] -= len(readings)
-        tx.counts[(topic, "redelivered")] += len(readings)
+        tx.counts[(topic, "redelivered")] += 1
         return None
     return readings
 

@@ -139,6 +139,9 @@ def snapshot(services: Services) -> dict[str, Any]:
             "received", 0
         ),
         "rerouted resent": counters.get(("clean", REROUTED), {}).get("redelivered", 0),
+        "readings messages redelivered": counters.get(("clean", SENSOR_READINGS), {}).get(
+            "redelivered", 0
+        ),
     }
     return {
         "counters": redelivered,
@@ -194,6 +197,7 @@ def test_scaled_out_and_killed_workers_give_the_tables_of_one_worker(fresh: Any)
         settled(chaos)
         assert all(w.poll() is None for w in alive), "a replacement worker stopped"
     got = snapshot(chaos)
+    assert got["counters"]["readings messages redelivered"] > 0  # the kills cost redeliveries
     assert got["readings"] == expected["readings"]
     assert got["dead_letters"] == expected["dead_letters"]
     assert got["incidents"] == expected["incidents"]
