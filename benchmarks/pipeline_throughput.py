@@ -7,6 +7,7 @@ Starts the embedded broker and PostgreSQL in a temporary directory, produces N r
    counted reading to the last.
 
 Usage: .venv/bin/python benchmarks/pipeline_throughput.py [--readings 200000] [--batch 100]
+       [--workers 2]
 """
 
 import argparse
@@ -67,6 +68,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100, help="readings per message")
     parser.add_argument("--sites", type=int, default=200)
     parser.add_argument("--role", action="append", default=None, help="stages (default: clean)")
+    parser.add_argument("--workers", type=int, default=1, help="workers in one consumer group")
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -80,10 +82,13 @@ def main() -> None:
         ceiling = raw_readings / raw_seconds
         roles = tuple(args.role or ["clean"])
         counter = ("clean", SENSOR_READINGS)
-        rate = worker_rate(broker.bootstrap, url, roles, counter, sent, Path(tmp) / "w.log")
+        rate = worker_rate(
+            broker.bootstrap, url, roles, counter, sent, Path(tmp) / "w.log", args.workers
+        )
     print(f"readings: {sent}, {args.batch} per message, {args.sites} sites")
     print(f"raw aiokafka consumer + json.loads : {ceiling:10,.0f} readings/s")
-    print(f"gridbrain pipeline ({'+'.join(args.role or ['clean'])}) : {rate:10,.0f} readings/s")
+    stages = "+".join(args.role or ["clean"])
+    print(f"gridbrain pipeline ({stages}, {args.workers} worker(s)) : {rate:10,.0f} readings/s")
     print(f"ratio pipeline / raw               : {rate / ceiling:10.3f}")
 
 

@@ -18,15 +18,20 @@ def worker_rate(
     counter: tuple[str, str],
     expected: int,
     log: Path,
+    workers: int = 1,
 ) -> float:
-    """Items/s of a worker running ``roles``, from its first counted item to ``expected``.
+    """Items/s of ``workers`` workers running ``roles`` (one consumer group).
 
-    ``counter`` is the (stage, topic) whose ``received`` count is followed. The clock starts
-    at the first committed batch, so the input must span many batches.
+    Timed from the first counted item to ``expected``. ``counter`` is the (stage, topic)
+    whose ``received`` count is followed. The clock starts at the first committed batch, so
+    the input must span many batches.
     """
     sessions = make_sessionmaker(make_engine(url))
     command = worker_command(bootstrap, url, roles)
-    worker = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    running = [
+        subprocess.Popen(command, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+        for _ in range(workers)
+    ]
     first: tuple[float, int] | None = None
     try:
         with tqdm(total=expected, desc="+".join(roles), mininterval=1.0) as bar:
@@ -42,9 +47,11 @@ def worker_rate(
                     if received == first[1]:
                         raise RuntimeError("everything came in one committed batch: send more")
                     return (received - first[1]) / (now - first[0])
-                if worker.poll() is not None:
-                    raise RuntimeError(f"worker exited; see {log}")
+                if any(w.poll() is not None for w in running):
+                    raise RuntimeError(f"a worker exited; see {log}")
                 time.sleep(0.2)
     finally:
-        worker.terminate()
-        worker.wait(30)
+        for w in running:
+            w.terminate()
+        for w in running:
+            w.wait(30)
