@@ -63,14 +63,6 @@ class WeatherStage:
         for item in forecasts_between(tx.session, padded):
             forecast.add(item)
         return observed, forecast
-        # One query per table for every station: the span of all their windows.
-        lo = min(start for start, _ in windows.values()) - self._staleness_ms
-        hi = max(end for _, end in windows.values())
-        for observation in weather_between(tx.session, windows.keys(), lo, hi):
-            observed.add(observation)
-        for item in forecasts_between(tx.session, windows.keys(), lo, hi):
-            forecast.add(item)
-        return observed, forecast
 
     def handle_observations(
         self, tx: BatchTransaction, messages: list[RawMessage]
