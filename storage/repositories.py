@@ -3,16 +3,18 @@
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from gridbrain.processors.forecast.forecaster import Forecast
 from gridbrain.processors.resample import BucketIncrement, FilledGap
 from gridbrain.processors.timestamps import ms_to_datetime
 from gridbrain.storage.bulk import execute_batch
 from gridbrain.storage.models import Reading, SiteState, StreamOffset
+
+if TYPE_CHECKING:  # the forecaster pulls in torch: not for every storage user
+    from gridbrain.processors.forecast.forecaster import Forecast
 
 __all__ = [
     "DeadLetterRow",
@@ -137,7 +139,7 @@ def add_dead_letters(session: Session, rows: Iterable[DeadLetterRow]) -> int:
     return epoch
 
 
-def add_forecasts(session: Session, forecasts: Iterable[Forecast]) -> int:
+def add_forecasts(session: Session, forecasts: Iterable["Forecast"]) -> int:
     """Upsert forecast rows; returns the number of rows written."""
     rows = []
     for f in forecasts:

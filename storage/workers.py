@@ -3,12 +3,15 @@
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gridbrain.storage.models import Worker
-from gridbrain.storage.transaction import InputPosition
+
+if TYPE_CHECKING:  # transaction -> repositories -> the forecaster -> torch
+    from gridbrain.storage.transaction import InputPosition
 
 __all__ = ["WorkerReport", "count_failure", "forget_failure", "live_workers", "report_worker"]
 
@@ -83,7 +86,7 @@ def live_workers(session: Session, within_s: float) -> list[WorkerReport]:
     ]
 
 
-def count_failure(session: Session, stage: str, position: InputPosition, error: str) -> int:
+def count_failure(session: Session, stage: str, position: "InputPosition", error: str) -> int:
     """Count one more failure of ``stage`` on the message at ``position``; return the total."""
     failures = session.execute(
         text(
@@ -104,7 +107,7 @@ def count_failure(session: Session, stage: str, position: InputPosition, error: 
     return int(failures)
 
 
-def forget_failure(session: Session, stage: str, position: InputPosition) -> None:
+def forget_failure(session: Session, stage: str, position: "InputPosition") -> None:
     """Drop the failure count of a message that was quarantined."""
     session.execute(
         text(

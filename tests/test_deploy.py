@@ -47,7 +47,9 @@ def test_kafka_is_kraft_single_node_and_postgres_has_healthcheck_and_volume() ->
 def test_commands_exist_in_the_cli(name: str) -> None:
     program, *args = SERVICES[name]["command"]
     assert program == "gridbrain"
-    command = cli.commands[args[0]]
+    with click.Context(cli) as context:
+        command = cli.get_command(context, args[0])
+    assert command is not None
     # Parses the arguments as the CLI would (unknown options raise), without running.
     with click.Context(cli) as parent:
         command.make_context(args[0], list(args[1:]), parent=parent)

@@ -258,3 +258,12 @@ def inference(model_name: str, batch_sizes: str, seconds: float, device: str) ->
             }
         )
     )
+
+
+def _add_subcommands() -> None:
+    from gridbrain.cli.alert_eval import alerts
+
+    benchmark.add_command(alerts)
+
+
+_add_subcommands()

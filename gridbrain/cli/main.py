@@ -1,5 +1,6 @@
 """The ``gridbrain`` command line. Settings are built here, once, and passed down."""
 
+import importlib
 import json
 import logging
 import sys
@@ -26,7 +27,37 @@ _FORMAT = click.option(
 )
 
 
-@click.group()
+class _LazyGroup(click.Group):
+    """A group whose heavier commands are imported only when they run (or help lists them).
+
+    The command line starts without torch, pandas or the models: ``gridbrain status`` does
+    not pay for ``gridbrain train``.
+    """
+
+    _LAZY = {
+        "alerts": "gridbrain.cli.alerts_cli:alerts",
+        "silence": "gridbrain.cli.alerts_cli:silence",
+        "rules": "gridbrain.cli.alerts_cli:rules",
+        "benchmark": "gridbrain.cli.benchmark:benchmark",
+        "backtest": "gridbrain.cli.models_cli:backtest",
+        "train": "gridbrain.cli.models_cli:train",
+        "models": "gridbrain.cli.models_cli:models",
+        "retention": "gridbrain.cli.retention_cli:retention",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self._LAZY])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self._LAZY:
+            module, name = self._LAZY[cmd_name].split(":")
+            command = getattr(importlib.import_module(module), name)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup)
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Gridbrain: stream processing for renewable energy and environment monitoring."""
@@ -291,31 +322,15 @@ def status(settings: Settings, fmt: str) -> None:
 
     JSON: ``{"stages": [...], "workers": [...]}``.
     """
-    from gridbrain.cli.status import collect_status, collect_workers
+    from gridbrain.cli.status import collect_status
 
-    stages, workers = collect_status(settings), collect_workers(settings)
+    stages, workers = collect_status(settings)
     if fmt == "json":
         click.echo(json.dumps({"stages": stages, "workers": workers}, default=str, indent=1))
         return
     click.echo(render(stages, fmt))
     click.echo()
     click.echo(render(workers, fmt) if workers else "(no worker reported in the last minute)")
-
-
-def _add_commands() -> None:
-    from gridbrain.cli.alert_eval import alerts as alerts_benchmark
-    from gridbrain.cli.alerts_cli import alerts, rules, silence
-    from gridbrain.cli.benchmark import benchmark
-
-    benchmark.add_command(alerts_benchmark)
-    from gridbrain.cli.models_cli import backtest, models, train
-    from gridbrain.cli.retention_cli import retention
-
-    for command in (alerts, silence, rules, benchmark, backtest, train, models, retention):
-        cli.add_command(command)
-
-
-_add_commands()
 
 
 def main() -> None:

@@ -6,11 +6,11 @@ from typing import Any
 from gridbrain.cli.services import database
 from gridbrain.settings import Settings
 from gridbrain.storage.queries import applied_offsets, stage_counts
-from gridbrain.storage.workers import live_workers
+from gridbrain.storage.workers import WorkerReport, live_workers
 from gridbrain.streams.lag import end_offsets, lag_of
 from gridbrain.streams.topics import INPUT_TOPICS, SENSOR_READINGS, WEATHER_OBSERVATIONS
 
-__all__ = ["collect_status", "collect_workers"]
+__all__ = ["collect_status"]
 
 _COUNTERS = ("messages", "received", "processed", "duplicates", "deadlettered")
 
@@ -21,8 +21,10 @@ def _embedded_broker_up(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def collect_status(settings: Settings) -> list[dict[str, Any]]:
-    """One row per (stage, topic): counters, whether they balance, and consumer lag.
+def collect_status(settings: Settings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows per (stage, topic) and per worker that reported within the last minute.
+
+    Stage rows: counters, whether they balance, and consumer lag.
 
     ``balanced`` checks the accounting rule processed + duplicates + dead-lettered =
     received for the input topics. ``lag`` (messages after the last one whose effects the
@@ -32,6 +34,8 @@ def collect_status(settings: Settings) -> list[dict[str, Any]]:
     with database(settings) as sessions, sessions() as session:
         counts = stage_counts(session)
         applied = applied_offsets(session)
+        window_s = max(60.0, 6 * settings.worker_report_s)
+        workers = [_worker_row(r) for r in live_workers(session, within_s=window_s)]
     bootstrap = settings.kafka_bootstrap
     if not bootstrap and _embedded_broker_up(settings.embedded_kafka_port):
         bootstrap = f"127.0.0.1:{settings.embedded_kafka_port}"
@@ -51,31 +55,26 @@ def collect_status(settings: Settings) -> list[dict[str, Any]]:
             lag_of(applied.get((stage, topic), {}), ends, topic) if consumes and ends else ""
         )
         rows.append(row)
-    return rows
+    return rows, workers
 
 
-def collect_workers(settings: Settings) -> list[dict[str, Any]]:
-    """One row per worker that reported recently: state, partitions held, fault counters.
+def _worker_row(r: WorkerReport) -> dict[str, Any]:
+    """A worker's report as a row.
 
-    ``state`` is ``retrying`` while the worker waits out an outage (``detail`` says which);
+    ``state`` is ``retrying`` while it waits out an outage (``detail`` says which);
     ``retries`` counts batch attempts retried after outages, ``quarantined`` the messages
     dead-lettered whole after failing ``quarantine_after`` times.
     """
-    with database(settings) as sessions, sessions() as session:
-        reports = live_workers(session, within_s=max(60.0, 6 * settings.worker_report_s))
-    return [
-        {
-            "worker": r.worker_id,
-            "roles": r.roles,
-            "state": r.state,
-            "partitions": _partitions(r.partitions),
-            "retries": r.retries,
-            "quarantined": r.quarantined,
-            "detail": r.detail,
-            "reported": r.updated_at,
-        }
-        for r in reports
-    ]
+    return {
+        "worker": r.worker_id,
+        "roles": r.roles,
+        "state": r.state,
+        "partitions": _partitions(r.partitions),
+        "retries": r.retries,
+        "quarantined": r.quarantined,
+        "detail": r.detail,
+        "reported": r.updated_at,
+    }
 
 
 def _partitions(held: list[tuple[str, int]]) -> str:
