@@ -7,10 +7,8 @@ from sqlalchemy.orm import Session
 
 from gridbrain.storage.models import (
     Alert,
-    DeadLetter,
     Forecast,
     QualityCount,
-    Reading,
     StageCount,
     StreamOffset,
 )
@@ -21,7 +19,6 @@ __all__ = [
     "list_alerts",
     "quality_counts",
     "stage_counts",
-    "table_counts",
 ]
 
 
@@ -171,16 +168,3 @@ def applied_offsets(session: Session) -> dict[tuple[str, str], dict[tuple[str, i
     ):
         out.setdefault((stage, topic), {})[(topic, partition)] = offset
     return out
-
-
-def table_counts(session: Session) -> dict[str, int]:
-    """Exact row counts of the main tables."""
-    result: dict[str, int] = {}
-    for name, model in (
-        ("readings", Reading),
-        ("forecasts", Forecast),
-        ("alerts", Alert),
-        ("dead_letters", DeadLetter),
-    ):
-        result[name] = int(session.scalar(select(func.count()).select_from(model)) or 0)
-    return result

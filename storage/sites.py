@@ -12,7 +12,6 @@ from gridbrain.storage.models import Site
 
 __all__ = [
     "ensure_sites",
-    "site_capacities",
     "site_ids",
     "site_profiles",
     "station_locations",
@@ -93,11 +92,3 @@ def station_locations(session: Session) -> dict[str, tuple[float, float]]:
         for site_id, lat, lon in rows
         if lat is not None and lon is not None
     }
-
-
-def site_capacities(session: Session) -> dict[str, float]:
-    """Capacity in kW of every site that has one."""
-    rows = session.execute(
-        select(Site.site_id, Site.capacity_kw).where(Site.capacity_kw.is_not(None))
-    )
-    return {site_id: float(cap) for site_id, cap in rows if cap is not None}

@@ -25,7 +25,7 @@ from gridbrain.settings import Settings
 from gridbrain.storage.history import load_fused_history
 from gridbrain.storage.registry import load_artifact, promoted_versions
 from gridbrain.storage.repositories import add_forecasts
-from gridbrain.storage.sites import ensure_sites, site_capacities, site_profiles
+from gridbrain.storage.sites import ensure_sites, site_profiles
 from gridbrain.storage.transaction import BatchTransaction
 from gridbrain.storage.weather import forecasts_between
 from gridbrain.streams.envelope import DeadLetters, Emission, RawMessage, encode, fused_steps
@@ -124,6 +124,7 @@ class ForecastingStage:
         self._warm: set[str] = set()
         self._stations: dict[str, str] = {}
         self._locations: dict[str, tuple[float, float]] = {}
+        self._capacities: dict[str, float] = {}  # kW, of the sites met that have one
         self._seen: dict[str, float] = {}  # site -> clock when last met
         self._swept_s = self._clock()
 
@@ -138,6 +139,7 @@ class ForecastingStage:
             self._warm.discard(site_id)
             self._stations.pop(site_id, None)
             self._locations.pop(site_id, None)
+            self._capacities.pop(site_id, None)
 
     def _warm_up(self, tx: BatchTransaction, step: FusedStep) -> None:
         """Load a site's position and stored history the first time this worker sees it."""
@@ -147,6 +149,8 @@ class ForecastingStage:
         profile = site_profiles(tx.session, [step.site_id]).get(step.site_id)
         if profile is not None and profile.location is not None:
             self._locations[step.site_id] = profile.location
+        if profile is not None and profile.capacity_kw is not None:
+            self._capacities[step.site_id] = profile.capacity_kw
         s = self._settings
         since = step.ts_ms - self._length * s.step_ms
         for past in load_fused_history(
@@ -228,7 +232,7 @@ class ForecastingStage:
         forecasts = forecast_batch(
             windows,
             self._config,
-            site_capacities(tx.session),
+            self._capacities,
             self._models.served,
             self._locations,
             self._budget,

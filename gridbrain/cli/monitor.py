@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from gridbrain.storage.queries import stage_counts, table_counts
-from gridbrain.streams.topics import SENSOR_READINGS
+from gridbrain.storage.queries import stage_counts
+from gridbrain.streams.topics import ALERTS, FORECASTS, FUSED, SENSOR_READINGS
 
 __all__ = ["Monitor"]
 
@@ -24,8 +24,13 @@ class Monitor:
     def poll(self, produced: int | None = None) -> str:
         """Take a sample; return the progress line."""
         with self.sessions() as session:
-            counts = stage_counts(session).get(("clean", SENSOR_READINGS), {})
-            tables = table_counts(session)
+            every = stage_counts(session)  # counters, not COUNT(*) over growing tables
+        counts = every.get(("clean", SENSOR_READINGS), {})
+        tables = {
+            "steps": every.get(("clean", FUSED), {}).get("emitted", 0),
+            "forecasts": every.get(("forecast", FORECASTS), {}).get("rows", 0),
+            "alerts": every.get(("alert", ALERTS), {}).get("state_changes", 0),
+        }
         now = time.monotonic() - self.started
         self._samples.append((now, counts.get("received", 0)))
         if tables["forecasts"] and self.first_forecast_s is None:
@@ -36,8 +41,8 @@ class Monitor:
         return (
             f"[{now:6.0f}s] {sent}readings received {counts.get('received', 0):>8} "
             f"processed {counts.get('processed', 0):>8} dup {counts.get('duplicates', 0):>4} "
-            f"dead {counts.get('deadlettered', 0):>4} | rows: readings {tables['readings']} "
-            f"forecasts {tables['forecasts']} alerts {tables['alerts']}"
+            f"dead {counts.get('deadlettered', 0):>4} | steps closed {tables['steps']} "
+            f"forecast rows {tables['forecasts']} alert changes {tables['alerts']}"
         )
 
     def catch_up_rate(self) -> tuple[int, float] | None:
