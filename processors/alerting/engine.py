@@ -13,15 +13,15 @@ event time is taken to advance with the wall clock since that arrival. Replayed 
 is never live.
 """
 
-from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from dataclasses import replace
+from typing import Any
 
 from gridbrain.processors.alerting.lifecycle import AlertState, Change, Incident, evaluate
 from gridbrain.processors.alerting.matchers import Silence, inhibited, silenced
 from gridbrain.processors.alerting.rules import Rule, RuleSet
 from gridbrain.processors.alerting.series import HOUR_MS, HourlySeries
+from gridbrain.processors.alerting.site_state import DeadLetterId, ForecastIssue, SiteState, push
 from gridbrain.processors.fuse import FusedStep
 from gridbrain.processors.quantities import QUANTITIES
 from gridbrain.processors.timestamps import ms_to_datetime
@@ -41,70 +41,6 @@ def dedup_key(labels: dict[str, str]) -> str:
     return f"{labels['alertname']}{{{rest}}}"
 
 
-@dataclass(frozen=True)
-class ForecastIssue:
-    """One issued forecast of a series: the targets and each quantile's values."""
-
-    site_id: str
-    quantity: str
-    model: str
-    issued_at_ms: int
-    targets_ms: list[int]
-    quantiles: dict[str, list[float]]
-
-
-class DeadLetterId(NamedTuple):
-    """Where a dead-lettered item came from (its identity across redeliveries)."""
-
-    topic: str
-    partition: int
-    epoch: int
-    offset: int
-    item_index: int
-
-    @property
-    def position(self) -> tuple[int, int, int]:
-        """Its order within its source partition."""
-        return (self.epoch, self.offset, self.item_index)
-
-
-@dataclass
-class _Site:
-    series: dict[str, HourlySeries] = field(default_factory=dict)
-    seen_ms: dict[str, int] = field(default_factory=dict)
-    watermark_ms: int = -1
-    arrived_ms: int = -1  # wall clock when its newest step arrived
-    dead: deque[tuple[int, int]] = field(default_factory=deque)  # (wall ms, count)
-    accepted: deque[tuple[int, int]] = field(default_factory=deque)
-    incidents: dict[str, Incident] = field(default_factory=dict)
-    dead_seen: dict[str, list[int]] = field(default_factory=dict)  # source -> position
-
-    def export(self) -> dict[str, Any]:
-        return {
-            "dead_seen": self.dead_seen,
-            "series": {q: s.export() for q, s in self.series.items()},
-            "seen_ms": self.seen_ms,
-            "watermark_ms": self.watermark_ms,
-            "arrived_ms": self.arrived_ms,
-            "dead": list(self.dead),
-            "accepted": list(self.accepted),
-            "incidents": {k: i.export() for k, i in self.incidents.items()},
-        }
-
-    @classmethod
-    def restore(cls, data: dict[str, Any]) -> "_Site":
-        return cls(
-            {q: HourlySeries.restore(s) for q, s in data["series"].items()},
-            {q: int(t) for q, t in data["seen_ms"].items()},
-            int(data["watermark_ms"]),
-            int(data.get("arrived_ms", -1)),
-            deque((int(t), int(n)) for t, n in data["dead"]),
-            deque((int(t), int(n)) for t, n in data["accepted"]),
-            {k: Incident.restore(i) for k, i in data["incidents"].items()},
-            {k: [int(x) for x in v] for k, v in data.get("dead_seen", {}).items()},
-        )
-
-
 class AlertEngine:
     """Evaluates a rule set for many sites.
 
@@ -119,7 +55,7 @@ class AlertEngine:
         self._forecast_rules = [r for r in ordered if r.expression == "forecast"]
         self._ratio_rules = [r for r in ordered if r.expression == "deadletter_ratio"]
         self._stale_rules = [r for r in ordered if r.expression == "stale"]
-        self._sites: dict[str, _Site] = {}
+        self._sites: dict[str, SiteState] = {}
         self._labels: dict[tuple[str, str], tuple[dict[str, str], str]] = {}
         self._aqi: dict[tuple[int, int, str], tuple[int, str] | None] = {}  # this step's
         self._touched: dict[str, Incident] = {}  # open incidents evaluated since taken
@@ -131,7 +67,7 @@ class AlertEngine:
 
     def restore(self, site_id: str, data: dict[str, Any] | None) -> None:
         """Load a site's exported state (None: a new site)."""
-        self._sites[site_id] = _Site.restore(data) if data else _Site()
+        self._sites[site_id] = SiteState.restore(data) if data else SiteState()
 
     def export(self, site_id: str) -> dict[str, Any]:
         """A site's state as JSON-ready data."""
@@ -154,7 +90,7 @@ class AlertEngine:
         once, in order); a step at or before the newest one seen is a redelivery and is
         ignored, so the hourly series and counts never take a step twice.
         """
-        site = self._sites.setdefault(step.site_id, _Site())
+        site = self._sites.setdefault(step.site_id, SiteState())
         ts = step.ts_ms
         if ts <= site.watermark_ms:
             return []
@@ -166,7 +102,7 @@ class AlertEngine:
         for quantity, mean in step.values.items():
             site.series.setdefault(quantity, HourlySeries()).add(ts, mean)
         if step.readings:
-            _push(site.accepted, now_ms, step.readings)
+            push(site.accepted, now_ms, step.readings)
         changes: list[Change] = []
         for rule in self._step_rules:
             if rule.expression == "deadletter_ratio":
@@ -207,7 +143,7 @@ class AlertEngine:
 
     def on_forecast(self, issue: ForecastIssue, now_ms: int) -> list[Change]:
         """Evaluate the forecast rules on a newly issued forecast."""
-        site = self._sites.setdefault(issue.site_id, _Site())
+        site = self._sites.setdefault(issue.site_id, SiteState())
         changes: list[Change] = []
         for rule in self._forecast_rules:
             if rule.quantity != issue.quantity or rule.model not in (None, issue.model):
@@ -232,7 +168,7 @@ class AlertEngine:
         Dead letters of one source partition arrive in (epoch, offset, item) order; one at
         or before the newest seen from its partition is a redelivery and is not counted.
         """
-        site = self._sites.setdefault(site_id, _Site())
+        site = self._sites.setdefault(site_id, SiteState())
         count = 0
         for letter in letters:
             source, position = f"{letter.topic}/{letter.partition}", list(letter.position)
@@ -241,13 +177,13 @@ class AlertEngine:
                 count += 1
         if not count:
             return []
-        _push(site.dead, now_ms, count)
+        push(site.dead, now_ms, count)
         changes: list[Change] = []
         for rule in self._ratio_rules:
             changes += self._ratio(site_id, site, rule, now_ms)
         return changes
 
-    def _ratio(self, site_id: str, site: _Site, rule: Rule, now_ms: int) -> list[Change]:
+    def _ratio(self, site_id: str, site: SiteState, rule: Rule, now_ms: int) -> list[Change]:
         since = now_ms - rule.window_ms
         dead = sum(n for t, n in site.dead if t > since)
         total = dead + sum(n for t, n in site.accepted if t > since)
@@ -257,7 +193,7 @@ class AlertEngine:
         value = dead / total if total >= rule.min_count else None
         return self._evaluate(site_id, site, rule, now_ms, value, now_ms)
 
-    def _value(self, rule: Rule, site: _Site, step: FusedStep) -> float | None:
+    def _value(self, rule: Rule, site: SiteState, step: FusedStep) -> float | None:
         quantity, ts = rule.quantity or "", step.ts_ms
         series = site.series.get(quantity, HourlySeries())
         match rule.expression:
@@ -281,7 +217,7 @@ class AlertEngine:
     def _evaluate(
         self,
         site_id: str,
-        site: _Site,
+        site: SiteState,
         rule: Rule,
         at_ms: int,
         value: float | None,
@@ -338,7 +274,7 @@ class AlertEngine:
             self._aqi[key] = series.aqi(ts, table)
         return self._aqi[key]
 
-    def _render(self, rule: Rule, incident: Incident, site: _Site, at_ms: int) -> str:
+    def _render(self, rule: Rule, incident: Incident, site: SiteState, at_ms: int) -> str:
         """The rule's message for the incident's latest value.
 
         A resolved incident takes the rule's ``resolved_message``; without one, its
@@ -395,10 +331,3 @@ def _lead(ms: int) -> str:
     if ms <= 0:
         return "now"
     return f"in about {ms / 60_000:.0f} min" if ms < HOUR_MS else f"in about {ms / HOUR_MS:.0f} h"
-
-
-def _push(window: deque[tuple[int, int]], at_ms: int, count: int) -> None:
-    if window and window[-1][0] == at_ms:
-        window[-1] = (at_ms, window[-1][1] + count)
-    else:
-        window.append((at_ms, count))
