@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from gridbrain.processors.identifiers import printable
 from gridbrain.storage.models import Worker
 
 if TYPE_CHECKING:  # transaction -> repositories -> the forecaster -> torch
@@ -56,7 +57,7 @@ def report_worker(session: Session, report: WorkerReport) -> None:
             "r": report.roles,
             "p": json.dumps(sorted(report.partitions)),
             "s": report.state,
-            "d": report.detail,
+            "d": printable(report.detail),
             "n": report.retries,
             "q": report.quarantined,
         },
@@ -87,7 +88,11 @@ def live_workers(session: Session, within_s: float) -> list[WorkerReport]:
 
 
 def count_failure(session: Session, stage: str, position: "InputPosition", error: str) -> int:
-    """Count one more failure of ``stage`` on the message at ``position``; return the total."""
+    """Count one more failure of ``stage`` on the message at ``position``; return the total.
+
+    ``error`` (a traceback) is stored with its control characters escaped: it may quote
+    the very input that failed.
+    """
     failures = session.execute(
         text(
             'INSERT INTO batch_failures (stage, topic, "partition", "offset", failures, error) '
@@ -101,7 +106,7 @@ def count_failure(session: Session, stage: str, position: "InputPosition", error
             "t": position.topic,
             "p": position.partition,
             "o": position.offset,
-            "e": error,
+            "e": printable(error),
         },
     ).scalar_one()
     return int(failures)

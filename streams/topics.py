@@ -1,6 +1,7 @@
 """Topic names and topic administration (kafka-python admin client)."""
 
 import contextlib
+import functools
 import time
 
 from aiokafka.partitioner import murmur2
@@ -40,6 +41,7 @@ INPUT_TOPICS = (SENSOR_READINGS, WEATHER_OBSERVATIONS, WEATHER_FORECASTS, FUSED,
 _OUTPUT_TOPICS = (FORECASTS, ALERTS, DEADLETTER)
 
 
+@functools.lru_cache(maxsize=65_536)  # murmur2 is pure Python; on the clean stage's hot path
 def partition_of(key: str, partitions: int) -> int:
     """The partition a keyed message goes to (Kafka's default partitioner, murmur2).
 

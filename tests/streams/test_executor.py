@@ -185,3 +185,26 @@ def test_a_partition_that_moved_on_elsewhere_resets_the_memory(
     run(executor, first, "ex", batch[7:])
     assert resets == [1]
     assert stored(services, prefix) == {f"{prefix}{i}" for i in range(9)}
+
+
+def test_a_bug_quoting_a_nul_is_still_counted_and_quarantined(
+    services: Services,
+    make_executor,  # type: ignore[no-untyped-def]
+) -> None:
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+
+    def buggy(tx: BatchTransaction, batch: list[RawMessage]) -> list[Emission]:
+        if any(tx.is_new(m.position) for m in batch):
+            raise RuntimeError("cannot handle 'bad\x00site'")  # the traceback holds a NUL
+        return []
+
+    batch = messages(topic, ["x"])
+    exits = 0
+    for _ in range(3):
+        try:
+            asyncio.run(make_executor().run(new_group(), "ex", batch, buggy))
+        except Exited:
+            exits += 1
+    assert exits == 2
+    [(offset, reason, detail)] = dead_letters(services, topic)
+    assert (offset, reason) == (0, "quarantined") and "bad\\x00site" in detail
