@@ -23,13 +23,10 @@ _log = logging.getLogger(__name__)
 
 def follow_rebalances(app: faust.App, groups: list[StageGroup], health: WorkerHealth) -> None:
     """Connect ``app``'s assignment signal to the stage groups and the worker's report."""
-    held: set[tuple[str, int]] = set()
 
     async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
         now = {(tp.topic, tp.partition) for tp in assigned}
-        revoked = held - now
-        held.clear()
-        held.update(now)
+        revoked = set(health.partitions) - now
         health.partitions = sorted(now)
         _log.info("partitions assigned: %s (revoked: %s)", sorted(now), sorted(revoked))
         if revoked:

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,6 +19,8 @@ from gridbrain.cli.embedded import EmbeddedBroker, free_port, open_database_url
 from gridbrain.cli.services import database_url_of, worker_command
 from gridbrain.settings import Settings
 from gridbrain.storage.db import make_engine, make_sessionmaker, migrate
+from gridbrain.storage.transaction import run_batch
+from gridbrain.streams.envelope import RawMessage
 from gridbrain.streams.topics import create_topics, retention_ms_of
 
 
@@ -81,3 +84,14 @@ def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
         time.sleep(1.0)
+
+
+def apply_batch(
+    services: Services,
+    stage: str,
+    handle: Callable[..., list[Any]],
+    messages: list[RawMessage],
+) -> list[Any]:
+    """Run a stage handler on ``messages`` in one committed batch, as the executor does."""
+    partitions = {(m.position.topic, m.position.partition) for m in messages}
+    return run_batch(services.sessions, stage, partitions, lambda tx: handle(tx, messages))

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import text
 
 from gridbrain.settings import Settings
-from gridbrain.storage.transaction import InputPosition, run_batch
+from gridbrain.storage.transaction import InputPosition
 from gridbrain.streams.cleaning import CleaningStage
-from gridbrain.streams.envelope import Emission, RawMessage
+from gridbrain.streams.envelope import RawMessage
 from gridbrain.streams.topics import REROUTED, SENSOR_READINGS
-from tests.integration.conftest import Services
+from tests.integration.conftest import Services, apply_batch
 
 pytestmark = pytest.mark.integration
 
@@ -29,13 +29,6 @@ def reading(minute: int) -> dict[str, object]:
 def envelope(origin_offset: int, minutes: range) -> bytes:
     items = [reading(m) for m in minutes]
     return json.dumps({"origin": [SENSOR_READINGS, 3, origin_offset, 0], "items": items}).encode()
-
-
-def apply(stage: CleaningStage, services: Services, batch: list[RawMessage]) -> list[Emission]:
-    partitions = {(m.position.topic, m.position.partition) for m in batch}
-    return run_batch(
-        services.sessions, "rr", partitions, lambda tx: stage.handle_readings(tx, batch)
-    )
 
 
 def test_a_resent_reroute_is_applied_once_and_bad_envelopes_are_dead_lettered(
@@ -55,8 +48,10 @@ def test_a_resent_reroute_is_applied_once_and_bad_envelopes_are_dead_lettered(
         RawMessage(InputPosition(REROUTED, 0, offset), SITE.encode(), value)
         for offset, value in enumerate(values)
     ]
-    apply(stage, services, batch[:3])
-    apply(CleaningStage(Settings()), services, batch[3:])  # a restarted worker
+    apply_batch(services, "rr", stage.handle_readings, batch[:3])
+    apply_batch(
+        services, "rr", CleaningStage(Settings()).handle_readings, batch[3:]
+    )  # a restarted worker
     with services.sessions() as session:
         stored = session.scalar(
             text("SELECT sum(n_samples) FROM readings WHERE site_id = :s"), {"s": SITE}

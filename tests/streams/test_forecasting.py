@@ -7,19 +7,18 @@ and weather a restarted forecaster reloads.
 
 import json
 import math
-from collections.abc import Callable
 
 import numpy as np
 import pytest
 
 from gridbrain.settings import Settings
-from gridbrain.storage.transaction import InputPosition, run_batch
+from gridbrain.storage.transaction import InputPosition
 from gridbrain.streams.cleaning import CleaningStage
 from gridbrain.streams.envelope import Emission, RawMessage
 from gridbrain.streams.forecasting import ForecastingStage
 from gridbrain.streams.topics import FORECASTS, FUSED, SENSOR_READINGS, WEATHER_OBSERVATIONS
 from gridbrain.streams.weather import WeatherStage
-from tests.integration.conftest import Services
+from tests.integration.conftest import Services, apply_batch
 
 pytestmark = pytest.mark.integration
 
@@ -31,13 +30,6 @@ SETTINGS = Settings(history_days=2, site_idle_evict_minutes=10_000)
 
 def temperature(ts: int) -> float:
     return 10 + 8 * math.sin(2 * math.pi * ((ts % DAY) / DAY - 0.3)) + (ts // DAY % 3)
-
-
-def apply(
-    services: Services, stage: str, handle: Callable[..., list[Emission]], batch: list[RawMessage]
-) -> list[Emission]:
-    partitions = {(m.position.topic, m.position.partition) for m in batch}
-    return run_batch(services.sessions, stage, partitions, lambda tx: handle(tx, batch))
 
 
 def fused_stream(services: Services, site: str) -> list[RawMessage]:
@@ -60,7 +52,7 @@ def fused_stream(services: Services, site: str) -> list[RawMessage]:
         )
         for h in range(DAYS * 24 + 1)
     ]
-    apply(services, f"{site}-weather", weather.handle_observations, observations)
+    apply_batch(services, f"{site}-weather", weather.handle_observations, observations)
     readings = [
         RawMessage(
             InputPosition(SENSOR_READINGS, 0, i),
@@ -78,7 +70,7 @@ def fused_stream(services: Services, site: str) -> list[RawMessage]:
     emitted: list[Emission] = []
     for day in range(DAYS):
         batch = readings[day * 24 : (day + 1) * 24]
-        emitted += apply(services, f"{site}-clean", clean.handle_readings, batch)
+        emitted += apply_batch(services, f"{site}-clean", clean.handle_readings, batch)
     return [
         RawMessage(InputPosition(FUSED, 0, i), e.key, e.value)
         for i, e in enumerate(e for e in emitted if e.topic == FUSED)
@@ -98,7 +90,7 @@ def run(services: Services, stage: str, batches: list[list[RawMessage]]) -> dict
     forecaster = ForecastingStage(SETTINGS)
     emitted: list[Emission] = []
     for batch in batches:
-        emitted += apply(services, stage, forecaster.handle, batch)
+        emitted += apply_batch(services, stage, forecaster.handle, batch)
     return forecasts(emitted)
 
 

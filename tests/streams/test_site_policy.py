@@ -7,7 +7,7 @@ these readings under the default policy.
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -18,13 +18,14 @@ from gridbrain.processors.sites import SiteProfile
 from gridbrain.settings import Settings
 from gridbrain.storage.queries import stage_counts
 from gridbrain.storage.sites import upsert_sites
-from gridbrain.storage.transaction import InputPosition, run_batch
+from gridbrain.storage.transaction import InputPosition
 from gridbrain.streams.cleaning import CleaningStage
 from gridbrain.streams.envelope import Emission, RawMessage
 from gridbrain.streams.forecasting import ForecastingStage
 from gridbrain.streams.producer import produce
 from gridbrain.streams.topics import DEADLETTER, FORECASTS, FUSED, SENSOR_READINGS
 from tests.integration.conftest import Services, running_services, running_worker, wait_for
+from tests.integration.conftest import apply_batch as apply
 
 pytestmark = pytest.mark.integration
 
@@ -194,16 +195,6 @@ def fused(emitted: list[Emission], partition: int, offset: int) -> list[RawMessa
         RawMessage(InputPosition(FUSED, partition, offset + i), e.key, e.value)
         for i, e in enumerate(e for e in emitted if e.topic == FUSED)
     ]
-
-
-def apply(
-    services: Services,
-    stage: str,
-    handle: Callable[..., list[Emission]],
-    messages: list[RawMessage],
-) -> list[Emission]:
-    partitions = {(m.position.topic, m.position.partition) for m in messages}
-    return run_batch(services.sessions, stage, partitions, lambda tx: handle(tx, messages))
 
 
 def outcome(services: Services, site: str, emitted: list[Emission]) -> tuple[object, ...]:
