@@ -19,9 +19,9 @@ from pathlib import Path
 
 from kafka import KafkaProducer
 from tqdm import tqdm
-from worker_timing import worker_rate
 
 from gridbrain.cli.alert_eval import fused_steps_from_file
+from gridbrain.cli.bench_worker import worker_rate
 from gridbrain.cli.embedded import EmbeddedBroker, free_port, open_database_url
 from gridbrain.processors.alerting.engine import AlertEngine
 from gridbrain.processors.alerting.rules import load_rules

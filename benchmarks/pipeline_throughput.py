@@ -18,8 +18,8 @@ from pathlib import Path
 
 from kafka import KafkaProducer
 from tqdm import tqdm
-from worker_timing import worker_rate
 
+from gridbrain.cli.bench_worker import worker_rate
 from gridbrain.cli.embedded import EmbeddedBroker, free_port, open_database_url
 from gridbrain.storage.db import migrate
 from gridbrain.streams.throughput import raw_consumer_rate

@@ -1,10 +1,12 @@
-"""Shared by the benchmarks: run a real worker and time it by its committed counters."""
+"""Benchmarks of the stages as real workers: time a worker by its committed counters."""
 
 import subprocess
 import time
 from pathlib import Path
 
 from tqdm import tqdm
+
+__all__ = ["worker_rate"]
 
 from gridbrain.cli.services import worker_command
 from gridbrain.storage.db import make_engine, make_sessionmaker
