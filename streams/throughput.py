@@ -1,15 +1,50 @@
-"""The Python ceiling: how fast a bare aiokafka consumer reads and decodes a topic."""
+"""The Python ceiling: how fast a bare aiokafka consumer reads, decodes and windows a topic.
+
+The same job every stream engine was measured on (see the README's performance section):
+parse each message, and with ``windows`` keep a per-(site, quantity) tumbling mean by
+event time in a plain dict, emitting each window when a newer one starts. No validation,
+no state saved, no output: what any real stage does costs more.
+"""
 
 import asyncio
 import json
 import time
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
 __all__ = ["raw_consumer_rate"]
 
 
-async def _consume(bootstrap: str, topic: str, idle_s: float) -> tuple[int, float]:
+class _DictWindows:
+    """Tumbling means per (site, quantity) in a dict; a window closes when a newer starts."""
+
+    def __init__(self, window_ms: int) -> None:
+        self.window_ms = window_ms
+        self.open: dict[tuple[str, str], list[float]] = {}  # key -> [window, sum, count]
+        self.closed = 0
+
+    def add(self, item: Any) -> None:
+        try:
+            key = (item["site_id"], item["quantity"])
+            window = item["ts"] // self.window_ms
+            value = float(item["value"])
+        except (KeyError, TypeError, ValueError):
+            return
+        state = self.open.get(key)
+        if state is None:
+            self.open[key] = [window, value, 1]
+        elif state[0] == window:
+            state[1] += value
+            state[2] += 1
+        elif window > state[0]:
+            self.closed += 1  # emit state[1] / state[2]
+            self.open[key] = [window, value, 1]
+
+
+async def _consume(
+    bootstrap: str, topic: str, idle_s: float, window_ms: int | None
+) -> tuple[int, float]:
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -18,6 +53,7 @@ async def _consume(bootstrap: str, topic: str, idle_s: float) -> tuple[int, floa
         max_partition_fetch_bytes=8 << 20,
     )
     await consumer.start()
+    windows = _DictWindows(window_ms) if window_ms else None
     readings, first, last = 0, 0.0, 0.0
     idle_since = time.perf_counter()
     try:
@@ -31,18 +67,27 @@ async def _consume(bootstrap: str, topic: str, idle_s: float) -> tuple[int, floa
                         decoded = json.loads(record.value or b"")
                     except ValueError:
                         decoded = None
-                    readings += len(decoded) if isinstance(decoded, list) else 1
+                    items = decoded if isinstance(decoded, list) else [decoded]
+                    readings += len(items)
+                    if windows is not None:
+                        for item in items:
+                            windows.add(item)
                 last = time.perf_counter()
     finally:
         await consumer.stop()
     return readings, last - first
 
 
-def raw_consumer_rate(bootstrap: str, topic: str, idle_s: float = 2.0) -> tuple[int, float]:
+def raw_consumer_rate(
+    bootstrap: str, topic: str, idle_s: float = 2.0, window_ms: int | None = None
+) -> tuple[int, float]:
     """Read ``topic`` from the start with aiokafka + ``json.loads`` until idle for ``idle_s``.
+
+    ``window_ms``: also keep per-(site, quantity) tumbling means of that length in a dict
+    (the "dict-window" ceiling of the stream-engine comparison).
 
     Returns:
         The readings decoded (array items, or 1 per other message) and the seconds from the
         first to the last record.
     """
-    return asyncio.run(_consume(bootstrap, topic, idle_s))
+    return asyncio.run(_consume(bootstrap, topic, idle_s, window_ms))

@@ -262,8 +262,10 @@ def inference(model_name: str, batch_sizes: str, seconds: float, device: str) ->
 
 def _add_subcommands() -> None:
     from gridbrain.cli.alert_eval import alerts
+    from gridbrain.cli.bench_pipeline import pipeline
 
     benchmark.add_command(alerts)
+    benchmark.add_command(pipeline)
 
 
 _add_subcommands()

@@ -1,4 +1,4 @@
-"""Runs the quality checks over a batch of readings, series by series, keeping their state."""
+"""Runs the quality checks over a batch of readings, all series at once, keeping their state."""
 
 from dataclasses import dataclass, field
 from typing import Any
@@ -7,10 +7,11 @@ import numpy as np
 
 from gridbrain.processors.quality.config import QualityConfig, QuantityChecks
 from gridbrain.processors.quality.flags import Flag
-from gridbrain.processors.quality.flatline import FlatRun, flatline_mask
-from gridbrain.processors.quality.rate import rate_mask
+from gridbrain.processors.quality.flatline import FlatRun, flatline_segments
+from gridbrain.processors.quality.rate import rate_segments
+from gridbrain.processors.quality.segments import segment_ends
 from gridbrain.processors.quality.solar import solar_elevation_deg
-from gridbrain.processors.quality.spikes import hampel_mask
+from gridbrain.processors.quality.spikes import hampel_segments, padded_history
 from gridbrain.processors.validate import ReadingBatch
 
 __all__ = ["QualityChecker"]
@@ -35,8 +36,8 @@ class QualityChecker:
 
     A series is one site's (quantity, sensor). Readings are checked in event-time order
     within a batch; a reading older than its series' newest (out of order across batches)
-    gets the spike check only. Work is vectorised per series, so a batch costs a few
-    numpy calls per series it touches, whatever the number of readings.
+    gets the spike check only. Work is vectorised over the whole batch, so a batch costs
+    a few numpy calls and a little Python per series it touches.
     """
 
     config: QualityConfig = field(default_factory=QualityConfig)
@@ -60,25 +61,44 @@ class QualityChecker:
         self._checks.pop(site_id, None)
 
     def check(self, batch: ReadingBatch) -> np.ndarray:
-        """Return one :class:`Flag` value per reading (``Flag.OK`` = clean); update state."""
-        flags = np.zeros(len(batch), dtype=np.int8)
-        if not len(batch):
-            return flags
-        keys = [
-            f"{s}\x1f{q}\x1f{n}"
-            for s, q, n in zip(batch.site_id, batch.quantity, batch.sensor_id, strict=True)
-        ]
-        _, series = np.unique(np.asarray(keys), return_inverse=True)
+        """Return one :class:`Flag` value per reading (``Flag.OK`` = clean); update state.
+
+        Every series of the batch is checked at once (see :mod:`.segments`): the cost is
+        a few numpy calls per batch and a little Python per series.
+        """
+        n = len(batch)
+        if not n:
+            return np.zeros(0, dtype=np.int8)
+        ids: dict[tuple[str, str, str], int] = {}
+        keys = zip(batch.site_id, batch.quantity, batch.sensor_id, strict=True)
+        series = np.fromiter((ids.setdefault(k, len(ids)) for k in keys), np.int64, n)
         ts = np.asarray(batch.ts_ms, dtype=np.int64)
-        values = np.asarray(batch.value, dtype=np.float64)
         order = np.lexsort((ts, series))
-        bounds = np.flatnonzero(np.diff(series[order])) + 1
-        for rows in np.split(order, bounds):
-            first = int(rows[0])
-            site, quantity = batch.site_id[first], batch.quantity[first]
-            key = (quantity, batch.sensor_id[first])
-            state = self._series.setdefault(site, {}).setdefault(key, _Series())
-            flags[rows] = self._check_series(site, quantity, state, values[rows], ts[rows])
+        run = _Run(
+            segment=series[order],
+            ts=ts[order],
+            values=np.asarray(batch.value, dtype=np.float64)[order],
+            flags=np.zeros(n, dtype=np.int8),
+            states=[
+                self._series.setdefault(site, {}).setdefault((quantity, sensor), _Series())
+                for site, quantity, sensor in ids
+            ],
+            checks=[self._config(site, quantity) for site, quantity, _ in ids],
+        )
+        self._spikes(run)
+        newest = np.array([s.newest_ts_ms for s in run.states], dtype=np.int64)
+        fresh = run.ts > newest[run.segment]
+        # Rate and flatline follow each series forward in time: only the fresh readings.
+        self._rates(run, fresh)
+        self._flatlines(run, fresh, [site for site, _, _ in ids])
+        segs, last = segment_ends(run.segment, fresh & (run.flags == Flag.OK))
+        for s, i in zip(segs.tolist(), last.tolist(), strict=True):
+            run.states[s].last_good = (float(run.values[i]), int(run.ts[i]))
+        segs, last = segment_ends(run.segment, fresh)
+        for s, i in zip(segs.tolist(), last.tolist(), strict=True):
+            run.states[s].newest_ts_ms = int(run.ts[i])
+        flags = np.empty(n, dtype=np.int8)
+        flags[order] = run.flags
         return flags
 
     def _config(self, site: str, quantity: str) -> QuantityChecks:
@@ -89,58 +109,78 @@ class QualityChecker:
             checks = per_site[quantity] = self.config.for_series(quantity, override)
         return checks
 
-    def _check_series(
-        self, site: str, quantity: str, state: _Series, values: np.ndarray, ts: np.ndarray
-    ) -> np.ndarray:
-        checks = self._config(site, quantity)
-        flags = np.zeros(len(values), dtype=np.int8)
-        if checks.spike_threshold is not None:
-            spikes = hampel_mask(
-                state.history,
-                values,
-                checks.spike_window,
-                checks.spike_threshold,
-                checks.spike_min_deviation,
+    def _spikes(self, run: "_Run") -> None:
+        """Hampel checks, per window length; the spike series keep their last readings."""
+        windows = {c.spike_window for c in run.checks if c.spike_threshold is not None}
+        for window in windows:
+            chosen = [
+                s
+                for s, c in enumerate(run.checks)
+                if c.spike_threshold is not None and c.spike_window == window
+            ]
+            sub, rows = _subset(run.segment, chosen, len(run.checks))
+            threshold = np.array([run.checks[s].spike_threshold for s in chosen], dtype=float)
+            floor = np.array([run.checks[s].spike_min_deviation for s in chosen], dtype=float)
+            spikes, tails = hampel_segments(
+                np.stack([padded_history(run.states[s].history, window) for s in chosen]),
+                run.values[rows],
+                sub,
+                window,
+                threshold[sub],
+                floor[sub],
             )
-            flags[spikes] = Flag.SPIKE
-        state.history = np.concatenate([state.history, values])[-checks.spike_window :]
-        fresh = ts > state.newest_ts_ms
-        if not fresh.any():
-            return flags
-        # Rate and flatline follow the series forward in time: only the fresh readings.
-        v, t = values[fresh], ts[fresh]
-        sub = flags[fresh]
-        if checks.max_rate_per_minute is not None:
-            fast = rate_mask(state.last_good, v, t, sub != Flag.OK, checks.max_rate_per_minute)
-            sub[fast & (sub == Flag.OK)] = Flag.RATE
-        if checks.flatline_minutes is not None:
-            exempt = self._night(site, checks, v, t)
-            flat, state.run = flatline_mask(
-                state.run,
-                v,
-                t,
-                exempt,
-                checks.flatline_tolerance,
-                int(checks.flatline_minutes * 60_000),
-            )
-            sub[flat & (sub == Flag.OK)] = Flag.FLATLINE
-        flags[fresh] = sub
-        good = np.flatnonzero(sub == Flag.OK)
-        if good.size:
-            state.last_good = (float(v[good[-1]]), int(t[good[-1]]))
-        state.newest_ts_ms = int(t[-1])
-        return flags
+            run.flags[rows[spikes]] = Flag.SPIKE
+            for s, tail in zip(chosen, tails, strict=True):
+                run.states[s].history = tail[~np.isnan(tail)]
 
-    def _night(
-        self, site: str, checks: QuantityChecks, values: np.ndarray, ts: np.ndarray
-    ) -> np.ndarray:
-        """Readings that can be constant for a good reason: the sun is down."""
-        if checks.night_elevation_deg is None:
-            return np.zeros(len(values), dtype=bool)
-        location = self._locations.get(site)
-        if location is None:
-            return np.asarray(np.abs(values) <= _NEAR_ZERO)
-        return np.asarray(solar_elevation_deg(ts, *location) < checks.night_elevation_deg)
+    def _rates(self, run: "_Run", fresh: np.ndarray) -> None:
+        chosen = [s for s, c in enumerate(run.checks) if c.max_rate_per_minute is not None]
+        if not chosen:
+            return
+        sub, rows = _subset(run.segment, chosen, len(run.checks), fresh)
+        good = [run.states[s].last_good for s in chosen]
+        fast = rate_segments(
+            np.array([g[0] if g else np.nan for g in good], dtype=float),
+            np.array([g[1] if g else -1 for g in good], dtype=np.int64),
+            run.values[rows],
+            run.ts[rows],
+            run.flags[rows] != Flag.OK,
+            sub,
+            np.array([run.checks[s].max_rate_per_minute for s in chosen], dtype=float)[sub],
+        )
+        hit = rows[fast]
+        run.flags[hit[run.flags[hit] == Flag.OK]] = Flag.RATE
+
+    def _flatlines(self, run: "_Run", fresh: np.ndarray, sites: list[str]) -> None:
+        chosen = [s for s, c in enumerate(run.checks) if c.flatline_minutes is not None]
+        if not chosen:
+            return
+        sub, rows = _subset(run.segment, chosen, len(run.checks), fresh)
+        runs = [run.states[s].run for s in chosen]
+        per_series = {
+            "tolerance": [run.checks[s].flatline_tolerance for s in chosen],
+            "duration": [int((run.checks[s].flatline_minutes or 0) * 60_000) for s in chosen],
+            "night": [_nan_if_none(run.checks[s].night_elevation_deg) for s in chosen],
+            "latitude": [self._locations.get(sites[s], (np.nan, np.nan))[0] for s in chosen],
+            "longitude": [self._locations.get(sites[s], (np.nan, np.nan))[1] for s in chosen],
+        }
+        arrays = {k: np.array(v, dtype=float)[sub] for k, v in per_series.items()}
+        values, ts = run.values[rows], run.ts[rows]
+        flat, start, last = flatline_segments(
+            np.array([r.start_ts_ms if r else 0 for r in runs], dtype=np.int64),
+            np.array([r.last_value if r else np.nan for r in runs], dtype=float),
+            values,
+            ts,
+            _night(values, ts, arrays),
+            sub,
+            arrays["tolerance"],
+            arrays["duration"].astype(np.int64),
+        )
+        hit = rows[flat]
+        run.flags[hit[run.flags[hit] == Flag.OK]] = Flag.FLATLINE
+        for k in np.unique(sub).tolist():
+            state = run.states[chosen[k]]
+            state.run = None if np.isnan(last[k]) else FlatRun(int(start[k]), float(last[k]))
 
     def export(self, site_id: str) -> dict[str, Any]:
         """A site's check state as JSON-ready data."""
@@ -181,3 +221,52 @@ class QualityChecker:
                 newest_ts_ms=int(item["newest_ts_ms"]),
             )
         self._series[site_id] = series
+
+
+@dataclass
+class _Run:
+    """One batch's readings sorted by series then time, with their series' state."""
+
+    segment: np.ndarray
+    ts: np.ndarray
+    values: np.ndarray
+    flags: np.ndarray
+    states: list[_Series]
+    checks: list[QuantityChecks]
+
+
+def _subset(
+    segment: np.ndarray, chosen: list[int], count: int, where: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The readings of the ``chosen`` series (and ``where``).
+
+    Returns:
+        Each one's series numbered among the chosen, and its row.
+    """
+    renumber = np.full(count, -1, dtype=np.int64)
+    renumber[chosen] = np.arange(len(chosen))
+    sub = renumber[segment]
+    keep = sub >= 0 if where is None else (sub >= 0) & where
+    rows = np.flatnonzero(keep)
+    return sub[rows], rows
+
+
+def _nan_if_none(value: float | None) -> float:
+    return np.nan if value is None else value
+
+
+def _night(values: np.ndarray, ts: np.ndarray, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """Readings that can be constant for a good reason: the sun is down.
+
+    Without a location, readings near zero count as "sun down".
+    """
+    night = arrays["night"]
+    checked = ~np.isnan(night)
+    located = checked & ~np.isnan(arrays["latitude"])
+    exempt = checked & ~located & (np.abs(values) <= _NEAR_ZERO)
+    if located.any():
+        elevation = solar_elevation_deg(
+            ts[located], arrays["latitude"][located], arrays["longitude"][located]
+        )
+        exempt[located] = elevation < night[located]
+    return exempt

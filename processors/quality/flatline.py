@@ -4,7 +4,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FlatRun", "flatline_mask"]
+from gridbrain.processors.quality.segments import segment_ends, shifted_within
+
+__all__ = ["FlatRun", "flatline_mask", "flatline_segments"]
 
 
 @dataclass(frozen=True)
@@ -47,16 +49,53 @@ def flatline_mask(
     n = len(values)
     if n == 0:
         return np.zeros(0, dtype=bool), run
-    previous = np.concatenate([[run.last_value if run is not None else np.nan], values[:-1]])
+    mask, start_ts, last_value = flatline_segments(
+        np.array([run.start_ts_ms if run else 0], dtype=np.int64),
+        np.array([run.last_value if run else np.nan]),
+        values,
+        ts_ms,
+        exempt,
+        np.zeros(n, dtype=np.int64),
+        np.full(n, tolerance),
+        np.full(n, duration_ms, dtype=np.int64),
+    )
+    end = None if np.isnan(last_value[0]) else FlatRun(int(start_ts[0]), float(last_value[0]))
+    return mask, end
+
+
+def flatline_segments(
+    run_start_ts: np.ndarray,
+    run_value: np.ndarray,
+    values: np.ndarray,
+    ts_ms: np.ndarray,
+    exempt: np.ndarray,
+    segment: np.ndarray,
+    tolerance: np.ndarray,
+    duration_ms: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`flatline_mask` of many series at once (see :mod:`.segments`).
+
+    Each series' run before the batch is (``run_start_ts``, ``run_value``), NaN value for
+    none; ``tolerance`` and ``duration_ms`` are per reading.
+
+    Returns:
+        The mask, and each series' run after the batch as (start, value), NaN value for
+        none (after an exempt value); series without readings keep theirs.
+    """
+    n = len(values)
+    index = np.arange(n)
+    previous = shifted_within(values, segment, run_value)
     continues = np.abs(values - previous) <= tolerance  # NaN (no previous) -> False
     continues &= ~exempt
-    continues[1:] &= ~exempt[:-1]
-    if run is None:
-        continues[0] = False
-    # Each value's run starts at the newest value that did not continue a run.
-    starts = np.where(continues, -1, np.arange(n))
-    first = np.maximum.accumulate(starts)
-    start_ts = np.where(first >= 0, ts_ms[np.maximum(first, 0)], run.start_ts_ms if run else 0)
+    continues &= ~shifted_within(exempt, segment, np.zeros(len(run_value), dtype=bool))
+    # Each value's run starts at the newest value that did not continue a run; one that
+    # lies before the value's series began means the run carried over from the last batch.
+    first = np.maximum.accumulate(np.where(continues, -1, index))
+    carried = first < np.searchsorted(segment, segment)
+    start_ts = np.where(carried, run_start_ts[segment], ts_ms[np.maximum(first, 0)])
     mask = ~exempt & (ts_ms - start_ts >= duration_ms)
-    end = None if exempt[-1] else FlatRun(int(start_ts[-1]), float(values[-1]))
-    return np.asarray(mask), end
+    end_start, end_value = run_start_ts.copy(), run_value.copy()
+    segs, last = segment_ends(segment, np.ones(n, dtype=bool))
+    end_start[segs] = start_ts[last]
+    end_value[segs] = np.where(exempt[last], np.nan, values[last])
+    return np.asarray(mask), end_start, end_value

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ["rate_mask"]
+__all__ = ["rate_mask", "rate_segments"]
 
 
 def rate_mask(
@@ -31,29 +31,70 @@ def rate_mask(
     ...     180_000]), np.array([False, False, False]), 5.0)
     array([False,  True, False])
     """
-    flagged = _against_last_good(previous, values, ts_ms, excluded, max_rate_per_minute)
+    value, ts = previous if previous is not None else (np.nan, -1)
+    return rate_segments(
+        np.array([value], dtype=np.float64),
+        np.array([ts], dtype=np.int64),
+        values,
+        ts_ms,
+        excluded,
+        np.zeros(len(values), dtype=np.int64),
+        np.full(len(values), max_rate_per_minute),
+    )
+
+
+def rate_segments(
+    previous_value: np.ndarray,
+    previous_ts: np.ndarray,
+    values: np.ndarray,
+    ts_ms: np.ndarray,
+    excluded: np.ndarray,
+    segment: np.ndarray,
+    limit: np.ndarray,
+) -> np.ndarray:
+    """:func:`rate_mask` of many series at once (see :mod:`.segments`).
+
+    ``previous_value`` / ``previous_ts``: each series' last accepted reading before the
+    batch (NaN value: none); ``limit``: the largest rate per minute, per reading.
+    """
+    flagged = _against_last_good(
+        previous_value, previous_ts, values, ts_ms, excluded, segment, limit
+    )
     # A second pass stops a flagged value from serving as the next one's reference (an
     # exact answer would be sequential; two passes settle every case but chains of
     # alternating outliers).
-    return _against_last_good(previous, values, ts_ms, excluded | flagged, max_rate_per_minute)
-
-
-_Previous = tuple[float, int] | None
+    return _against_last_good(
+        previous_value, previous_ts, values, ts_ms, excluded | flagged, segment, limit
+    )
 
 
 def _against_last_good(
-    previous: _Previous, values: np.ndarray, ts_ms: np.ndarray, excluded: np.ndarray, limit: float
+    previous_value: np.ndarray,
+    previous_ts: np.ndarray,
+    values: np.ndarray,
+    ts_ms: np.ndarray,
+    excluded: np.ndarray,
+    segment: np.ndarray,
+    limit: np.ndarray,
 ) -> np.ndarray:
-    n = len(values)
-    ref_value = np.empty(n + 1)
-    ref_ts = np.empty(n + 1)
-    ref_value[0], ref_ts[0] = previous if previous is not None else (np.nan, np.nan)
-    ref_value[1:] = values
-    ref_ts[1:] = ts_ms
-    usable = np.concatenate([[previous is not None], ~excluded])
-    # Index of the newest usable reference strictly before each value.
-    last = np.maximum.accumulate(np.where(usable, np.arange(n + 1), -1))[:-1]
-    has_ref = last >= 0
+    count, n = len(previous_value), len(values)
+    # Each series' previous reading in a slot before its values: reading i sits at
+    # i + segment[i] + 1, series s's slot at (its first reading's index) + s.
+    slot = np.searchsorted(segment, np.arange(count)) + np.arange(count)
+    at = np.arange(n) + segment + 1
+    ref_value = np.empty(count + n)
+    ref_ts = np.empty(count + n)
+    usable = np.empty(count + n, dtype=bool)
+    ref_value[slot], ref_ts[slot], usable[slot] = (
+        previous_value,
+        previous_ts,
+        ~np.isnan(previous_value),
+    )
+    ref_value[at], ref_ts[at], usable[at] = values, ts_ms, ~excluded
+    # Index of the newest usable reference strictly before each value, in its series.
+    newest = np.maximum.accumulate(np.where(usable, np.arange(count + n), -1))
+    last = newest[at - 1]
+    has_ref = last >= slot[segment]
     last = np.maximum(last, 0)
     minutes = np.maximum((ts_ms - ref_ts[last]) / 60_000.0, 1e-9)
     with np.errstate(invalid="ignore"):

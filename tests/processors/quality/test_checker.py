@@ -81,3 +81,33 @@ def test_forget_drops_a_site_and_its_export_and_profile_bring_it_back() -> None:
     got = np.concatenate([first[:20], rest[:41], first[20:], rest[41:]])
     assert got.tolist() == expected.tolist()
     assert (expected[:61] == Flag.FLATLINE).sum() > (expected[61:] == Flag.FLATLINE).sum()
+
+
+def test_a_batch_of_many_series_flags_as_each_series_alone() -> None:
+    """Checking every series at once gives each series exactly its own flags, batch
+    after batch (spikes, rates, flatlines, night exemptions, out-of-order readings)."""
+    rng = np.random.default_rng(7)
+    sites = {"north": (48.0, 11.0), "south": (-33.0, 151.0), "nowhere": None}
+    overrides = {"south": {"load": {"flatline_minutes": 30}, "pm25": {"spike_window": 5}}}
+    together = QualityChecker()
+    alone: dict[tuple[str, str], QualityChecker] = {}
+    for site, location in sites.items():
+        together.configure_site(site, location, overrides.get(site))
+    base = {"pm25": 20.0, "temperature": 15.0, "pv_power": 0.0, "load": 5.0, "ph": 7.0}
+    for b in range(30):
+        rows = []
+        for _ in range(rng.integers(1, 200)):
+            site = str(rng.choice(list(sites)))
+            quantity = str(rng.choice(list(base)))
+            jump = rng.choice([0.0, 0.0, 0.5, -0.3, 500.0, 30.0, rng.normal(0, 2)])
+            ts = 1719144000000 + int(rng.integers(0, 200)) * 60_000 * (b + 1) // 3
+            rows.append((site, "m", quantity, ts, base[quantity] + float(jump)))
+        flags = together.check(batch(rows))
+        for key in {(r[0], r[2]) for r in rows}:
+            if key not in alone:
+                alone[key] = QualityChecker()
+                alone[key].configure_site(key[0], sites[key[0]], overrides.get(key[0]))
+            mine = [i for i, r in enumerate(rows) if (r[0], r[2]) == key]
+            expected = alone[key].check(batch([rows[i] for i in mine]))
+            assert flags[mine].tolist() == expected.tolist()
+    assert (flags != Flag.OK).any()
