@@ -63,7 +63,10 @@ class Settings(BaseSettings):
         ge=1,
         description="CPU threads torch may use in a worker (cores left to streams).",
     )
-    ingest_batch_max: int = Field(default=1000, ge=1, description="Messages per ingest batch.")
+    ingest_batch_max: int = Field(default=20_000, ge=1, description="Messages per ingest batch.")
+    batch_max_bytes: int = Field(
+        default=4 << 20, ge=1, description="Bytes of input per batch, at most (any stage)."
+    )
     ingest_batch_within_s: float = Field(default=0.5, gt=0, description="Max ingest batch wait.")
     forecast_batch_max: int = Field(default=512, ge=1, description="Fused steps per micro-batch.")
     forecast_batch_within_s: float = Field(

@@ -109,7 +109,10 @@ class Resampler:
     _sites: dict[str, _SiteState] = field(default_factory=lambda: defaultdict(_SiteState))
 
     def admit(self, batch: ReadingBatch) -> tuple[np.ndarray, np.ndarray]:
-        """Admit one message's readings.
+        """Admit readings, message by message (``batch.message``) in order.
+
+        A message's readings close the steps they leave behind before the next message
+        is admitted, exactly as if each message came in a batch of its own.
 
         Returns:
             ``open``: false where the reading's step had closed (too late);
@@ -121,9 +124,22 @@ class Resampler:
         is_open = np.ones(n, dtype=bool)
         first = np.ones(n, dtype=bool)
         newest: dict[str, int] = {}
-        for i, (site_id, sensor, quantity, ts) in enumerate(
-            zip(batch.site_id, batch.sensor_id, batch.quantity, batch.ts_ms, strict=True)
+        current = batch.message[0] if n else 0
+        for i, (site_id, sensor, quantity, ts, message) in enumerate(
+            zip(
+                batch.site_id,
+                batch.sensor_id,
+                batch.quantity,
+                batch.ts_ms,
+                batch.message,
+                strict=True,
+            )
         ):
+            if message != current:
+                for site, newest_ts in newest.items():
+                    self._close(site, newest_ts)
+                newest.clear()
+                current = message
             state = self._sites[site_id]
             start = ts - ts % step
             if start < state.closed_until_ms:

@@ -1,5 +1,6 @@
 """Timestamp parsing: ISO-8601 with an offset, or epoch milliseconds, to epoch milliseconds."""
 
+import math
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,8 +34,8 @@ def parse_ts_ms(raw: object, tz: object = None) -> int:
     if isinstance(raw, bool):
         raise InvalidMessageError("bad_timestamp", "a boolean is not a timestamp")
     if isinstance(raw, int | float):
-        if raw != raw:  # NaN
-            raise InvalidMessageError("bad_timestamp", "NaN")
+        if isinstance(raw, float) and not math.isfinite(raw):  # JSON's NaN and Infinity
+            raise InvalidMessageError("bad_timestamp", f"not finite: {raw}")
         ms = int(raw)
     elif isinstance(raw, str):
         try:

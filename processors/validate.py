@@ -56,6 +56,7 @@ class ReadingBatch:
         ts_ms: event time, epoch milliseconds UTC.
         value: value in the quantity's canonical unit.
         index: position of each reading in its source message.
+        message: which message of a batch of several each reading came from (0 for one).
     """
 
     site_id: list[str] = field(default_factory=list)
@@ -64,12 +65,20 @@ class ReadingBatch:
     ts_ms: list[int] = field(default_factory=list)
     value: list[float] = field(default_factory=list)
     index: list[int] = field(default_factory=list)
+    message: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ts_ms)
 
     def append(
-        self, site_id: str, sensor_id: str, quantity: str, ts_ms: int, value: float, index: int
+        self,
+        site_id: str,
+        sensor_id: str,
+        quantity: str,
+        ts_ms: int,
+        value: float,
+        index: int,
+        message: int = 0,
     ) -> None:
         """Append one reading."""
         self.site_id.append(site_id)
@@ -78,6 +87,7 @@ class ReadingBatch:
         self.ts_ms.append(ts_ms)
         self.value.append(value)
         self.index.append(index)
+        self.message.append(message)
 
     def extend(self, other: "ReadingBatch") -> None:
         """Append every reading of ``other``."""
@@ -87,6 +97,7 @@ class ReadingBatch:
         self.ts_ms.extend(other.ts_ms)
         self.value.extend(other.value)
         self.index.extend(other.index)
+        self.message.extend(other.message)
 
     def take(self, mask: np.ndarray) -> "ReadingBatch":
         """Return the readings where ``mask`` is true (this batch itself when all are)."""
@@ -100,6 +111,7 @@ class ReadingBatch:
             ts_ms=[self.ts_ms[i] for i in keep],
             value=[self.value[i] for i in keep],
             index=[self.index[i] for i in keep],
+            message=[self.message[i] for i in keep],
         )
 
 
@@ -213,7 +225,11 @@ def _one_reading(item: Any, now_ms: int, max_future_ms: int) -> tuple[str, str, 
 
 
 def validate_readings(
-    items: list[Any], now_ms: int, max_future_ms: int
+    items: list[Any],
+    now_ms: int,
+    max_future_ms: int,
+    into: ReadingBatch | None = None,
+    message: int = 0,
 ) -> tuple[ReadingBatch, list[Rejection]]:
     """Validate the items of one ``sensor.readings`` message.
 
@@ -221,13 +237,17 @@ def validate_readings(
         items: decoded items of the message.
         now_ms: the current wall-clock time, epoch milliseconds.
         max_future_ms: how far ahead of ``now_ms`` a timestamp may lie.
+        into: append the valid readings to this batch (one batch for many messages).
+        message: the message's number in ``into``.
 
     Returns:
-        The valid readings (canonical units) and one rejection per invalid item.
+        The valid readings (canonical units; ``into`` when given) and one rejection per
+        invalid item.
     """
-    batch = ReadingBatch()
+    batch = ReadingBatch() if into is None else into
     rejections: list[Rejection] = []
     latest = now_ms + max_future_ms
+    append = batch.append
     for index, item in enumerate(items):
         fast = _fast_reading(item, latest)
         if fast is not None:
@@ -238,5 +258,5 @@ def validate_readings(
             except InvalidMessageError as exc:
                 rejections.append(Rejection(index, exc.reason, exc.detail, item))
                 continue
-        batch.append(site_id, sensor, name, ts_ms, value, index)
+        append(site_id, sensor, name, ts_ms, value, index, message)
     return batch, rejections

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from gridbrain.processors.resample import BucketIncrement, FilledGap
 from gridbrain.processors.timestamps import ms_to_datetime
-from gridbrain.storage.bulk import execute_batch
+from gridbrain.storage.bulk import MS_TO_TS, execute_batch, stage_rows
 from gridbrain.storage.models import Reading, SiteState, StreamOffset
 
 if TYPE_CHECKING:  # the forecaster pulls in torch: not for every storage user
@@ -59,32 +59,23 @@ def add_reading_increments(session: Session, increments: Iterable[BucketIncremen
     Clean readings add to the mean; flagged ones only to ``n_flagged``. A step whose
     readings were all flagged keeps a NULL value (quality ``flagged``).
     """
-    rows = [
-        (
-            i.site_id,
-            i.quantity,
-            ms_to_datetime(i.ts_ms),
-            i.value_sum / i.count if i.count else None,
-            i.value_sum,
-            i.count,
-            i.flagged,
-        )
-        for i in increments
-    ]
+    rows = [(i.site_id, i.quantity, i.ts_ms, i.value_sum, i.count, i.flagged) for i in increments]
     n = "(readings.n_samples + EXCLUDED.n_samples)"
     f = "(readings.n_flagged + EXCLUDED.n_flagged)"
-    execute_batch(
+    stage_rows(
         session,
+        "staged_readings",
+        "site_id text, quantity text, ts_ms bigint, value_sum float8, n int, f int",
+        rows,
         "INSERT INTO readings (site_id, quantity, ts, value, value_sum, n_samples, n_flagged, "
-        f"quality) SELECT v.*, {_READING_QUALITY.format(n='v.n', f='v.f')} FROM (VALUES %s) "
-        "AS v(site_id, quantity, ts, value, value_sum, n, f) "
+        f"quality) SELECT site_id, quantity, {MS_TO_TS.format('ts_ms')}, "
+        "CASE WHEN n > 0 THEN value_sum / n END, value_sum, n, f, "
+        f"{_READING_QUALITY.format(n='n', f='f')} FROM staged_readings "
         "ON CONFLICT (site_id, quantity, ts) DO UPDATE SET "
         "value_sum = readings.value_sum + EXCLUDED.value_sum, "
         f"n_samples = {n}, n_flagged = {f}, "
         f"value = CASE WHEN {n} > 0 THEN (readings.value_sum + EXCLUDED.value_sum) / {n} END, "
         f"quality = {_READING_QUALITY.format(n=n, f=f)}",
-        rows,
-        template="(%s, %s, %s::timestamptz, %s::float8, %s::float8, %s::int, %s::int)",
     )
 
 
@@ -141,35 +132,30 @@ def add_dead_letters(session: Session, rows: Iterable[DeadLetterRow]) -> int:
 
 def add_forecasts(session: Session, forecasts: Iterable["Forecast"]) -> int:
     """Upsert forecast rows; returns the number of rows written."""
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for f in forecasts:
-        issued = ms_to_datetime(f.issued_at_ms)
-        for h in range(len(f.target_ts_ms)):
-            rows.append(
-                (
-                    f.site_id,
-                    f.quantity,
-                    issued,
-                    ms_to_datetime(int(f.target_ts_ms[h])),
-                    f.model,
-                    f.model_version,
-                    float(f.p10[h]),
-                    float(f.p50[h]),
-                    float(f.p90[h]),
-                    f.completeness,
-                    f.fallback,
-                )
-            )
-    execute_batch(
+        head = (f.site_id, f.quantity, f.issued_at_ms)
+        tail = (f.model, f.model_version)
+        rest = (f.completeness, f.fallback)
+        for target, p10, p50, p90 in zip(
+            f.target_ts_ms.tolist(), f.p10.tolist(), f.p50.tolist(), f.p90.tolist(), strict=True
+        ):
+            rows.append((*head, target, *tail, p10, p50, p90, *rest))
+    stage_rows(
         session,
+        "staged_forecasts",
+        "site_id text, quantity text, issued_ms bigint, target_ms bigint, model text, "
+        "model_version text, p10 float8, p50 float8, p90 float8, completeness float8, "
+        "fallback text",
+        rows,
         "INSERT INTO forecasts (site_id, quantity, issued_at, target_ts, model, model_version, "
-        "p10, p50, p90, completeness, fallback) VALUES %s "
+        f"p10, p50, p90, completeness, fallback) SELECT site_id, quantity, "
+        f"{MS_TO_TS.format('issued_ms')}, {MS_TO_TS.format('target_ms')}, model, "
+        "model_version, p10, p50, p90, completeness, fallback FROM staged_forecasts "
         "ON CONFLICT (site_id, quantity, issued_at, target_ts, model) "
         "DO UPDATE SET p10 = EXCLUDED.p10, p50 = EXCLUDED.p50, p90 = EXCLUDED.p90, "
         "model_version = EXCLUDED.model_version, completeness = EXCLUDED.completeness, "
         "fallback = EXCLUDED.fallback",
-        rows,
-        page_size=5000,
     )
     return len(rows)
 
@@ -249,11 +235,14 @@ def saved_site_ids(session: Session, stage: str) -> list[str]:
 
 def save_site_states(session: Session, stage: str, states: Mapping[str, Any]) -> None:
     """Save (replace) the state of the given sites."""
-    execute_batch(
+    stage_rows(
         session,
-        "INSERT INTO site_state (stage, site_id, state) VALUES %s ON CONFLICT (stage, site_id) "
-        "DO UPDATE SET state = EXCLUDED.state, updated_at = now()",
+        "staged_site_state",
+        "stage text, site_id text, state jsonb",
         [(stage, site_id, json.dumps(state)) for site_id, state in sorted(states.items())],
+        "INSERT INTO site_state (stage, site_id, state) SELECT stage, site_id, state "
+        "FROM staged_site_state ON CONFLICT (stage, site_id) "
+        "DO UPDATE SET state = EXCLUDED.state, updated_at = now()",
     )
 
 

@@ -2,16 +2,13 @@
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, or_, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from gridbrain.processors.timestamps import ms_to_datetime
 from gridbrain.processors.weather import WeatherForecast, WeatherObservation
 from gridbrain.storage.bulk import execute_batch
-from gridbrain.storage.models import WeatherForecast as ForecastRow
-from gridbrain.storage.models import WeatherObservation as ObservationRow
 
 __all__ = ["add_weather", "add_weather_forecasts", "forecasts_between", "weather_between"]
 
@@ -64,30 +61,34 @@ def add_weather_forecasts(session: Session, forecasts: Iterable[WeatherForecast]
 
 Windows = Mapping[str, tuple[int, int]]
 
+#: The windows as a relation w(site_id, lo, hi): one plain statement whatever their number.
+_WINDOWS = (
+    "unnest(CAST(:sites AS text[]), CAST(:lo AS timestamptz[]), CAST(:hi AS timestamptz[])) "
+    "AS w(site_id, lo, hi)"
+)
 
-def _within(
-    site: InstrumentedAttribute[str], ts: InstrumentedAttribute[datetime], windows: Windows
-) -> ColumnElement[bool]:
-    """SQL: the row's site has a window, and its time lies in it (bounds included)."""
-    return or_(
-        *(
-            and_(site == s, ts >= ms_to_datetime(lo), ts <= ms_to_datetime(hi))
-            for s, (lo, hi) in windows.items()
-        )
-    )
+
+def _params(windows: Windows) -> dict[str, list[object]]:
+    return {
+        "sites": list(windows),
+        "lo": [ms_to_datetime(lo) for lo, _ in windows.values()],
+        "hi": [ms_to_datetime(hi) for _, hi in windows.values()],
+    }
 
 
 def weather_between(session: Session, windows: Windows) -> list[WeatherObservation]:
     """Observations of each site (or station) in its ``(start_ms, end_ms)``, oldest first.
 
-    One query for every site, whatever their windows.
+    One query for every site, whatever their windows (bounds included).
     """
     if not windows:
         return []
     rows = session.execute(
-        select(ObservationRow.site_id, ObservationRow.ts, ObservationRow.variables)
-        .where(_within(ObservationRow.site_id, ObservationRow.ts, windows))
-        .order_by(ObservationRow.ts)
+        text(
+            f"SELECT o.site_id, o.ts, o.variables FROM weather_observations o JOIN {_WINDOWS} "
+            "ON o.site_id = w.site_id AND o.ts BETWEEN w.lo AND w.hi ORDER BY o.ts"
+        ),
+        _params(windows),
     )
     return [WeatherObservation(site, _ms(ts), dict(v)) for site, ts, v in rows]
 
@@ -97,8 +98,10 @@ def forecasts_between(session: Session, windows: Windows) -> list[WeatherForecas
     if not windows:
         return []
     rows = session.execute(
-        select(
-            ForecastRow.site_id, ForecastRow.issued_at, ForecastRow.valid_at, ForecastRow.variables
-        ).where(_within(ForecastRow.site_id, ForecastRow.valid_at, windows))
+        text(
+            "SELECT f.site_id, f.issued_at, f.valid_at, f.variables FROM weather_forecasts f "
+            f"JOIN {_WINDOWS} ON f.site_id = w.site_id AND f.valid_at BETWEEN w.lo AND w.hi"
+        ),
+        _params(windows),
     )
     return [WeatherForecast(site, _ms(i), _ms(v), dict(x)) for site, i, v, x in rows]

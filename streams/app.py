@@ -9,20 +9,22 @@ runs through the same executor, with no input.
 
 import asyncio
 import atexit
+import logging
 import shutil
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Literal, cast
+from typing import Literal
 
 import faust
-from faust.types import EventT, StreamT
+from faust.types import Message
 
 from gridbrain.settings import Settings
 from gridbrain.storage.db import make_engine, make_sessionmaker
 from gridbrain.storage.transaction import InputPosition
 from gridbrain.streams.alerting import AlertingStage
+from gridbrain.streams.batches import BatchTopic, take
 from gridbrain.streams.cleaning import CleaningStage
 from gridbrain.streams.envelope import Emission, RawMessage
 from gridbrain.streams.executor import BatchExecutor, Handler, StageGroup
@@ -30,7 +32,6 @@ from gridbrain.streams.forecasting import ForecastingStage
 from gridbrain.streams.health import WorkerHealth
 from gridbrain.streams.rebalance import follow_rebalances
 from gridbrain.streams.topics import (
-    ALERTS,
     DEADLETTER,
     FORECASTS,
     FUSED,
@@ -43,12 +44,15 @@ from gridbrain.streams.weather import WeatherStage
 
 __all__ = ["ROLES", "Role", "build_app", "group_id"]
 
+_log = logging.getLogger(__name__)
+#: Messages a topic's buffer holds while a batch runs (the consumer pauses beyond).
+_BUFFERED = 4096
+
 Role = Literal["clean", "forecast", "alert"]
 ROLES: tuple[Role, ...] = ("clean", "forecast", "alert")
 
 
-def _raw(event: EventT) -> RawMessage:
-    message = event.message
+def _raw(message: Message) -> RawMessage:
     key = message.key if isinstance(message.key, bytes) or message.key is None else None
     return RawMessage(
         InputPosition(message.topic, message.partition, message.offset),
@@ -99,20 +103,17 @@ def build_app(
     )
     sessions = make_sessionmaker(make_engine(database_url))
 
-    def raw_topic(name: str) -> faust.TopicT:
-        # Bytes in, bytes out: decoding is the stages' job, so bad input is dead-lettered.
-        return app.topic(
-            name, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw"
-        )
-
-    outputs = {name: raw_topic(name) for name in (REROUTED, FUSED, FORECASTS, ALERTS, DEADLETTER)}
-
     health = WorkerHealth(",".join(r for r in ROLES if r in roles))
 
     async def publish(emissions: list[Emission]) -> None:
+        """Send every emission, then wait until the broker has them all.
+
+        Straight to the producer: the stages encode their own bytes, and Faust's
+        per-send machinery would cost more than the send.
+        """
+        producer = app.producer
         pending = [
-            await outputs[e.topic].send(key=e.key, value=e.value, partition=e.partition)
-            for e in emissions
+            await producer.send(e.topic, e.key, e.value, e.partition, None, None) for e in emissions
         ]
         await asyncio.gather(*pending)
 
@@ -133,13 +134,33 @@ def build_app(
         within: float,
     ) -> None:
         """Consume ``topic_name`` in batches through ``handler`` (see :mod:`streams.executor`)."""
+        topic = BatchTopic(
+            app,
+            topics=[topic_name],
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            maxsize=_BUFFERED,
+        )
+        app.topics.add(topic)
 
-        async def consume(stream: StreamT[bytes]) -> None:
-            batches = cast("faust.Stream[bytes]", stream).take_events(batch_max, within=within)
-            async for events in batches:
-                await executor.run(stages, stage, [_raw(e) for e in events], handler)
+        async def consume() -> None:
+            try:
+                while True:
+                    messages = await take(topic, batch_max, within, settings.batch_max_bytes)
+                    await executor.run(stages, stage, [_raw(m) for m in messages], handler)
+                    for message in messages:  # Faust may now commit their offsets
+                        message.ack(app.consumer)
+            except asyncio.CancelledError:
+                raise
+            except BaseException:
+                # The executor handles every failure of a batch; this is a bug in the loop.
+                _log.exception("stage %s: the %s consumer failed; exiting", stage, topic_name)
+                executor.stop()
 
-        app.agent(raw_topic(topic_name), name=f"{stage}-{topic_name}")(consume)
+        consume.__name__ = consume.__qualname__ = f"{stage}-{topic_name}"
+        app.task(consume, traced=False)
 
     if "clean" in roles:
         weather = WeatherStage(settings)

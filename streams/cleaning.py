@@ -3,11 +3,13 @@
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from gridbrain.processors.clean import range_mask
+from gridbrain.processors.columnar import validate_columns
 from gridbrain.processors.fuse import fuse
 from gridbrain.processors.quality.checker import QualityChecker
 from gridbrain.processors.quality.config import QualityConfig
@@ -15,7 +17,12 @@ from gridbrain.processors.quality.flags import Flag
 from gridbrain.processors.resample import Aggregation, ClosedStep, Resampler
 from gridbrain.processors.site_admission import SiteAdmission
 from gridbrain.processors.sites import SiteProfile, nearest_station
-from gridbrain.processors.validate import ReadingBatch, Rejection, validate_readings
+from gridbrain.processors.validate import (
+    ReadingBatch,
+    Rejection,
+    decode_items,
+    validate_readings,
+)
 from gridbrain.settings import Settings
 from gridbrain.storage.repositories import (
     add_gap_fills,
@@ -29,8 +36,8 @@ from gridbrain.streams.envelope import (
     DeadLetters,
     Emission,
     RawMessage,
+    decode_new,
     encode,
-    new_items,
     record_rejections,
 )
 from gridbrain.streams.topics import FUSED, REROUTED, partition_of
@@ -158,42 +165,59 @@ class CleaningStage:
             self._checker.forget(site_id)
 
     def handle_readings(self, tx: BatchTransaction, messages: list[RawMessage]) -> list[Emission]:
-        """Validate, check, resample and fuse a batch of ``sensor.readings`` messages."""
+        """Validate, check, resample and fuse a batch of ``sensor.readings`` messages.
+
+        The messages' readings go through every step together, as columns (a handful of
+        numpy calls per batch, not per message); steps close message by message, as if
+        each message came on its own.
+        """
         now_ms = int(time.time() * 1000)
         self._evict_idle()
         dead = DeadLetters()
-        admitted = ReadingBatch()
-        rerouted: list[Emission] = []
-        count = self._partitions()
-        valid: list[tuple[RawMessage, list[Any], ReadingBatch, list[Rejection]]] = []
-        for message, items in new_items(tx, messages, dead):
-            if message.position.topic == REROUTED:
-                unwrapped = _unwrap(tx, message, items, dead)
-                if unwrapped is None:
+        batch = ReadingBatch()
+        sources = _Sources()
+        for message in messages:
+            if not tx.is_new(message.position):
+                continue
+            topic, number = message.position.topic, len(sources.messages)
+            if topic != REROUTED:
+                n = validate_columns(message.value, now_ms, self._max_future_ms, batch, number)
+                if n is not None:  # well formed: no item needs a look of its own
+                    tx.counts[(topic, "messages")] += 1
+                    tx.counts[(topic, "received")] += n
+                    sources.add(message, None, [])
                     continue
-                items = unwrapped
-            batch, rejections = validate_readings(items, now_ms, self._max_future_ms)
-            if count:
-                batch = self._reroute(tx, message, items, batch, count, rerouted)
-            valid.append((message, items, batch, rejections))
-        refused = self._load_sites(tx, [s for _, _, b, _ in valid for s in b.site_id])
-        for message, items, batch, rejections in valid:
-            topic = message.position.topic
-            if refused:
-                unknown: list[Rejection] = []
-                taken = np.array([s not in refused for s in batch.site_id], dtype=bool)
-                batch = _reject(batch, taken, "unknown_site", items, unknown, refused)
-                _record_unknown(tx, message, unknown, dead)
-            batch = _reject(batch, range_mask(batch), "out_of_range", items, rejections)
-            is_open, first = self._resampler.admit(batch)
-            batch = _reject(batch, is_open, "too_late", items, rejections)
-            first = first[is_open]
+            items = decode_new(tx, message, dead)
+            if items is not None and topic == REROUTED:
+                items = _unwrap(tx, message, items, dead)
+            if items is not None:
+                _, rejected = validate_readings(items, now_ms, self._max_future_ms, batch, number)
+                sources.add(message, items, rejected)
+        count = self._partitions()
+        rerouted: list[Emission] = []
+        if count:
+            batch = self._reroute(tx, sources, batch, count, rerouted)
+        refused = self._load_sites(tx, list(set(batch.site_id)))
+        if refused:
+            taken = np.array([s not in refused for s in batch.site_id], dtype=bool)
+            unknown = _Sources(sources.messages, sources.items)
+            batch = _reject(batch, taken, "unknown_site", unknown, refused)
+            for message, rejections in zip(unknown.messages, unknown.rejections, strict=True):
+                _record_unknown(tx, message, rejections, dead)
+        batch = _reject(batch, range_mask(batch), "out_of_range", sources)
+        is_open, first = self._resampler.admit(batch)
+        batch = _reject(batch, is_open, "too_late", sources)
+        first = first[is_open]
+        for message, rejections in zip(sources.messages, sources.rejections, strict=True):
             record_rejections(tx, message, rejections, dead)
-            tx.counts[(topic, "duplicates")] += int((~first).sum())
-            tx.counts[(topic, "processed")] += int(first.sum())
-            for site_id, n in Counter(batch.take(~first).site_id).items():
-                tx.quality[(site_id, "duplicate")] += n
-            admitted.extend(batch.take(first))
+        topics = [m.position.topic for m in sources.messages]
+        for i, n in Counter(np.asarray(batch.message, dtype=np.int64)[~first].tolist()).items():
+            tx.counts[(topics[i], "duplicates")] += n
+        for i, n in Counter(np.asarray(batch.message, dtype=np.int64)[first].tolist()).items():
+            tx.counts[(topics[i], "processed")] += n
+        for site_id, n in Counter(batch.take(~first).site_id).items():
+            tx.quality[(site_id, "duplicate")] += n
+        admitted = batch.take(first)
         flags = self._checker.check(admitted)
         for (site_id, flag), n in Counter(
             zip(admitted.site_id, flags.tolist(), strict=True)
@@ -207,8 +231,7 @@ class CleaningStage:
     @staticmethod
     def _reroute(
         tx: BatchTransaction,
-        message: RawMessage,
-        items: list[Any],
+        sources: "_Sources",
         batch: ReadingBatch,
         count: int,
         out: list[Emission],
@@ -219,26 +242,33 @@ class CleaningStage:
         message wrapped with its origin (topic, partition, offset, sequence), so that the
         receiving partition applies a message resent after a crash only once.
         """
-        partition = message.position.partition
         owners = {s: partition_of(s, count) for s in set(batch.site_id)}
-        here = np.array([owners[s] == partition for s in batch.site_id], dtype=bool)
+        partitions = [m.position.partition for m in sources.messages]
+        here = np.array(
+            [owners[s] == partitions[m] for s, m in zip(batch.site_id, batch.message, strict=True)],
+            dtype=bool,
+        )
         if here.all():
             return batch
-        away: dict[str, list[Any]] = {}
-        for i in np.flatnonzero(~here):
-            away.setdefault(batch.site_id[i], []).append(items[batch.index[i]])
-        origin = message.position
-        sequence = 0
-        for site, moved in away.items():
-            for start in range(0, len(moved), _REROUTED_PER_MESSAGE):
-                envelope = {
-                    "origin": [origin.topic, origin.partition, origin.offset, sequence],
-                    "items": moved[start : start + _REROUTED_PER_MESSAGE],
-                }
-                out.append(Emission(REROUTED, site.encode(), encode(envelope), owners[site]))
-                sequence += 1
-        tx.counts[(origin.topic, "received")] -= int((~here).sum())
-        tx.counts[(origin.topic, "rerouted")] += int((~here).sum())
+        away: dict[int, dict[str, list[Any]]] = {}
+        for i in np.flatnonzero(~here).tolist():
+            m = batch.message[i]
+            moved = away.setdefault(m, {}).setdefault(batch.site_id[i], [])
+            moved.append(sources.item(m, batch.index[i]))
+        for m, per_site in away.items():
+            origin = sources.messages[m].position
+            sequence = 0
+            for site, moved in per_site.items():
+                for start in range(0, len(moved), _REROUTED_PER_MESSAGE):
+                    envelope = {
+                        "origin": [origin.topic, origin.partition, origin.offset, sequence],
+                        "items": moved[start : start + _REROUTED_PER_MESSAGE],
+                    }
+                    out.append(Emission(REROUTED, site.encode(), encode(envelope), owners[site]))
+                    sequence += 1
+            n = sum(len(moved) for moved in per_site.values())
+            tx.counts[(origin.topic, "received")] -= n
+            tx.counts[(origin.topic, "rerouted")] += n
         return batch.take(here)
 
     def _store(self, tx: BatchTransaction, admitted: ReadingBatch, result: Aggregation) -> None:
@@ -328,6 +358,37 @@ def _station_of(profile: SiteProfile, stations: dict[str, tuple[float, float]], 
     return profile.site_id
 
 
+@dataclass
+class _Sources:
+    """The messages of a cleaning batch, in the order their readings were numbered.
+
+    ``items`` holds each message's decoded items, or None for a message decoded
+    straight into columns: its items are decoded again only if one is needed (a
+    rejected or rerouted reading keeps its original form).
+    """
+
+    messages: list[RawMessage] = field(default_factory=list)
+    items: list[list[Any] | None] = field(default_factory=list)
+    rejections: list[list[Rejection]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.rejections = self.rejections or [[] for _ in self.messages]
+
+    def add(
+        self, message: RawMessage, items: list[Any] | None, rejections: list[Rejection]
+    ) -> None:
+        self.messages.append(message)
+        self.items.append(items)
+        self.rejections.append(rejections)
+
+    def item(self, message: int, index: int) -> Any:
+        """Item ``index`` of message ``message``, as it came."""
+        items = self.items[message]
+        if items is None:
+            items = self.items[message] = decode_items(self.messages[message].value)
+        return items[index]
+
+
 _EXPLAIN = {
     "out_of_range": "outside the quantity's physical range",
     "too_late": "its step was already closed and emitted (allowed lateness passed)",
@@ -338,18 +399,18 @@ def _reject(
     batch: ReadingBatch,
     keep: np.ndarray,
     reason: str,
-    items: list[Any],
-    out: list[Rejection],
+    sources: _Sources,
     per_site: dict[str, str] | None = None,
 ) -> ReadingBatch:
-    """Append a rejection for each reading not in ``keep``; return the kept readings.
+    """Add a rejection to its message for each reading not in ``keep``; return the kept.
 
     ``per_site``: the explanation by site (else the reason's own).
     """
-    for i in np.flatnonzero(~keep):
+    for i in np.flatnonzero(~keep).tolist():
         why = per_site[batch.site_id[i]] if per_site else _EXPLAIN[reason]
         detail = f"{batch.quantity[i]}={batch.value[i]:g} at {batch.ts_ms[i]}: {why}"
-        out.append(Rejection(batch.index[i], reason, detail, items[batch.index[i]]))
+        m, index = batch.message[i], batch.index[i]
+        sources.rejections[m].append(Rejection(index, reason, detail, sources.item(m, index)))
     return batch.take(keep)
 
 

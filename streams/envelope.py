@@ -156,19 +156,27 @@ def new_items(
     ``prefix`` is put before reasons in the per-site quality counts (e.g. ``weather_``).
     """
     for message in messages:
-        if not tx.is_new(message.position):
-            continue
-        topic = message.position.topic
-        tx.counts[(topic, "messages")] += 1
-        try:
-            items = decode_items(message.value)
-        except InvalidMessageError as exc:
-            dead.reject_message(tx, message, exc.reason, exc.detail)
-            # Undecodable: the message key (the site id by convention) tells the site.
-            tx.quality[(site_of_key(message.key), f"{prefix}{exc.reason}")] += 1
-            continue
-        tx.counts[(topic, "received")] += len(items)
-        yield message, items
+        if tx.is_new(message.position):
+            items = decode_new(tx, message, dead, prefix)
+            if items is not None:
+                yield message, items
+
+
+def decode_new(
+    tx: BatchTransaction, message: RawMessage, dead: DeadLetters, prefix: str = ""
+) -> list[Any] | None:
+    """The decoded items of a message not yet applied (counted); None: dead-lettered."""
+    topic = message.position.topic
+    tx.counts[(topic, "messages")] += 1
+    try:
+        items = decode_items(message.value)
+    except InvalidMessageError as exc:
+        dead.reject_message(tx, message, exc.reason, exc.detail)
+        # Undecodable: the message key (the site id by convention) tells the site.
+        tx.quality[(site_of_key(message.key), f"{prefix}{exc.reason}")] += 1
+        return None
+    tx.counts[(topic, "received")] += len(items)
+    return items
 
 
 def record_rejections(

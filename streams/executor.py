@@ -208,7 +208,7 @@ class BatchExecutor:
                 self._quarantine_after,
                 trace,
             )
-            self._stop()
+            self.stop()
             return
         _log.error(
             "stage %s: quarantining the message at %s after %d failures", stage, position, failures
@@ -247,9 +247,9 @@ class BatchExecutor:
             _log.exception(
                 "stage %s: cannot dead-letter the message at %s", stage, message.position
             )
-            self._stop()
+            self.stop()
 
-    def _stop(self) -> None:
+    def stop(self) -> None:
         """Exit the worker: the supervisor starts a clean one from the committed offsets."""
         self._exit(EXIT_STAGE_FAILED)
 

@@ -4,6 +4,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -31,7 +32,7 @@ from gridbrain.storage.weather import forecasts_between
 from gridbrain.streams.envelope import DeadLetters, Emission, RawMessage, encode, fused_steps
 from gridbrain.streams.topics import FORECASTS
 
-__all__ = ["ForecastingStage", "ModelRefresher", "resolve_device"]
+__all__ = ["ForecastingStage", "ModelRefresher", "forecast_message", "resolve_device"]
 
 _log = logging.getLogger(__name__)
 
@@ -184,16 +185,21 @@ class ForecastingStage:
         for item in stored:
             known.add(item)
         targets = np.arange(2, horizon + 2, dtype=np.int64) * step_ms  # ends of target steps
+        # The sites of a station due at one instant share their weather forecast.
+        futures: dict[tuple[str, int], np.ndarray | None] = {}
         out = []
         for w in windows:
-            station = self._stations.get(w.site_id, w.site_id)
-            issued = w.last_ts_ms + step_ms
-            rows = [known.for_step(station, int(w.last_ts_ms + t), issued) for t in targets]
-            if not any(rows):
-                out.append(w)
-                continue
-            future = np.array([[r.get(v, np.nan) for v in EXOG_VARIABLES] for r in rows])
-            out.append(replace(w, future=future))
+            key = (self._stations.get(w.site_id, w.site_id), w.last_ts_ms)
+            if key not in futures:
+                issued = w.last_ts_ms + step_ms
+                rows = [known.for_step(key[0], int(w.last_ts_ms + t), issued) for t in targets]
+                futures[key] = (
+                    np.array([[r.get(v, np.nan) for v in EXOG_VARIABLES] for r in rows])
+                    if any(rows)
+                    else None
+                )
+            future = futures[key]
+            out.append(w if future is None else replace(w, future=future))
         return out
 
     def _take(self, due: list[tuple[str, str, int]], site_id: str) -> list[Window]:
@@ -243,28 +249,31 @@ class ForecastingStage:
         tx.counts[(FORECASTS, "series_forecast")] += len(forecasts)
         tx.counts[(FORECASTS, "rows")] += add_forecasts(tx.session, forecasts)
         return dead.store(tx.session) + [
-            Emission(FORECASTS, f.site_id.encode(), encode(_message(f))) for f in forecasts
+            Emission(FORECASTS, f.site_id.encode(), encode(forecast_message(f))) for f in forecasts
         ]
 
 
-def _message(forecast: Forecast) -> dict[str, object]:
+@lru_cache(maxsize=1 << 16)
+def _iso(ms: int) -> str:
+    """ISO 8601 text of an instant (forecasts of one hour share their target steps)."""
+    return ms_to_datetime(ms).isoformat()
+
+
+def forecast_message(forecast: Forecast) -> dict[str, object]:
+    """The JSON form of a forecast published on the forecasts topic."""
+    p10 = [round(v, 4) for v in forecast.p10.tolist()]
+    p50 = [round(v, 4) for v in forecast.p50.tolist()]
+    p90 = [round(v, 4) for v in forecast.p90.tolist()]
     return {
         "site_id": forecast.site_id,
         "quantity": forecast.quantity,
-        "issued_at": ms_to_datetime(forecast.issued_at_ms).isoformat(),
+        "issued_at": _iso(forecast.issued_at_ms),
         "model": forecast.model,
         "model_version": forecast.model_version,
         "completeness": round(forecast.completeness, 3),
         "fallback": forecast.fallback,
         "horizons": [
-            {
-                "target_ts": ms_to_datetime(int(t)).isoformat(),
-                "p10": round(float(a), 4),
-                "p50": round(float(b), 4),
-                "p90": round(float(c), 4),
-            }
-            for t, a, b, c in zip(
-                forecast.target_ts_ms, forecast.p10, forecast.p50, forecast.p90, strict=True
-            )
+            {"target_ts": _iso(t), "p10": a, "p50": b, "p90": c}
+            for t, a, b, c in zip(forecast.target_ts_ms.tolist(), p10, p50, p90, strict=True)
         ],
     }

@@ -50,7 +50,8 @@ def worker_rate(
                         raise RuntimeError("everything came in one committed batch: send more")
                     return (received - first[1]) / (now - first[0])
                 if any(w.poll() is not None for w in running):
-                    raise RuntimeError(f"a worker exited; see {log}")
+                    tail = log.read_text(errors="replace")[-3000:]
+                    raise RuntimeError(f"a worker exited; its log ends:\n{tail}")
                 time.sleep(0.2)
     finally:
         for w in running:

@@ -231,17 +231,21 @@ def inference_throughput(
 @click.option("--batch-sizes", default="1,4,16,64,256,1024,4096", show_default=True)
 @click.option("--seconds", type=float, default=3.0, show_default=True, help="Time per size.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
-def inference(model_name: str, batch_sizes: str, seconds: float, device: str) -> None:
+@click.option("--threads", type=int, help="Torch CPU threads (default: torch's).")
+def inference(
+    model_name: str, batch_sizes: str, seconds: float, device: str, threads: int | None
+) -> None:
     """Inference throughput (windows/s) by batch size; the last line is JSON.
 
-    Compare the batched rate with one window per call (``vs_batch_1``).
+    Compare the batched rate with one window per call (``vs_batch_1``; ``ratio`` in the
+    JSON line is the best batch's).
     """
     import torch
 
     from gridbrain.cli.output import render
     from gridbrain.streams.forecasting import resolve_device
 
-    torch.set_num_threads(torch.get_num_threads())
+    torch.set_num_threads(threads or torch.get_num_threads())
     sizes = [int(s) for s in batch_sizes.split(",")]
     rows = inference_throughput(model_name, sizes, resolve_device(device), seconds)
     click.echo(render(rows, "table"))
@@ -251,6 +255,7 @@ def inference(model_name: str, batch_sizes: str, seconds: float, device: str) ->
             {
                 "model": rows[0]["model"],
                 "device": rows[0]["device"],
+                "threads": torch.get_num_threads(),
                 "batch_1_windows_per_s": rows[0]["windows_per_s"],
                 "best_windows_per_s": best["windows_per_s"],
                 "best_batch": best["batch"],
@@ -262,9 +267,13 @@ def inference(model_name: str, batch_sizes: str, seconds: float, device: str) ->
 
 def _add_subcommands() -> None:
     from gridbrain.cli.alert_eval import alerts
+    from gridbrain.cli.bench_alert import alert_stage
+    from gridbrain.cli.bench_forecast import forecast_stage
     from gridbrain.cli.bench_pipeline import pipeline
 
     benchmark.add_command(alerts)
+    benchmark.add_command(alert_stage)
+    benchmark.add_command(forecast_stage)
     benchmark.add_command(pipeline)
 
 

@@ -13,22 +13,23 @@ event time is taken to advance with the wall clock since that arrival. Replayed 
 is never live.
 """
 
-from collections.abc import Iterable
-from dataclasses import replace
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from gridbrain.processors.alerting import bulk
 from gridbrain.processors.alerting.lifecycle import AlertState, Change, Incident, evaluate
 from gridbrain.processors.alerting.matchers import Silence, inhibited, silenced
+from gridbrain.processors.alerting.messages import render
+from gridbrain.processors.alerting.plan import RulePlan
 from gridbrain.processors.alerting.rules import Rule, RuleSet
 from gridbrain.processors.alerting.series import HOUR_MS, HourlySeries
 from gridbrain.processors.alerting.site_state import DeadLetterId, ForecastIssue, SiteState, push
 from gridbrain.processors.fuse import FusedStep
-from gridbrain.processors.quantities import QUANTITIES
-from gridbrain.processors.timestamps import ms_to_datetime
 
 __all__ = ["AlertEngine", "DeadLetterId", "ForecastIssue", "dedup_key"]
 
 _HEALTH = ("stale", "flatline", "deadletter_ratio")
+_BULK_FROM = 8  # fewer new steps of a site: judged one by one (cheaper)
 
 
 def dedup_key(labels: dict[str, str]) -> str:
@@ -59,6 +60,10 @@ class AlertEngine:
         self._labels: dict[tuple[str, str], tuple[dict[str, str], str]] = {}
         self._aqi: dict[tuple[int, int, str], tuple[int, str] | None] = {}  # this step's
         self._touched: dict[str, Incident] = {}  # open incidents evaluated since taken
+        # Open incidents evaluated in bulk whose message (and mutes) are not set yet:
+        # key -> (rule, when, AQI category, wall clock) of their last evaluation, and
+        # whether the mutes are set (before anything else at the site fired or resolved).
+        self._unset: dict[str, tuple[Rule, int, str, int, bool]] = {}
         self.silences: list[Silence] = []
 
     def knows(self, site_id: str) -> bool:
@@ -75,7 +80,7 @@ class AlertEngine:
 
     def take_touched(self) -> list[Incident]:
         """Snapshots of the open incidents evaluated since the last call (latest values)."""
-        touched = [replace(i) for i in self._touched.values()]
+        touched = [i.snapshot() for i in self._touched.values()]
         self._touched.clear()
         return touched
 
@@ -115,6 +120,106 @@ class AlertEngine:
             value = self._value(rule, site, step)
             changes += self._evaluate(step.site_id, site, rule, ts, value, now_ms)
         return changes
+
+    def on_steps(self, site_id: str, steps: Sequence[FusedStep], now_ms: int) -> list[Change]:
+        """Evaluate a site's steps of one batch (time order): :meth:`on_step` of each.
+
+        The rules' expressions are computed for all the steps at once, and an incident is
+        judged step by step only where its state may change; in between, an evaluation
+        moves its value and peak only, and its message and mutes are set as of its last
+        evaluation before anything else at the site changes state.
+        """
+        site = self._sites.setdefault(site_id, SiteState())
+        fresh, newest = [], site.watermark_ms
+        for step in steps:
+            if step.ts_ms > newest:
+                fresh.append(step)
+                newest = step.ts_ms
+        plans = None
+        if len(fresh) >= _BULK_FROM:
+            plans = bulk.prepare(site, fresh, self._step_rules, now_ms)
+        if plans is None:
+            return [c for step in fresh for c in self.on_step(step, now_ms)]
+        keys = [self._labels_of(p.rule, site_id)[1] for p in plans]
+        live = [i for i, (p, k) in enumerate(zip(plans, keys, strict=True)) if p.applies]
+        plans, keys = [plans[i] for i in live], [keys[i] for i in live]
+        order: dict[str, tuple[int, int]] = {}  # touched anew: (step, rule) of the first time
+        due = [p.next_change(site.incidents.get(k), 0) for p, k in zip(plans, keys, strict=True)]
+        changes: list[Change] = []
+        done, end = 0, len(fresh)
+        while done < end:
+            at = min(due, default=end)
+            self._advance(site, plans, keys, done, at, now_ms, order)
+            if at == end:
+                break
+            for rank, (plan, key) in enumerate(zip(plans, keys, strict=True)):
+                if due[rank] != at:
+                    if key in site.incidents:
+                        self._advance(site, [plan], [key], at, at + 1, now_ms, order, rank)
+                    continue
+                self._unset.pop(key, None)  # judged in full now
+                had = key in self._touched
+                firing = self._firing(site)
+                value, category = plan.values[at], plan.category(at)
+                changes += self._evaluate(
+                    site_id, site, plan.rule, plan.ts[at], value, now_ms, None, category
+                )
+                if self._unset and firing != self._firing(site):
+                    self._mute_unset(site_id, site, firing)
+                if key not in self._touched:
+                    order.pop(key, None)
+                elif not had:
+                    order[key] = (at, rank)
+                due[rank] = plan.next_change(site.incidents.get(key), at + 1)
+            done = at + 1
+        self._mute_unset(site_id, site, self._firing(site))
+        for key, (rule, at_ms, category, _, _) in self._unset.items():
+            incident = site.incidents[key]
+            incident.message = render(rule, incident, at_ms, category)
+        self._unset.clear()
+        if order:  # as one by one: first evaluated first
+            kept = [(k, i) for k, i in self._touched.items() if k not in order]
+            anew = sorted(order, key=order.__getitem__)
+            self._touched = dict(kept + [(k, self._touched[k]) for k in anew])
+        return changes
+
+    def _advance(
+        self,
+        site: SiteState,
+        plans: list[RulePlan],
+        keys: list[str],
+        start: int,
+        stop: int,
+        now_ms: int,
+        order: dict[str, tuple[int, int]],
+        rank: int = 0,
+    ) -> None:
+        """Apply the evaluations of steps [start, stop) that change no incident's state."""
+        for offset, (plan, key) in enumerate(zip(plans, keys, strict=True)):
+            incident = site.incidents.get(key)
+            if incident is None:
+                continue
+            last = plan.advance(incident, start, stop)
+            if last is not None:
+                self._unset[key] = (plan.rule, plan.ts[last], plan.category(last), now_ms, False)
+                if key not in self._touched:
+                    order[key] = (plan.first(start), rank + offset)
+                    self._touched[key] = incident
+
+    @staticmethod
+    def _firing(site: SiteState) -> dict[str, dict[str, str]]:
+        return {k: i.labels for k, i in site.incidents.items() if i.state is AlertState.FIRING}
+
+    def _mute_unset(self, site_id: str, site: SiteState, firing: dict[str, dict[str, str]]) -> None:
+        """Set the mutes of the incidents evaluated in bulk, ``firing`` being what fired then."""
+        for key, (rule, at_ms, category, now_ms, done) in self._unset.items():
+            if not done:
+                incident = site.incidents[key]
+                labels = self._labels_of(rule, site_id)[0]
+                others = [f for k, f in firing.items() if k != key]
+                incident.silenced = silenced(labels, self.silences, now_ms)
+                incident.inhibited = inhibited(labels, others, self.rules.inhibit)
+                self._unset[key] = (rule, at_ms, category, now_ms, True)
 
     def on_tick(self, site_ids: Iterable[str], now_ms: int, live_lag_ms: int) -> list[Change]:
         """Judge the staleness of silent live sites by the wall clock (``now_ms``).
@@ -223,6 +328,7 @@ class AlertEngine:
         value: float | None,
         now_ms: int,
         expected_at_ms: int | None = None,
+        category: str | None = None,
     ) -> list[Change]:
         labels, key = self._labels_of(rule, site_id)
         before = site.incidents.get(key)
@@ -234,7 +340,9 @@ class AlertEngine:
             return []
         if value is not None:
             current.expected_at_ms = expected_at_ms
-        current.message = self._render(rule, current, site, at_ms)
+        if category is None:
+            category = self._category(rule, site, at_ms)
+        current.message = render(rule, current, at_ms, category)
         firing = [
             i.labels for k, i in site.incidents.items() if i.state is AlertState.FIRING and k != key
         ]
@@ -253,7 +361,7 @@ class AlertEngine:
         else:
             site.incidents[key] = incident
             self._touched[key] = incident
-        snapshot = replace(current)  # later evaluations must not rewrite this batch's history
+        snapshot = current.snapshot()  # later evaluations must not rewrite this batch's history
         return [Change(snapshot, c.state, c.at_ms, c.value, c.reason, c.notify) for c in out]
 
     def _labels_of(self, rule: Rule, site_id: str) -> tuple[dict[str, str], str]:
@@ -274,40 +382,13 @@ class AlertEngine:
             self._aqi[key] = series.aqi(ts, table)
         return self._aqi[key]
 
-    def _render(self, rule: Rule, incident: Incident, site: SiteState, at_ms: int) -> str:
-        """The rule's message for the incident's latest value.
-
-        A resolved incident takes the rule's ``resolved_message``; without one, its
-        ``message`` of the peak value, prefixed with ``resolved:``.
-        """
-        category = ""
-        if rule.aqi_table is not None:
-            series = site.series.get(rule.quantity or "", HourlySeries())
-            index = self._aqi_of(series, at_ms, rule.aqi_table)
-            category = index[1] if index else "no data"
-        expected_in = expected_at = ""
-        if incident.expected_at_ms is not None:
-            expected_in = _lead(incident.expected_at_ms - at_ms)
-            expected_at = ms_to_datetime(incident.expected_at_ms).strftime("%Y-%m-%d %H:%M UTC")
-        fields = {
-            "rule": rule.name,
-            "site_id": incident.labels["site_id"],
-            "quantity": rule.quantity,
-            "value": incident.value,
-            "peak": incident.peak,
-            "threshold": rule.threshold,
-            "unit": QUANTITIES[rule.quantity].unit if rule.quantity else "",
-            "category": category,
-            "expected_in": expected_in,
-            "expected_at": expected_at,
-            "state": str(incident.state),
-        }
-        if incident.state is not AlertState.RESOLVED:
-            text = rule.message.format(**fields)
-            return f"{text} (no data)" if incident.no_data else text
-        if rule.resolved_message is not None:
-            return rule.resolved_message.format(**fields)
-        return "resolved: " + rule.message.format(**{**fields, "value": incident.peak})
+    def _category(self, rule: Rule, site: SiteState, at_ms: int) -> str:
+        """The AQI category of an ``aqi`` rule's series at ``at_ms`` (else empty)."""
+        if rule.aqi_table is None:
+            return ""
+        series = site.series.get(rule.quantity or "", HourlySeries())
+        index = self._aqi_of(series, at_ms, rule.aqi_table)
+        return index[1] if index else "no data"
 
     @staticmethod
     def _decide(change: Change, incident: Incident, muted: bool) -> Change:
@@ -320,14 +401,3 @@ class AlertEngine:
         return Change(
             change.incident, change.state, change.at_ms, change.value, change.reason, notify
         )
-
-
-def _lead(ms: int) -> str:
-    """A lead time as people say it.
-
-    >>> _lead(0), _lead(15 * 60_000), _lead(6 * HOUR_MS + 10 * 60_000)
-    ('now', 'in about 15 min', 'in about 6 h')
-    """
-    if ms <= 0:
-        return "now"
-    return f"in about {ms / 60_000:.0f} min" if ms < HOUR_MS else f"in about {ms / HOUR_MS:.0f} h"

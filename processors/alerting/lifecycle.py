@@ -9,7 +9,7 @@ come back. Evaluations are in event time; one not newer than the last is ignored
 (redelivered input).
 """
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -75,6 +75,12 @@ class Incident:
         """JSON-ready state."""
         return asdict(self)
 
+    def snapshot(self) -> "Incident":
+        """A copy as it is now (``dataclasses.replace`` without changes, faster)."""
+        copy = object.__new__(Incident)
+        copy.__dict__.update(self.__dict__)
+        return copy
+
     @classmethod
     def restore(cls, data: dict[str, Any]) -> "Incident":
         """Inverse of :meth:`export`."""
@@ -112,7 +118,7 @@ class Change:
 
 def _change(incident: Incident, at_ms: int, value: float | None, reason: str) -> Change:
     notify = reason in ("for_elapsed", "recovered", "repeat")
-    return Change(replace(incident), incident.state, at_ms, value, reason, notify)
+    return Change(incident.snapshot(), incident.state, at_ms, value, reason, notify)
 
 
 def evaluate(

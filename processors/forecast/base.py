@@ -10,6 +10,7 @@ calibration and sorts the quantiles.
 
 import importlib
 import io
+import math
 import pickle
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -21,7 +22,15 @@ import torch
 from gridbrain.errors import ModelError
 from gridbrain.processors.forecast.batch import LEVELS, WindowBatch, window_scale
 
-__all__ = ["MODEL_KINDS", "Progress", "QuantileModel", "clip_quantiles", "load_model"]
+__all__ = [
+    "MODEL_KINDS",
+    "Progress",
+    "QuantileModel",
+    "clip_quantiles",
+    "load_model",
+    "physical_bounds",
+    "sort_levels",
+]
 
 #: Called with (epoch, train loss, validation loss) after each training epoch.
 Progress = Callable[[int, float, float], None]
@@ -125,7 +134,7 @@ class QuantileModel(ABC):
         if self.shifts is not None:
             _, scale = window_scale(batch.y)
             raw = raw + self.shifts[None, : raw.shape[1]] * scale[..., None]
-        return np.sort(raw, axis=-1)
+        return sort_levels(raw)
 
     def to_bytes(self) -> bytes:
         """The model as bytes (kind, configuration, parameters, calibration)."""
@@ -161,6 +170,32 @@ def load_model(artifact: bytes) -> QuantileModel:
     return model
 
 
+def sort_levels(quantiles: np.ndarray) -> np.ndarray:
+    """``np.sort(quantiles, axis=-1)``, sorting only the rows that are not in order yet.
+
+    >>> sort_levels(np.array([[1.0, 2.0], [3.0, np.nan], [2.0, 1.0]])).tolist()
+    [[1.0, 2.0], [3.0, nan], [1.0, 2.0]]
+    """
+    out = np.array(quantiles)
+    disordered = ~(np.diff(out, axis=-1) >= 0).all(axis=-1)
+    if disordered.any():
+        out[disordered] = np.sort(out[disordered], axis=-1)
+    return out
+
+
+def physical_bounds(quantity: str, capacity: float | None = None) -> tuple[float, float]:
+    """Lower and upper bound of a quantity's forecasts (infinite: none).
+
+    >>> physical_bounds("pv_power", 10.0), physical_bounds("load")
+    ((0.0, 10.0), (-inf, inf))
+    """
+    if quantity in ("pv_power", "wind_power"):
+        return 0.0, math.inf if capacity is None else capacity
+    if quantity in ("pm25", "pm10", "o3", "no2", "co", "so2"):
+        return 0.0, math.inf
+    return -math.inf, math.inf
+
+
 def clip_quantiles(
     quantiles: np.ndarray, quantity: str, capacity: float | None = None
 ) -> np.ndarray:
@@ -169,8 +204,4 @@ def clip_quantiles(
     >>> clip_quantiles(np.array([[-1.0, 5.0, 12.0]]), "pv_power", 10.0).tolist()
     [[0.0, 5.0, 10.0]]
     """
-    if quantity in ("pv_power", "wind_power"):
-        return np.clip(quantiles, 0.0, capacity)
-    if quantity in ("pm25", "pm10", "o3", "no2", "co", "so2"):
-        return np.maximum(quantiles, 0.0)
-    return quantiles
+    return np.clip(quantiles, *physical_bounds(quantity, capacity))

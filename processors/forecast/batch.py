@@ -9,8 +9,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-
-from gridbrain.processors.quality.solar import solar_elevation_deg
+from pvlib import solarposition
 
 __all__ = [
     "LEVELS",
@@ -96,16 +95,30 @@ def concat(batches: list[WindowBatch]) -> WindowBatch:
 def fill_history(y: np.ndarray) -> np.ndarray:
     """Linear interpolation inside each row, nearest value at the ends; all-NaN rows -> 0.
 
+    Vectorised over the rows, with :func:`numpy.interp`'s arithmetic.
+
     >>> fill_history(np.array([[np.nan, 1.0, np.nan, 3.0, np.nan]]))
     array([[1., 1., 2., 3., 3.]])
     """
     out = np.array(y, dtype=np.float64)
-    positions = np.arange(out.shape[1])
-    for i in np.flatnonzero(~np.isfinite(out).all(axis=1)):
-        row = out[i]
-        ok = np.isfinite(row)
-        out[i] = np.interp(positions, positions[ok], row[ok]) if ok.any() else 0.0
-    return out
+    missing = ~np.isfinite(out)
+    if not missing.any():
+        return out
+    length = out.shape[1]
+    index = np.broadcast_to(np.arange(length), out.shape)
+    prev = np.maximum.accumulate(np.where(missing, -1, index), axis=1)
+    nxt = np.minimum.accumulate(np.where(missing, length, index)[:, ::-1], axis=1)[:, ::-1]
+    p = np.where(prev >= 0, prev, nxt).clip(0, length - 1)  # nearest value at the ends
+    q = np.where(nxt < length, nxt, prev).clip(0, length - 1)
+    vp = np.take_along_axis(out, p, axis=1)
+    vq = np.take_along_axis(out, q, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = (vq - vp) / (q - p)
+        inner = slope * (index - p) + vp
+    filled = np.where(q > p, inner, vp)
+    filled = np.where(missing, filled, out)
+    filled[~np.isfinite(filled)] = 0.0  # rows without any value
+    return filled
 
 
 def window_scale(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -115,13 +128,52 @@ def window_scale(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     values and errors stay finite.
     """
     finite = np.isfinite(y)
-    count = finite.sum(axis=1, keepdims=True)
-    filled = np.where(finite, y, 0.0)
-    mean = filled.sum(axis=1, keepdims=True) / np.maximum(count, 1)
-    var = (np.where(finite, y - mean, 0.0) ** 2).sum(axis=1, keepdims=True) / np.maximum(count, 1)
+    if finite.all():  # the same sums without the masks
+        count = np.full((len(y), 1), y.shape[1])
+        mean = y.sum(axis=1, keepdims=True) / np.maximum(count, 1)
+        var = ((y - mean) ** 2).sum(axis=1, keepdims=True) / np.maximum(count, 1)
+    else:
+        count = finite.sum(axis=1, keepdims=True)
+        filled = np.where(finite, y, 0.0)
+        mean = filled.sum(axis=1, keepdims=True) / np.maximum(count, 1)
+        var = (np.where(finite, y - mean, 0.0) ** 2).sum(axis=1, keepdims=True)
+        var = var / np.maximum(count, 1)
     std = np.sqrt(var)
     floor = 1e-6 * (1.0 + np.abs(mean))
     return mean, np.where(std > floor, std, np.maximum(1.0, floor))
+
+
+def _day_of_year(ts_ms: np.ndarray) -> np.ndarray:
+    """Day of the year (1-based) of epoch milliseconds (as the solar module counts)."""
+    days = ts_ms.astype(np.int64).astype("datetime64[ms]").astype("datetime64[D]")
+    years = days.astype("datetime64[Y]")
+    return np.asarray((days - years).astype(np.int64) + 1, dtype=np.float64)
+
+
+def _sun_sine(ts_ms: np.ndarray, latitude: np.ndarray, longitude: np.ndarray) -> np.ndarray:
+    """``max(sin(solar elevation), 0)`` at each time (B, H) of sites (B,).
+
+    The formulas of :func:`~processors.quality.solar.solar_elevation_deg`, with each
+    day's declination and equation of time computed once (few days span a batch).
+    """
+    days = ts_ms // _DAY_MS
+    first = int(days.min())
+    table_days = np.arange(first, int(days.max()) + 1)
+    if len(table_days) > days.size:  # sparse days: compute each element's own
+        table_days, index = np.unique(days, return_inverse=True)
+        index = index.reshape(days.shape)
+    else:
+        index = days - first
+    day_of_year = _day_of_year(table_days * _DAY_MS)
+    declination = solarposition.declination_spencer71(day_of_year)
+    equation_of_time = solarposition.equation_of_time_spencer71(day_of_year)[index]
+    utc_hours = (ts_ms.astype(np.float64) % _DAY_MS) / 3_600_000.0
+    hour_angle = np.radians(15.0 * (utc_hours - 12.0) + longitude[:, None] + equation_of_time / 4.0)
+    lat = np.radians(latitude)[:, None]
+    cos_dec, sin_dec = np.cos(declination)[index], np.sin(declination)[index]
+    cos_zenith = cos_dec * np.cos(lat) * np.cos(hour_angle) + sin_dec * np.sin(lat)
+    # sin(elevation) = cos(zenith); as the elevation's sine, kept within [-1, 1].
+    return np.maximum(np.clip(cos_zenith, -1.0, 1.0), 0.0)
 
 
 def calendar_features(batch: WindowBatch) -> np.ndarray:
@@ -131,14 +183,16 @@ def calendar_features(batch: WindowBatch) -> np.ndarray:
     (0 where the site's location is unknown or the sun is down).
     """
     target = batch.target_ts_ms()
+    out = np.empty((*target.shape, 5))
     day = 2 * math.pi * np.remainder(target, _DAY_MS) / _DAY_MS
     week = 2 * math.pi * np.remainder(target, _WEEK_MS) / _WEEK_MS
-    mid = target + batch.step_ms // 2
-    lat = np.broadcast_to(batch.latitude[:, None], target.shape)
-    lon = np.broadcast_to(batch.longitude[:, None], target.shape)
-    known = np.isfinite(lat) & np.isfinite(lon)
-    sun = np.zeros(target.shape)
+    np.sin(day, out=out[..., 0])
+    np.cos(day, out=out[..., 1])
+    np.sin(week, out=out[..., 2])
+    np.cos(week, out=out[..., 3])
+    out[..., 4] = 0.0
+    known = np.isfinite(batch.latitude) & np.isfinite(batch.longitude)
     if known.any():
-        elevation = solar_elevation_deg(mid[known], lat[known], lon[known])
-        sun[known] = np.maximum(np.sin(np.radians(elevation)), 0.0)
-    return np.stack([np.sin(day), np.cos(day), np.sin(week), np.cos(week), sun], axis=-1)
+        mid = target[known] + batch.step_ms // 2
+        out[known, :, 4] = _sun_sine(mid, batch.latitude[known], batch.longitude[known])
+    return out

@@ -14,7 +14,7 @@ import numpy as np
 
 from gridbrain.errors import ModelError
 from gridbrain.processors.forecast.arx import Arx
-from gridbrain.processors.forecast.base import QuantileModel, clip_quantiles
+from gridbrain.processors.forecast.base import QuantileModel, physical_bounds, sort_levels
 from gridbrain.processors.forecast.baselines import Persistence, SeasonalNaive
 from gridbrain.processors.forecast.batch import P10, P50, P90, WindowBatch
 from gridbrain.processors.forecast.history import Window
@@ -238,44 +238,53 @@ def forecast_batch(
                 failed.extend(chunk)
                 continue
             budget.observe(key, len(chunk), time.perf_counter() - started)
-            out.extend(
-                _forecast(w, q, model.name, version, plans[id(w)][1], config, capacities)
-                for w, q in zip(chunk, quantiles, strict=True)
-            )
+            out.extend(_forecasts(chunk, quantiles, model.name, version, plans, config, capacities))
         for builtin in {plans[id(w)][0] for w in failed} - {None}:
             redo = [w for w in failed if plans[id(w)][0] == builtin]
             quantiles = builtins[str(builtin)].forecast(_as_batch(redo, config, locations))
             out.extend(
-                _forecast(w, q, str(builtin), BUILTIN_VERSION, plans[id(w)][1], config, capacities)
-                for w, q in zip(redo, quantiles, strict=True)
+                _forecasts(
+                    redo, quantiles, str(builtin), BUILTIN_VERSION, plans, config, capacities
+                )
             )
     return out
 
 
-def _forecast(
-    window: Window,
+def _physical_bounds(
+    windows: list[Window], capacities: dict[str, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per window, the bounds its forecasts are clipped to (see ``physical_bounds``)."""
+    bounds = [physical_bounds(w.quantity, capacities.get(w.site_id)) for w in windows]
+    return np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
+
+
+def _forecasts(
+    windows: list[Window],
     quantiles: np.ndarray,
     model: str,
     version: str,
-    fallback: str | None,
+    plans: dict[int, tuple[str | None, str | None]],
     config: ForecastConfig,
     capacities: dict[str, float],
-) -> Forecast:
-    q = clip_quantiles(
-        quantiles[:, [P10, P50, P90]], window.quantity, capacities.get(window.site_id)
-    )
-    q = np.sort(q, axis=-1)
+) -> list[Forecast]:
+    """The forecasts of a model call: p10/p50/p90 kept physical and in order."""
+    lo, hi = _physical_bounds(windows, capacities)
+    q = np.clip(quantiles[:, :, [P10, P50, P90]], lo[:, None, None], hi[:, None, None])
+    q = sort_levels(q)
     steps = np.arange(1, config.horizon_steps + 1, dtype=np.int64) * config.step_ms
-    return Forecast(
-        window.site_id,
-        window.quantity,
-        window.last_ts_ms + config.step_ms,
-        window.last_ts_ms + steps,
-        q[:, 0],
-        q[:, 1],
-        q[:, 2],
-        model,
-        window.completeness,
-        fallback,
-        version,
-    )
+    return [
+        Forecast(
+            window.site_id,
+            window.quantity,
+            window.last_ts_ms + config.step_ms,
+            window.last_ts_ms + steps,
+            q[row, :, 0],
+            q[row, :, 1],
+            q[row, :, 2],
+            model,
+            window.completeness,
+            plans[id(window)][1],
+            version,
+        )
+        for row, window in enumerate(windows)
+    ]

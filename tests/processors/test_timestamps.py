@@ -38,3 +38,10 @@ def test_rejects(raw: object) -> None:
 
 def test_round_trip_to_datetime() -> None:
     assert ms_to_datetime(1714557600000).isoformat() == "2024-05-01T10:00:00+00:00"
+
+
+def test_infinite_timestamps_are_bad_timestamps_not_crashes() -> None:
+    """JSON's Infinity decodes to a float that int() cannot take."""
+    for raw in (float("inf"), float("-inf"), float("nan")):
+        with pytest.raises(InvalidMessageError, match="bad_timestamp"):
+            parse_ts_ms(raw)
