@@ -1,8 +1,10 @@
-"""The Faust app: agents that feed message batches to the stage handlers.
+"""The Faust app: consumer tasks that feed message batches to the stage handlers.
 
-Each agent takes a batch of events and hands it to the :mod:`streams.executor` (one
-transaction per batch, outputs delivered before the commit, the error policy of
-:mod:`streams.policy`); :mod:`streams.rebalance` keeps the stages' memory and the
+Each input topic is a :class:`streams.batches.BatchTopic` (Faust's consumer, group and
+flow control, without an event per message); its task takes a batch of messages and hands
+it to the :mod:`streams.executor` (one transaction per batch, outputs delivered before
+the commit, the error policy of :mod:`streams.policy`), then acks the messages so Faust
+commits their offsets; :mod:`streams.rebalance` keeps the stages' memory and the
 worker's report in step with the partitions it holds. The alert stage's watchdog timer
 runs through the same executor, with no input.
 """
