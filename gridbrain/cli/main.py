@@ -34,15 +34,16 @@ class _LazyGroup(click.Group):
     not pay for ``gridbrain train``.
     """
 
+    #: name -> (module:command, the line ``--help`` lists it with)
     _LAZY = {
-        "alerts": "gridbrain.cli.alerts_cli:alerts",
-        "silence": "gridbrain.cli.alerts_cli:silence",
-        "rules": "gridbrain.cli.alerts_cli:rules",
-        "benchmark": "gridbrain.cli.benchmark:benchmark",
-        "backtest": "gridbrain.cli.models_cli:backtest",
-        "train": "gridbrain.cli.models_cli:train",
-        "models": "gridbrain.cli.models_cli:models",
-        "retention": "gridbrain.cli.retention_cli:retention",
+        "alerts": ("gridbrain.cli.alerts_cli:alerts", "Show alert incidents, newest first."),
+        "silence": ("gridbrain.cli.alerts_cli:silence", "Mute notifications of matching alerts."),
+        "rules": ("gridbrain.cli.alerts_cli:rules", "Inspect the alert rules."),
+        "benchmark": ("gridbrain.cli.benchmark:benchmark", "Measure the stages and the models."),
+        "backtest": ("gridbrain.cli.models_cli:backtest", "Rolling-origin back-test of models."),
+        "train": ("gridbrain.cli.models_cli:train", "Train, back-test and register a model."),
+        "models": ("gridbrain.cli.models_cli:models", "The model registry."),
+        "retention": ("gridbrain.cli.retention_cli:retention", "Delete old rows."),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -50,11 +51,25 @@ class _LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self._LAZY:
-            module, name = self._LAZY[cmd_name].split(":")
+            module, name = self._LAZY[cmd_name][0].split(":")
             command = getattr(importlib.import_module(module), name)
             assert isinstance(command, click.Command)
             return command
         return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List every command without importing the lazy ones (their line is stored)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self._LAZY:
+                rows.append((name, self._LAZY[name][1]))
+                continue
+            command = super().get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 @click.group(cls=_LazyGroup)
