@@ -8,11 +8,12 @@ step's end, and with the newest forecast for the step's time issued at or before
 import bisect
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from gridbrain.processors.resample import ClosedStep
 from gridbrain.processors.weather import WeatherForecast, WeatherObservation
 
-__all__ = ["ForecastAsOf", "FusedStep", "WeatherAsOf", "fuse"]
+__all__ = ["ForecastAsOf", "FusedStep", "WeatherAsOf", "canonical_step", "fuse"]
 
 
 @dataclass(frozen=True)
@@ -219,3 +220,48 @@ def fuse(
         {q: list(f) for q, f in step.flags.items()},
         sum(step.counts.values()) + sum(step.flagged.values()),
     )
+
+
+def _only(mapping: dict[str, Any], kind: type) -> bool:
+    for value in mapping.values():  # noqa: SIM110 - a plain loop is faster (per step)
+        if type(value) is not kind:
+            return False
+    return True
+
+
+def canonical_step(item: Any) -> FusedStep | None:
+    """The step of an item as :meth:`FusedStep.to_dict` writes it (None: another form).
+
+    Such an item's step equals ``FusedStep.from_dict(item)``: its keys and texts are
+    strings, its numbers already of their type, so nothing needs converting.
+    """
+    if type(item) is not dict:
+        return None
+    get = item.get
+    site, ts, values, weather = get("site_id"), get("ts_ms"), get("values"), get("weather")
+    age, station, readings = get("weather_age_ms"), get("station_id"), get("readings")
+    quality, forecast, flags = get("quality") or {}, get("weather_forecast") or {}, get("flags")
+    if not (
+        type(site) is str
+        and type(ts) is int
+        and type(values) is dict
+        and _only(values, float)
+        and type(weather) is dict
+        and _only(weather, float)
+        and (age is None or type(age) is int)
+        and type(quality) is dict
+        and _only(quality, str)
+        and type(forecast) is dict
+        and _only(forecast, float)
+        and (station is None or type(station) is str)
+        and (readings is None or type(readings) is int)
+    ):
+        return None
+    if not flags:
+        flags = {}
+    elif type(flags) is not dict or not all(
+        type(v) is list and all(type(f) is str for f in v) for v in flags.values()
+    ):
+        return None
+    floats = cast("dict[str, float]", values), cast("dict[str, float]", weather)
+    return FusedStep(site, ts, *floats, age, quality, forecast, station, flags, readings or 0)

@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from gridbrain.processors.alerting.engine import AlertEngine, DeadLetterId, ForecastIssue
 from gridbrain.processors.alerting.lifecycle import AlertState, Change
@@ -24,11 +24,18 @@ from gridbrain.settings import Settings
 from gridbrain.storage.alerts import load_silences, record_changes
 from gridbrain.storage.repositories import load_site_states, save_site_states, saved_site_ids
 from gridbrain.storage.transaction import BatchTransaction
-from gridbrain.streams.envelope import DeadLetters, Emission, RawMessage, encode, site_of_key
+from gridbrain.streams.envelope import (
+    DeadLetters,
+    Emission,
+    RawMessage,
+    encode,
+    fused_steps,
+    site_of_key,
+)
 from gridbrain.streams.topics import ALERTS, SENSOR_READINGS, partition_of
 from gridbrain.streams.webhook import WebhookNotifier
 
-__all__ = ["STATE_KEY", "AlertingStage", "canonical_step", "decode_fused", "notification"]
+__all__ = ["STATE_KEY", "AlertingStage", "decode_fused", "notification"]
 
 STATE_KEY = "alert"
 
@@ -75,77 +82,16 @@ def notification(change: Change) -> dict[str, Any]:
     }
 
 
-def _only(mapping: dict[str, Any], kind: type) -> bool:
-    for value in mapping.values():  # noqa: SIM110 - a plain loop is faster (per step)
-        if type(value) is not kind:
-            return False
-    return True
-
-
-def canonical_step(item: Any) -> FusedStep | None:
-    """The step of an item as :meth:`FusedStep.to_dict` writes it (None: another form).
-
-    Such an item's step equals ``FusedStep.from_dict(item)``: its keys and texts are
-    strings, its numbers already of their type, so nothing needs converting.
-    """
-    if type(item) is not dict:
-        return None
-    get = item.get
-    site, ts, values, weather = get("site_id"), get("ts_ms"), get("values"), get("weather")
-    age, station, readings = get("weather_age_ms"), get("station_id"), get("readings")
-    quality, forecast, flags = get("quality") or {}, get("weather_forecast") or {}, get("flags")
-    if not (
-        type(site) is str
-        and type(ts) is int
-        and type(values) is dict
-        and _only(values, float)
-        and type(weather) is dict
-        and _only(weather, float)
-        and (age is None or type(age) is int)
-        and type(quality) is dict
-        and _only(quality, str)
-        and type(forecast) is dict
-        and _only(forecast, float)
-        and (station is None or type(station) is str)
-        and (readings is None or type(readings) is int)
-    ):
-        return None
-    if not flags:
-        flags = {}
-    elif type(flags) is not dict or not all(
-        type(v) is list and all(type(f) is str for f in v) for v in flags.values()
-    ):
-        return None
-    floats = cast("dict[str, float]", values), cast("dict[str, float]", weather)
-    return FusedStep(site, ts, *floats, age, quality, forecast, station, flags, readings or 0)
-
-
 def decode_fused(
     tx: BatchTransaction, messages: list[RawMessage], dead: DeadLetters
 ) -> dict[str, list[FusedStep]]:
-    """The fused steps of the messages not yet applied, per site (first come first).
-
-    Undecodable messages are dead-lettered whole, as ``fused_steps`` does.
-    """
+    """The fused steps of the messages not yet applied, per site (first come first)."""
     per_site: dict[str, list[FusedStep]] = {}
-    for message in messages:
-        if not tx.is_new(message.position):
-            continue
-        try:
-            decoded = json.loads(message.value)
-            items = decoded if isinstance(decoded, list) else [decoded]
-            steps = [canonical_step(item) or FusedStep.from_dict(item) for item in items]
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            dead.reject_message(tx, message, "bad_fused_step", repr(exc))
-            continue
-        topic = message.position.topic
-        tx.counts[(topic, "received")] += len(steps)
-        tx.counts[(topic, "processed")] += len(steps)
-        for step in steps:
-            site = per_site.get(step.site_id)
-            if site is None:
-                site = per_site[step.site_id] = []
-            site.append(step)
+    for step in fused_steps(tx, messages, dead):
+        site = per_site.get(step.site_id)
+        if site is None:
+            site = per_site[step.site_id] = []
+        site.append(step)
     return per_site
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gridbrain.errors import InvalidMessageError
-from gridbrain.processors.fuse import FusedStep
+from gridbrain.processors.fuse import FusedStep, canonical_step
 from gridbrain.processors.identifiers import is_identifier, printable
 from gridbrain.processors.validate import Rejection, decode_items
 from gridbrain.storage.repositories import DeadLetterRow, add_dead_letters
@@ -139,7 +139,7 @@ def fused_steps(
         try:
             decoded = json.loads(message.value)
             items = decoded if isinstance(decoded, list) else [decoded]
-            steps = [FusedStep.from_dict(item) for item in items]
+            steps = [canonical_step(item) or FusedStep.from_dict(item) for item in items]
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             dead.reject_message(tx, message, "bad_fused_step", repr(exc))
             continue

@@ -150,15 +150,11 @@ def alert_stage(
     sites: int, csv_path: Path | None, mapping: Path, limit: int | None, steps_per_message: int
 ) -> None:
     """Fused steps/s of the alert stage as a worker, beside the raw consumer's."""
-    import tempfile
-
     from gridbrain.cli.alert_eval import fused_steps_from_file
-    from gridbrain.cli.bench_worker import worker_rate
-    from gridbrain.cli.embedded import EmbeddedBroker, free_port, open_database_url
+    from gridbrain.cli.bench_worker import embedded_services, worker_rate
     from gridbrain.settings import Settings
-    from gridbrain.storage.db import migrate
     from gridbrain.streams.throughput import raw_consumer_rate
-    from gridbrain.streams.topics import FUSED, create_topics
+    from gridbrain.streams.topics import FUSED
 
     settings = Settings()
     path = csv_path or settings.shared_data_dir / BEIJING
@@ -172,18 +168,11 @@ def alert_stage(
         steps, source = synthetic_steps(limit or 43_824, 3_600_000), "synthetic"
     per_site = _copies(steps, sites)
     engine, one_by_one = engine_rates(per_site, steps_per_message, settings.forecast_batch_max)
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        EmbeddedBroker(Path(tmp), free_port()) as broker,
-        open_database_url(None, Path(tmp) / "pgdata") as url,
-    ):
-        migrate(url)
-        create_topics(broker.bootstrap, settings.partitions)
-        sent = _produce(broker.bootstrap, per_site, steps_per_message)
-        raw_steps, raw_seconds = raw_consumer_rate(broker.bootstrap, FUSED)
+    with embedded_services(settings.partitions) as (tmp, bootstrap, url):
+        sent = _produce(bootstrap, per_site, steps_per_message)
+        raw_steps, raw_seconds = raw_consumer_rate(bootstrap, FUSED)
         ceiling = raw_steps / raw_seconds
-        log = Path(tmp) / "worker.log"
-        rate = worker_rate(broker.bootstrap, url, ("alert",), ("alert", FUSED), sent, log)
+        rate = worker_rate(bootstrap, url, ("alert",), ("alert", FUSED), sent, tmp / "worker.log")
     result: dict[str, Any] = {
         "stage": "alert",
         "rate": round(rate),

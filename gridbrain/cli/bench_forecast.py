@@ -18,7 +18,6 @@ The last line is JSON.
 
 import json
 import math
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -276,11 +275,9 @@ def forecast_stage(
     """
     import torch
 
-    from gridbrain.cli.embedded import EmbeddedBroker, free_port, open_database_url
+    from gridbrain.cli.bench_worker import embedded_services
     from gridbrain.cli.output import render
     from gridbrain.settings import Settings
-    from gridbrain.storage.db import migrate
-    from gridbrain.streams.topics import create_topics
 
     torch.set_num_threads(threads)
     settings = Settings()
@@ -291,16 +288,10 @@ def forecast_stage(
     history, live = all_values[:, :history_steps], all_values[:, history_steps:]
     interval = settings.forecast_interval_minutes * 60_000 // step_ms
     expected = series * (steps // interval)
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        EmbeddedBroker(Path(tmp), free_port()) as broker,
-        open_database_url(None, Path(tmp) / "pgdata") as url,
-    ):
-        migrate(url)
-        create_topics(broker.bootstrap, settings.partitions)
+    with embedded_services(settings.partitions) as (tmp, bootstrap, url):
         _store_history(url, history, step_ms, model)
-        _produce(broker.bootstrap, live, step_ms, per_message)
-        rate = _stage_rate(broker.bootstrap, url, expected, Path(tmp) / "worker.log", threads)
+        _produce(bootstrap, live, step_ms, per_message)
+        rate = _stage_rate(bootstrap, url, expected, tmp / "worker.log", threads)
     batch = _windows(history, settings, min(max(series, 64), settings.forecast_batch_max * 8))
     ceiling = _ceiling(model, batch, seconds)
     one = _ceiling(model, batch.take(slice(0, 1)), seconds)

@@ -12,9 +12,7 @@ The last line is JSON.
 """
 
 import json
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import click
@@ -80,31 +78,21 @@ def _produce(bootstrap: str, messages: list[tuple[bytes, bytes]]) -> None:
 @click.option("--partitions", type=int, default=4, show_default=True)
 def pipeline(readings: int, per_message: int, sites: int, workers: int, partitions: int) -> None:
     """Clean stage readings/s as real workers, beside the dict-window ceiling (same run)."""
-    from gridbrain.cli.bench_worker import worker_rate
-    from gridbrain.cli.embedded import EmbeddedBroker, free_port, open_database_url
+    from gridbrain.cli.bench_worker import embedded_services, worker_rate
     from gridbrain.settings import Settings
-    from gridbrain.storage.db import migrate
     from gridbrain.streams.throughput import raw_consumer_rate
-    from gridbrain.streams.topics import SENSOR_READINGS, create_topics
+    from gridbrain.streams.topics import SENSOR_READINGS
 
     start_ms = (int(time.time() * 1000) // 86_400_000 - 30) * 86_400_000
     messages = readings_messages(readings, per_message, sites, start_ms)
     sent = readings
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        EmbeddedBroker(Path(tmp), free_port()) as broker,
-        open_database_url(None, Path(tmp) / "pgdata") as url,
-    ):
-        migrate(url)
-        create_topics(broker.bootstrap, partitions)
-        _produce(broker.bootstrap, messages)
-        raw, raw_s = raw_consumer_rate(
-            broker.bootstrap, SENSOR_READINGS, window_ms=Settings().step_ms
-        )
+    with embedded_services(partitions) as (tmp, bootstrap, url):
+        _produce(bootstrap, messages)
+        raw, raw_s = raw_consumer_rate(bootstrap, SENSOR_READINGS, window_ms=Settings().step_ms)
         ceiling = raw / raw_s
-        log = Path(tmp) / "worker.log"
+        log = tmp / "worker.log"
         rate = worker_rate(
-            broker.bootstrap, url, ("clean",), ("clean", SENSOR_READINGS), sent, log, workers
+            bootstrap, url, ("clean",), ("clean", SENSOR_READINGS), sent, log, workers
         )
     result = {
         "stage": "clean",

@@ -1,12 +1,15 @@
 """Benchmarks of the stages as real workers: time a worker by its committed counters."""
 
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm import tqdm
 
-__all__ = ["worker_rate"]
+__all__ = ["embedded_services", "worker_rate"]
 
 from gridbrain.cli.services import worker_command
 from gridbrain.storage.db import make_engine, make_sessionmaker
@@ -58,3 +61,24 @@ def worker_rate(
             w.terminate()
         for w in running:
             w.wait(30)
+
+
+@contextmanager
+def embedded_services(partitions: int) -> Iterator[tuple[Path, str, str]]:
+    """A fresh embedded broker and PostgreSQL, migrated and with topics, in a temporary folder.
+
+    Yields:
+        The folder, the bootstrap address and the database URL.
+    """
+    from gridbrain.cli.embedded import EmbeddedBroker, free_port, open_database_url
+    from gridbrain.storage.db import migrate
+    from gridbrain.streams.topics import create_topics
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        EmbeddedBroker(Path(tmp), free_port()) as broker,
+        open_database_url(None, Path(tmp) / "pgdata") as url,
+    ):
+        migrate(url)
+        create_topics(broker.bootstrap, partitions)
+        yield Path(tmp), broker.bootstrap, url
