@@ -3,7 +3,6 @@
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,8 +18,6 @@ from gridbrain.processors.site_admission import SiteAdmission
 from gridbrain.processors.sites import SiteProfile, nearest_station
 from gridbrain.processors.validate import (
     ReadingBatch,
-    Rejection,
-    decode_items,
     validate_readings,
 )
 from gridbrain.settings import Settings
@@ -40,6 +37,7 @@ from gridbrain.streams.envelope import (
     encode,
     record_rejections,
 )
+from gridbrain.streams.sources import Sources, record_unknown, reject
 from gridbrain.streams.topics import FUSED, REROUTED, partition_of
 from gridbrain.streams.weather import WeatherStage
 
@@ -50,8 +48,6 @@ STATE_KEY = "clean"
 _LABELS = {int(f): f.label for f in Flag}
 _STEPS_PER_MESSAGE = 200  # ~100 kB, well under the producers' 1 MB request limit
 _SWEEP_S = 60.0  # idle sites are looked for at most this often (wall clock)
-#: Quality counts of refused sites go to one row: their ids are anyone's to make up.
-_UNKNOWN = "(unknown)"
 _REROUTED_PER_MESSAGE = 1000  # readings are ~100 B each: ~100 kB a message
 _MAX_SEQUENCE = 1_000_000  # rerouted messages made of one input message, at most
 
@@ -175,7 +171,7 @@ class CleaningStage:
         self._evict_idle()
         dead = DeadLetters()
         batch = ReadingBatch()
-        sources = _Sources()
+        sources = Sources()
         for message in messages:
             if not tx.is_new(message.position):
                 continue
@@ -200,13 +196,13 @@ class CleaningStage:
         refused = self._load_sites(tx, list(set(batch.site_id)))
         if refused:
             taken = np.array([s not in refused for s in batch.site_id], dtype=bool)
-            unknown = _Sources(sources.messages, sources.items)
-            batch = _reject(batch, taken, "unknown_site", unknown, refused)
+            unknown = Sources(sources.messages, sources.items)
+            batch = reject(batch, taken, "unknown_site", unknown, refused)
             for message, rejections in zip(unknown.messages, unknown.rejections, strict=True):
-                _record_unknown(tx, message, rejections, dead)
-        batch = _reject(batch, range_mask(batch), "out_of_range", sources)
+                record_unknown(tx, message, rejections, dead)
+        batch = reject(batch, range_mask(batch), "out_of_range", sources)
         is_open, first = self._resampler.admit(batch)
-        batch = _reject(batch, is_open, "too_late", sources)
+        batch = reject(batch, is_open, "too_late", sources)
         first = first[is_open]
         for message, rejections in zip(sources.messages, sources.rejections, strict=True):
             record_rejections(tx, message, rejections, dead)
@@ -231,7 +227,7 @@ class CleaningStage:
     @staticmethod
     def _reroute(
         tx: BatchTransaction,
-        sources: "_Sources",
+        sources: Sources,
         batch: ReadingBatch,
         count: int,
         out: list[Emission],
@@ -356,69 +352,3 @@ def _station_of(profile: SiteProfile, stations: dict[str, tuple[float, float]], 
         if nearest is not None and profile.site_id not in stations:
             return nearest
     return profile.site_id
-
-
-@dataclass
-class _Sources:
-    """The messages of a cleaning batch, in the order their readings were numbered.
-
-    ``items`` holds each message's decoded items, or None for a message decoded
-    straight into columns: its items are decoded again only if one is needed (a
-    rejected or rerouted reading keeps its original form).
-    """
-
-    messages: list[RawMessage] = field(default_factory=list)
-    items: list[list[Any] | None] = field(default_factory=list)
-    rejections: list[list[Rejection]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.rejections = self.rejections or [[] for _ in self.messages]
-
-    def add(
-        self, message: RawMessage, items: list[Any] | None, rejections: list[Rejection]
-    ) -> None:
-        self.messages.append(message)
-        self.items.append(items)
-        self.rejections.append(rejections)
-
-    def item(self, message: int, index: int) -> Any:
-        """Item ``index`` of message ``message``, as it came."""
-        items = self.items[message]
-        if items is None:
-            items = self.items[message] = decode_items(self.messages[message].value)
-        return items[index]
-
-
-_EXPLAIN = {
-    "out_of_range": "outside the quantity's physical range",
-    "too_late": "its step was already closed and emitted (allowed lateness passed)",
-}
-
-
-def _reject(
-    batch: ReadingBatch,
-    keep: np.ndarray,
-    reason: str,
-    sources: _Sources,
-    per_site: dict[str, str] | None = None,
-) -> ReadingBatch:
-    """Add a rejection to its message for each reading not in ``keep``; return the kept.
-
-    ``per_site``: the explanation by site (else the reason's own).
-    """
-    for i in np.flatnonzero(~keep).tolist():
-        why = per_site[batch.site_id[i]] if per_site else _EXPLAIN[reason]
-        detail = f"{batch.quantity[i]}={batch.value[i]:g} at {batch.ts_ms[i]}: {why}"
-        m, index = batch.message[i], batch.index[i]
-        sources.rejections[m].append(Rejection(index, reason, detail, sources.item(m, index)))
-    return batch.take(keep)
-
-
-def _record_unknown(
-    tx: BatchTransaction, message: RawMessage, rejections: list[Rejection], dead: DeadLetters
-) -> None:
-    """Dead-letter readings of refused sites, counted under one site (not one row each)."""
-    for rejection in rejections:
-        dead.add(message.position, rejection, message.key)
-    tx.quality[(_UNKNOWN, "unknown_site")] += len(rejections)
-    tx.counts[(message.position.topic, "deadlettered")] += len(rejections)

@@ -17,7 +17,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from gridbrain.processors.alerting import bulk
-from gridbrain.processors.alerting.lifecycle import AlertState, Change, Incident, evaluate
+from gridbrain.processors.alerting.lifecycle import (
+    AlertState,
+    Change,
+    Incident,
+    evaluate,
+    with_notify,
+)
 from gridbrain.processors.alerting.matchers import Silence, inhibited, silenced
 from gridbrain.processors.alerting.messages import render
 from gridbrain.processors.alerting.plan import RulePlan
@@ -349,7 +355,7 @@ class AlertEngine:
         current.silenced = silenced(labels, self.silences, now_ms)
         current.inhibited = inhibited(labels, firing, self.rules.inhibit)
         muted = current.silenced or current.inhibited
-        out = [self._decide(c, current, muted) for c in changes]
+        out = [with_notify(c, current, muted) for c in changes]
         unheard = current.state is AlertState.FIRING and current.notified is None
         if unheard and not muted and not any(c.notify for c in out):  # fired while muted
             out.append(Change(current, current.state, at_ms, value, "unmuted", True))
@@ -389,15 +395,3 @@ class AlertEngine:
         series = site.series.get(rule.quantity or "", HourlySeries())
         index = self._aqi_of(series, at_ms, rule.aqi_table)
         return index[1] if index else "no data"
-
-    @staticmethod
-    def _decide(change: Change, incident: Incident, muted: bool) -> Change:
-        if not change.notify:
-            return change
-        if change.state is AlertState.RESOLVED:
-            notify = incident.notified is AlertState.FIRING  # receivers heard it fire
-        else:
-            notify = not muted
-        return Change(
-            change.incident, change.state, change.at_ms, change.value, change.reason, notify
-        )

@@ -15,7 +15,7 @@ from typing import Any
 
 from gridbrain.processors.alerting.rules import Rule
 
-__all__ = ["AlertState", "Change", "Incident", "evaluate"]
+__all__ = ["AlertState", "Change", "Incident", "evaluate", "with_notify"]
 
 
 class AlertState(StrEnum):
@@ -173,3 +173,17 @@ def evaluate(
         return incident, changes
     incident.state, incident.resolved_at_ms = AlertState.RESOLVED, at_ms
     return None, [*changes, _change(incident, at_ms, value, "recovered")]
+
+
+def with_notify(change: Change, incident: Incident, muted: bool) -> Change:
+    """``change`` with whether receivers hear of it.
+
+    A mute holds back firing; a resolution goes only to receivers that heard it fire.
+    """
+    if not change.notify:
+        return change
+    if change.state is AlertState.RESOLVED:
+        notify = incident.notified is AlertState.FIRING  # receivers heard it fire
+    else:
+        notify = not muted
+    return Change(change.incident, change.state, change.at_ms, change.value, change.reason, notify)
