@@ -83,7 +83,7 @@ class Aggregation:
 @dataclass
 class _SiteState:
     buckets: dict[int, dict[str, list[float]]] = field(default_factory=dict)
-    keys: dict[int, set[tuple[str, str, int]]] = field(default_factory=dict)
+    keys: dict[int, dict[tuple[str, str], set[int]]] = field(default_factory=dict)
     closing: set[int] = field(default_factory=set)
     last_value: dict[str, tuple[int, float]] = field(default_factory=dict)
     cadence: dict[str, int] = field(default_factory=dict)
@@ -145,12 +145,11 @@ class Resampler:
             if start < state.closed_until_ms:
                 is_open[i] = False
                 continue
-            seen = state.keys.setdefault(start, set())
-            key = (quantity, sensor, ts)
-            if key in seen:
+            seen = state.keys.setdefault(start, {}).setdefault((quantity, sensor), set())
+            if ts in seen:
                 first[i] = False
                 continue
-            seen.add(key)
+            seen.add(ts)
             if ts > newest.get(site_id, -1):
                 newest[site_id] = ts
         for site_id, ts in newest.items():
@@ -235,7 +234,7 @@ class Resampler:
             "watermark_ms": state.watermark_ms,
             "closed_until_ms": state.closed_until_ms,
             "buckets": {str(t): b for t, b in state.buckets.items()},
-            "keys": {str(t): sorted(k) for t, k in state.keys.items()},
+            "seen": {str(t): _compact(t, k) for t, k in state.keys.items()},
             "last_value": {q: list(tv) for q, tv in state.last_value.items()},
             "cadence": state.cadence,
         }
@@ -254,12 +253,38 @@ class Resampler:
             buckets={
                 int(t): {q: list(acc) for q, acc in b.items()} for t, b in data["buckets"].items()
             },
-            keys={int(t): {(q, s, int(ts)) for q, s, ts in k} for t, k in data["keys"].items()},
+            keys=_expand(data),
             last_value={q: (int(t), float(v)) for q, (t, v) in data["last_value"].items()},
             cadence={q: int(c) for q, c in data["cadence"].items()},
             watermark_ms=int(data["watermark_ms"]),
             closed_until_ms=int(data["closed_until_ms"]),
         )
+
+
+def _compact(start: int, keys: dict[tuple[str, str], set[int]]) -> dict[str, list[int]]:
+    """An open step's seen keys as ``quantity<US>sensor`` -> sorted offsets from its start."""
+    return {
+        f"{quantity}\x1f{sensor}": sorted(ts - start for ts in seen)
+        for (quantity, sensor), seen in sorted(keys.items())
+    }
+
+
+def _expand(data: dict[str, Any]) -> dict[int, dict[tuple[str, str], set[int]]]:
+    """The seen keys of exported state (compact, or the earlier list of triples)."""
+    keys: dict[int, dict[tuple[str, str], set[int]]] = {}
+    if "keys" in data:
+        for t, triples in data["keys"].items():
+            step = keys[int(t)] = {}
+            for quantity, sensor, ts in triples:
+                step.setdefault((quantity, sensor), set()).add(int(ts))
+        return keys
+    for t, series in data["seen"].items():
+        start = int(t)
+        step = keys[start] = {}
+        for name, offsets in series.items():
+            quantity, sensor = name.split("\x1f", 1)
+            step[(quantity, sensor)] = {start + int(offset) for offset in offsets}
+    return keys
 
 
 def _closed_step(site_id: str, start: int, per_quantity: dict[str, list[float]]) -> ClosedStep:

@@ -103,7 +103,11 @@ class ReadingBatch:
         """Return the readings where ``mask`` is true (this batch itself when all are)."""
         if mask.all():
             return self
-        keep = np.flatnonzero(mask)
+        return self.rows(np.flatnonzero(mask))
+
+    def rows(self, order: np.ndarray) -> "ReadingBatch":
+        """The readings at positions ``order``, in that order."""
+        keep = order.tolist()
         return ReadingBatch(
             site_id=[self.site_id[i] for i in keep],
             sensor_id=[self.sensor_id[i] for i in keep],

@@ -1,10 +1,11 @@
 """Repositories: each receives a session and never commits on its own."""
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+import numpy as np
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -239,11 +240,25 @@ def save_site_states(session: Session, stage: str, states: Mapping[str, Any]) ->
         session,
         "staged_site_state",
         "stage text, site_id text, state jsonb",
-        [(stage, site_id, json.dumps(state)) for site_id, state in sorted(states.items())],
+        [(stage, site_id, _json(state)) for site_id, state in sorted(states.items())],
         "INSERT INTO site_state (stage, site_id, state) SELECT stage, site_id, state "
         "FROM staged_site_state ON CONFLICT (stage, site_id) "
         "DO UPDATE SET state = EXCLUDED.state, updated_at = now()",
     )
+
+
+def _numpy_scalar(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot save {type(value).__name__} in JSON")
+
+
+_encode = msgspec.json.Encoder(enc_hook=_numpy_scalar).encode
+
+
+def _json(state: Any) -> str:
+    """``state`` as JSON text (numpy scalars as plain numbers)."""
+    return _encode(state).decode()
 
 
 def save_offsets(session: Session, stage: str, offsets: Mapping[tuple[str, int], int]) -> None:

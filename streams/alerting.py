@@ -10,6 +10,7 @@ live sites of the worker's partitions by the wall clock.
 
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -111,8 +112,17 @@ def _forecast_issue(data: dict[str, Any]) -> ForecastIssue:
     )
 
 
+#: Sites whose dead letters wait in memory for the site's first step, at most.
+_WAITING_SITES = 10_000
+
+
 class AlertingStage:
-    """Runs the alert engine of one worker; its handlers run on one thread."""
+    """Runs the alert engine of one worker; its handlers run on one thread.
+
+    Dead letters of a site the stage has no state for yet wait in memory (for a bounded
+    number of sites) until its first step comes: the cleaning stage publishes a batch's
+    dead letters and fused steps together, and either topic may be read first.
+    """
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self._rules = load_rules(settings.alert_rules_file)
@@ -135,6 +145,7 @@ class AlertingStage:
         """Forget the in-memory state; it is reloaded from the database site by site."""
         self._engine = AlertEngine(self._rules)
         self._silences_read_s = float("-inf")
+        self._waiting: OrderedDict[str, list[tuple[int, list[DeadLetterId]]]] = OrderedDict()
 
     def _prepare(self, tx: BatchTransaction, site_ids: Iterable[str]) -> int:
         """Load unseen sites' state and refresh the silences; return the time now (ms)."""
@@ -159,6 +170,12 @@ class AlertingStage:
         per_site = decode_fused(tx, messages, dead)
         now_ms = self._prepare(tx, per_site)
         changes = [
+            c
+            for site in per_site
+            for at_ms, letters in self._waiting.pop(site, [])
+            for c in self._engine.on_dead_letters(site, letters, at_ms)
+        ]
+        changes += [
             c
             for site, steps in per_site.items()
             for c in self._engine.on_steps(site, steps, now_ms)
@@ -205,8 +222,9 @@ class AlertingStage:
 
         The site is the message key (the partitioning key). Only sites that already have
         alert state (they sent valid steps) are counted: anyone can make up site ids or
-        keys, and those must not make state here. A redelivered dead letter is counted
-        once; a dead letter is never dead-lettered again, whatever it holds.
+        keys, and those must not make state here; the dead letters of other sites wait in
+        memory for the site's first step. A redelivered dead letter is counted once; a
+        dead letter is never dead-lettered again, whatever it holds.
         """
         per_site: dict[str, list[DeadLetterId]] = {}
         for message in messages:
@@ -219,7 +237,9 @@ class AlertingStage:
                 per_site.setdefault(site, []).append(letter)
         unknown = [s for s in per_site if not self._engine.knows(s)]
         saved = load_site_states(tx.session, STATE_KEY, unknown) if unknown else {}
-        per_site = {s: v for s, v in per_site.items() if self._engine.knows(s) or s in saved}
+        received_ms = self._clock_ms()
+        for site in [s for s in unknown if s not in saved]:
+            self._wait(site, received_ms, per_site.pop(site))
         now_ms = self._prepare(tx, per_site)
         changes = [
             c
@@ -227,6 +247,16 @@ class AlertingStage:
             for c in self._engine.on_dead_letters(site, letters, now_ms)
         ]
         return self._finish(tx, changes, set(per_site))
+
+    def _clock_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def _wait(self, site: str, now_ms: int, letters: list[DeadLetterId]) -> None:
+        """Keep a site's dead letters until its first step (the oldest sites drop out)."""
+        self._waiting.setdefault(site, []).append((now_ms, letters))
+        self._waiting.move_to_end(site)
+        while len(self._waiting) > _WAITING_SITES:
+            self._waiting.popitem(last=False)
 
     def _finish(
         self, tx: BatchTransaction, changes: list[Change], sites: set[str]

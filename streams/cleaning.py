@@ -16,10 +16,7 @@ from gridbrain.processors.quality.flags import Flag
 from gridbrain.processors.resample import Aggregation, ClosedStep, Resampler
 from gridbrain.processors.site_admission import SiteAdmission
 from gridbrain.processors.sites import SiteProfile, nearest_station
-from gridbrain.processors.validate import (
-    ReadingBatch,
-    validate_readings,
-)
+from gridbrain.processors.validate import ReadingBatch, Rejection, validate_readings
 from gridbrain.settings import Settings
 from gridbrain.storage.repositories import (
     add_gap_fills,
@@ -170,25 +167,7 @@ class CleaningStage:
         now_ms = int(time.time() * 1000)
         self._evict_idle()
         dead = DeadLetters()
-        batch = ReadingBatch()
-        sources = Sources()
-        for message in messages:
-            if not tx.is_new(message.position):
-                continue
-            topic, number = message.position.topic, len(sources.messages)
-            if topic != REROUTED:
-                n = validate_columns(message.value, now_ms, self._max_future_ms, batch, number)
-                if n is not None:  # well formed: no item needs a look of its own
-                    tx.counts[(topic, "messages")] += 1
-                    tx.counts[(topic, "received")] += n
-                    sources.add(message, None, [])
-                    continue
-            items = decode_new(tx, message, dead)
-            if items is not None and topic == REROUTED:
-                items = _unwrap(tx, message, items, dead)
-            if items is not None:
-                _, rejected = validate_readings(items, now_ms, self._max_future_ms, batch, number)
-                sources.add(message, items, rejected)
+        batch, sources = self._decode(tx, messages, now_ms, dead)
         count = self._partitions()
         rerouted: list[Emission] = []
         if count:
@@ -205,12 +184,9 @@ class CleaningStage:
         batch = reject(batch, is_open, "too_late", sources)
         first = first[is_open]
         for message, rejections in zip(sources.messages, sources.rejections, strict=True):
-            record_rejections(tx, message, rejections, dead)
-        topics = [m.position.topic for m in sources.messages]
-        for i, n in Counter(np.asarray(batch.message, dtype=np.int64)[~first].tolist()).items():
-            tx.counts[(topics[i], "duplicates")] += n
-        for i, n in Counter(np.asarray(batch.message, dtype=np.int64)[first].tolist()).items():
-            tx.counts[(topics[i], "processed")] += n
+            if rejections:
+                record_rejections(tx, message, rejections, dead)
+        _count_per_topic(tx, sources, batch.message, first)
         for site_id, n in Counter(batch.take(~first).site_id).items():
             tx.quality[(site_id, "duplicate")] += n
         admitted = batch.take(first)
@@ -223,6 +199,43 @@ class CleaningStage:
         self._store(tx, admitted, result)
         tx.counts[(FUSED, "emitted")] += len(result.closed)
         return rerouted + dead.store(tx.session) + self._fuse(tx, result.closed)
+
+    def _decode(
+        self, tx: BatchTransaction, messages: list[RawMessage], now_ms: int, dead: DeadLetters
+    ) -> tuple[ReadingBatch, Sources]:
+        """The valid readings of the messages not applied before, in message order.
+
+        Well-formed messages are decoded and checked together as columns; the others item
+        by item, each rejection recorded on its message (a message that cannot be decoded
+        at all is dead-lettered whole, and keeps its number with no readings).
+        """
+        fresh = [m for m in messages if tx.is_new(m.position)]
+        batch = ReadingBatch()
+        direct = [b"" if m.position.topic == REROUTED else m.value for m in fresh]
+        decoded = validate_columns(direct, now_ms, self._max_future_ms, batch)
+        sources = Sources()
+        others = ReadingBatch()  # readings of the messages that need a look item by item
+        well_formed: Counter[str] = Counter()
+        for number, (message, n) in enumerate(zip(fresh, decoded, strict=True)):
+            topic = message.position.topic
+            if n is not None:  # well formed: no item needs a look of its own
+                well_formed[topic] += 1
+                tx.counts[(topic, "received")] += n
+                sources.add(message, None, [])
+                continue
+            items = decode_new(tx, message, dead)
+            if items is not None and topic == REROUTED:
+                items = _unwrap(tx, message, items, dead)
+            rejected: list[Rejection] = []
+            if items is not None:
+                _, rejected = validate_readings(items, now_ms, self._max_future_ms, others, number)
+            sources.add(message, items or [], rejected)
+        for topic, n in well_formed.items():
+            tx.counts[(topic, "messages")] += n
+        if len(others):
+            batch.extend(others)
+            batch = batch.rows(np.argsort(np.asarray(batch.message), kind="stable"))
+        return batch, sources
 
     @staticmethod
     def _reroute(
@@ -309,6 +322,21 @@ class CleaningStage:
             for site, steps in per_site.items()
             for i in range(0, len(steps), _STEPS_PER_MESSAGE)
         ]
+
+
+def _count_per_topic(
+    tx: BatchTransaction, sources: Sources, message: list[int], first: np.ndarray
+) -> None:
+    """Count admitted readings as ``processed``, repeated ones as ``duplicates``, per topic."""
+    names = sorted({m.position.topic for m in sources.messages})
+    code = {name: i for i, name in enumerate(names)}
+    topic_of = np.array([code[m.position.topic] for m in sources.messages], dtype=np.int64)
+    rows = topic_of[np.asarray(message, dtype=np.int64)]
+    for counter, chosen in (("processed", first), ("duplicates", ~first)):
+        counts = np.bincount(rows[chosen], minlength=len(names)).tolist()
+        for name, n in zip(names, counts, strict=True):
+            if n:
+                tx.counts[(name, counter)] += n
 
 
 def _unwrap(

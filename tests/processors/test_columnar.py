@@ -38,27 +38,35 @@ def _hostile(rng: random.Random) -> Any:
 def test_fast_path_equals_the_item_by_item_path() -> None:
     rng = random.Random(11)
     fast_taken = 0
-    for _ in range(3000):
-        items = [_hostile(rng) for _ in range(rng.choice([1, 1, 3, 20]))]
-        body: Any = items[0] if len(items) == 1 and rng.random() < 0.5 else items
-        raw = json.dumps(body).encode()
+    for _ in range(150):
+        raws = []
+        for _ in range(rng.choice([1, 5, 40])):
+            items = [_hostile(rng) for _ in range(rng.choice([1, 1, 3, 20]))]
+            body: Any = items[0] if len(items) == 1 and rng.random() < 0.5 else items
+            raws.append(json.dumps(body).encode())
         fast = ReadingBatch()
-        n = validate_columns(raw, NOW, FUTURE, fast, 4)
-        try:
-            expected, rejections = validate_readings(decode_items(raw), NOW, FUTURE, message=4)
-        except InvalidMessageError:
-            assert n is None
-            continue
-        if n is None:
-            assert len(fast) == 0
-            continue
-        fast_taken += 1
-        assert not rejections and n == len(expected)
+        counts = validate_columns(raws, NOW, FUTURE, fast, first=4)
+        assert len(counts) == len(raws)
+        expected = ReadingBatch()
+        for number, (raw, n) in enumerate(zip(raws, counts, strict=True), start=4):
+            try:
+                items = decode_items(raw)
+                taken, rejections = validate_readings(items, NOW, FUTURE, message=number)
+            except InvalidMessageError:
+                assert n is None
+                continue
+            if n is None:
+                continue
+            fast_taken += 1
+            assert not rejections and n == len(taken)
+            expected.extend(taken)
         for name in FIELDS:
             assert getattr(fast, name) == getattr(expected, name), name
     assert fast_taken > 1000  # the fast path serves the well-formed majority
 
 
 def test_bytes_that_are_not_json_take_the_full_path() -> None:
-    for raw in (b"", b"\xff\xfe", b"[", b"[]", b"[" * 100_000, b'{"site_id": "a"}'):
-        assert validate_columns(raw, NOW, FUTURE, ReadingBatch(), 0) is None
+    raws = [b"", b"\xff\xfe", b"[", b"[]", b"[" * 100_000, b'{"site_id": "a"}']
+    batch = ReadingBatch()
+    assert validate_columns(raws, NOW, FUTURE, batch) == [None] * len(raws)
+    assert len(batch) == 0

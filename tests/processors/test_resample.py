@@ -149,6 +149,18 @@ def test_export_restore_resumes_exactly() -> None:
     assert two.admit(batch([("s", "m", "load", 0, 1.0)]))[0].tolist() == [False]
 
 
+def test_state_saved_before_the_compact_form_still_restores() -> None:
+    one = Resampler(STEP, LATE)
+    feed(one, batch([("s", "m", "load", 0, 10.0), ("s", "m", "load", 60_000, 12.0)]))
+    saved = one.export("s")
+    assert saved["seen"] == {"0": {"load\x1fm": [0, 60_000]}}
+    earlier = {k: v for k, v in saved.items() if k != "seen"}
+    earlier["keys"] = {"0": [["load", "m", 0], ["load", "m", 60_000]]}
+    two = Resampler(STEP, LATE)
+    two.restore("s", earlier)
+    assert two.export("s") == saved
+
+
 def test_forget_drops_only_that_site() -> None:
     r = Resampler(STEP, LATE)
     feed(r, batch([("a", "m", "load", 0, 1.0), ("b", "m", "load", 0, 2.0)]))
@@ -178,7 +190,7 @@ def test_forgotten_site_with_open_steps_resumes_exactly_from_its_export() -> Non
         for i, m in enumerate(messages):
             if i == evict_at:
                 saved = json.loads(json.dumps(r.export("s")))
-                assert saved["buckets"] and saved["keys"]  # open steps are saved
+                assert saved["buckets"] and saved["seen"]  # open steps are saved
                 r.forget("s")
                 assert r.sites() == 0
                 r.restore("s", saved)
