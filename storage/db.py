@@ -1,13 +1,13 @@
 """Engine and session factory, and schema migrations (Alembic)."""
 
+import re
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["make_engine", "make_sessionmaker", "migrate", "sqlalchemy_url"]
+__all__ = ["head_revision", "make_engine", "make_sessionmaker", "migrate", "sqlalchemy_url"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -29,8 +29,43 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def head_revision() -> str:
+    """The newest migration's revision, read from the scripts (without importing Alembic)."""
+    revisions: set[str] = set()
+    replaced: set[str] = set()
+    for path in (_MIGRATIONS / "versions").glob("[0-9]*.py"):
+        found = dict(_REVISION.findall(path.read_text()))
+        revisions.add(found["revision"])
+        replaced.add(found.get("down_revision", ""))
+    (head,) = revisions - replaced
+    return head
+
+
+_REVISION = re.compile(r'^(revision|down_revision) = "([^"]+)"', re.MULTILINE)
+
+
+def _current_revision(url: str) -> str | None:
+    engine = create_engine(sqlalchemy_url(url))
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except ProgrammingError:  # no schema yet
+        return None
+    finally:
+        engine.dispose()
+
+
 def migrate(url: str, revision: str = "head") -> None:
-    """Upgrade the schema at ``url`` to ``revision`` with the project's Alembic scripts."""
+    """Upgrade the schema at ``url`` to ``revision`` with the project's Alembic scripts.
+
+    A schema already at the newest revision is left alone without loading Alembic (the
+    CLI's commands run this first, and Alembic takes most of a second to import).
+    """
+    if revision == "head" and _current_revision(url) == head_revision():
+        return
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))

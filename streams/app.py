@@ -1,12 +1,12 @@
 """The Faust app: consumer tasks that feed message batches to the stage handlers.
 
-Each input topic is a :class:`streams.batches.BatchTopic` (Faust's consumer, group and
-flow control, without an event per message); its task takes a batch of messages and hands
-it to the :mod:`streams.executor` (one transaction per batch, outputs delivered before
-the commit, the error policy of :mod:`streams.policy`), then acks the messages so Faust
-commits their offsets; :mod:`streams.rebalance` keeps the stages' memory and the
-worker's report in step with the partitions it holds. The alert stage's watchdog timer
-runs through the same executor, with no input.
+Each stage group reads its input topics through one :class:`streams.consumer.GroupConsumer`
+(plain batches of records, no event per message) in a Faust task; a batch goes topic by
+topic to the :mod:`streams.executor` (one transaction per batch, outputs delivered
+before the commit, the error policy of :mod:`streams.policy`), then its offsets are
+committed to Kafka; :mod:`streams.rebalance` keeps the stages' memory and the worker's
+report in step with the partitions it holds. Faust runs the tasks, the timers (the alert
+stage's watchdog runs through the same executor, with no input) and the producer.
 """
 
 import asyncio
@@ -20,19 +20,19 @@ from functools import partial
 from typing import Literal
 
 import faust
-from faust.types import Message
+from faust.app.base import BootStrategy
 
 from gridbrain.settings import Settings
 from gridbrain.storage.db import make_engine, make_sessionmaker
 from gridbrain.storage.transaction import InputPosition
 from gridbrain.streams.alerting import AlertingStage
-from gridbrain.streams.batches import BatchTopic, take
 from gridbrain.streams.cleaning import CleaningStage
+from gridbrain.streams.consumer import GroupConsumer, Record, byte_chunks
 from gridbrain.streams.envelope import Emission, RawMessage
 from gridbrain.streams.executor import BatchExecutor, Handler, StageGroup
 from gridbrain.streams.forecasting import ForecastingStage
 from gridbrain.streams.health import WorkerHealth
-from gridbrain.streams.rebalance import follow_rebalances
+from gridbrain.streams.rebalance import Holdings
 from gridbrain.streams.topics import (
     DEADLETTER,
     FORECASTS,
@@ -47,19 +47,16 @@ from gridbrain.streams.weather import WeatherStage
 __all__ = ["ROLES", "Role", "build_app", "group_id"]
 
 _log = logging.getLogger(__name__)
-#: Messages a topic's buffer holds while a batch runs (the consumer pauses beyond).
-_BUFFERED = 4096
 
 Role = Literal["clean", "forecast", "alert"]
 ROLES: tuple[Role, ...] = ("clean", "forecast", "alert")
 
 
-def _raw(message: Message) -> RawMessage:
-    key = message.key if isinstance(message.key, bytes) or message.key is None else None
+def _raw(record: Record) -> RawMessage:
     return RawMessage(
-        InputPosition(message.topic, message.partition, message.offset),
-        key,
-        message.value or b"",
+        InputPosition(record.topic, record.partition, record.offset),
+        record.key,
+        record.value or b"",
     )
 
 
@@ -73,11 +70,23 @@ def _scratch_dir() -> str:
     return path
 
 
-def group_id(app_id: str, roles: tuple[str, ...]) -> str:
-    """The Faust app id (= consumer group) of workers running ``roles``.
+class _Boot(BootStrategy):
+    """Faust runs the tasks, the timers and the producer; the consumers are our own."""
 
-    Workers of one group must run the same agents, so each set of roles gets its own
-    group; workers started with the same roles share one and split the partitions.
+    enable_kafka_consumer = False
+
+
+class _App(faust.App):
+    BootStrategy = _Boot
+
+
+def group_id(app_id: str, roles: tuple[str, ...]) -> str:
+    """The Faust app id of workers running ``roles``, prefix of their consumer groups.
+
+    Each stage group of a worker reads its topics in the consumer group
+    ``<id>.<stage group>``. Workers of one id must run the same stages, so each set of
+    roles gets its own id; workers started with the same roles share the groups and split
+    the partitions.
 
     >>> group_id("gridbrain", ("clean", "forecast", "alert")), group_id("gridbrain", ("forecast",))
     ('gridbrain', 'gridbrain-forecast')
@@ -90,8 +99,9 @@ def build_app(
     settings: Settings, kafka_bootstrap: str, database_url: str, roles: tuple[Role, ...] = ROLES
 ) -> faust.App:
     """A Faust app running the stages of ``roles``, writing to ``database_url``."""
-    app = faust.App(
-        group_id(settings.app_id, roles),
+    members = group_id(settings.app_id, roles)
+    app = _App(
+        members,
         broker=f"kafka://{kafka_bootstrap}",
         store="memory://",
         datadir=_scratch_dir(),
@@ -120,108 +130,100 @@ def build_app(
         await asyncio.gather(*pending)
 
     executor = BatchExecutor(sessions, publish, health, settings.quarantine_after)
-    groups: list[StageGroup] = []
 
     def group(name: str, reset: Callable[[], None]) -> StageGroup:
-        made = StageGroup(name, reset, ThreadPoolExecutor(1, thread_name_prefix=name))
-        groups.append(made)
-        return made
+        return StageGroup(name, reset, ThreadPoolExecutor(1, thread_name_prefix=name))
 
-    def agent(
-        stage: str,
-        topic_name: str,
-        handler: Handler,
-        stages: StageGroup,
-        batch_max: int,
-        within: float,
+    holdings = Holdings(health)
+    consumers: dict[str, GroupConsumer] = {}
+
+    def reader(
+        stages: StageGroup, routes: dict[str, tuple[str, Handler]], batch_max: int, within: float
     ) -> None:
-        """Consume ``topic_name`` in batches through ``handler`` (see :mod:`streams.executor`)."""
-        topic = BatchTopic(
-            app,
-            topics=[topic_name],
-            key_type=bytes,
-            value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
-            maxsize=_BUFFERED,
+        """Consume the topics of ``routes`` (topic -> stage, handler) in batches."""
+        name = stages.name
+        consumer = GroupConsumer(
+            kafka_bootstrap,
+            f"{members}.{name}",
+            list(routes),
+            partial(holdings.assigned, stages),
+            settings.session_timeout_s,
+            settings.batch_max_bytes,
         )
-        app.topics.add(topic)
+        consumers[name] = consumer
 
         async def consume() -> None:
+            await consumer.start()
             try:
                 while True:
-                    messages = await take(topic, batch_max, within, settings.batch_max_bytes)
-                    await executor.run(stages, stage, [_raw(m) for m in messages], handler)
-                    for message in messages:  # Faust may now commit their offsets
-                        message.ack(app.consumer)
+                    records = await consumer.take(batch_max, within)
+                    for topic, (stage, handler) in routes.items():
+                        mine = [r for r in records if r.topic == topic]
+                        for chunk in byte_chunks(mine, settings.batch_max_bytes):
+                            raw = [_raw(r) for r in chunk]
+                            await executor.run(stages, stage, raw, handler)
+                    await consumer.commit(records)
             except asyncio.CancelledError:
                 raise
             except BaseException:
                 # The executor handles every failure of a batch; this is a bug in the loop.
-                _log.exception("stage %s: the %s consumer failed; exiting", stage, topic_name)
+                _log.exception("stage group %s: its consumer failed; exiting", name)
                 executor.stop()
+            finally:
+                await consumer.stop()
 
-        consume.__name__ = consume.__qualname__ = f"{stage}-{topic_name}"
+        consume.__name__ = consume.__qualname__ = f"consume-{name}"
         app.task(consume, traced=False)
 
     if "clean" in roles:
         weather = WeatherStage(settings)
         cleaning = CleaningStage(settings, weather, lambda: partition_count(SENSOR_READINGS))
-        ingest = group("clean", cleaning.reset)
-        for stage, topic, handler in (
-            ("clean", SENSOR_READINGS, cleaning.handle_readings),
-            ("clean", REROUTED, cleaning.handle_readings),
-            ("weather", WEATHER_OBSERVATIONS, weather.handle_observations),
-            ("weather_forecast", WEATHER_FORECASTS, weather.handle_forecasts),
-        ):
-            agent(
-                stage,
-                topic,
-                handler,
-                ingest,
-                settings.ingest_batch_max,
-                settings.ingest_batch_within_s,
-            )
+        reader(
+            group("clean", cleaning.reset),
+            {
+                SENSOR_READINGS: ("clean", cleaning.handle_readings),
+                REROUTED: ("clean", cleaning.handle_readings),
+                WEATHER_OBSERVATIONS: ("weather", weather.handle_observations),
+                WEATHER_FORECASTS: ("weather_forecast", weather.handle_forecasts),
+            },
+            settings.ingest_batch_max,
+            settings.ingest_batch_within_s,
+        )
     if "forecast" in roles:
         forecasting = ForecastingStage(settings)
-        agent(
-            "forecast",
-            FUSED,
-            forecasting.handle,
+        reader(
             group("forecast", forecasting.reset),
+            {FUSED: ("forecast", forecasting.handle)},
             settings.forecast_batch_max,
             settings.forecast_batch_within_s,
         )
     if "alert" in roles:
         alerting = AlertingStage(settings)
         alerts = group("alert", alerting.reset)
-        for topic, handler in (
-            (FUSED, alerting.handle_fused),
-            (FORECASTS, alerting.handle_forecasts),
-            (DEADLETTER, alerting.handle_dead_letters),
-        ):
-            agent(
-                "alert",
-                topic,
-                handler,
-                alerts,
-                settings.forecast_batch_max,
-                settings.forecast_batch_within_s,
-            )
+        reader(
+            alerts,
+            {
+                FUSED: ("alert", alerting.handle_fused),
+                FORECASTS: ("alert", alerting.handle_forecasts),
+                DEADLETTER: ("alert", alerting.handle_dead_letters),
+            },
+            settings.forecast_batch_max,
+            settings.forecast_batch_within_s,
+        )
 
         @app.timer(settings.alert_watchdog_s, name="alert-watchdog")
         async def watchdog() -> None:
             """Judge the silent live sites of this worker's fused partitions."""
-            assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == FUSED}
-            count = partition_count(FUSED)
+            held = consumers["alert"].assignment()
+            assigned = {p for topic, p in held if topic == FUSED}
+            count = consumers["alert"].partition_count(FUSED)
             if assigned and count:
                 work = partial(alerting.handle_tick, partitions=assigned, count=count)
                 await executor.tick(alerts, "alert", {(FUSED, p) for p in assigned}, work)
 
     def partition_count(topic: str) -> int | None:
-        return app.consumer.topic_partitions(topic)
+        return consumers["clean"].partition_count(topic)
 
-    follow_rebalances(app, groups, health)
     reports = ThreadPoolExecutor(1, thread_name_prefix="report")
 
     @app.timer(settings.worker_report_s, name="worker-report")

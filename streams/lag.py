@@ -6,14 +6,14 @@ responses carry instead. Lag is then measured against the offsets whose effects 
 has committed (table ``stream_offsets``), whichever consumer group the stage runs in.
 """
 
-from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
-
 __all__ = ["end_offsets", "lag_of"]
 
 
 def end_offsets(bootstrap: str, topics: list[str]) -> dict[tuple[str, int], int]:
     """The end offset of every partition of ``topics`` (empty when unreachable)."""
+    from kafka import KafkaConsumer, TopicPartition  # imported here: the CLI starts faster
+    from kafka.errors import KafkaError
+
     try:
         consumer = KafkaConsumer(
             bootstrap_servers=bootstrap,

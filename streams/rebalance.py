@@ -1,36 +1,36 @@
 """Rebalance handling: the stages' memory and the worker's report follow its partitions.
 
-When partitions are revoked, every stage group forgets its memory (it holds state of the
+When a stage group loses partitions, it forgets its memory (it holds state of the
 revoked partitions' sites; what the worker keeps is reloaded from the database site by
 site). Partitions that come back after another worker applied messages of theirs are
 also caught by the executor's offset fence, so stale memory never writes over newer
 state.
 """
 
-import asyncio
 import logging
-from typing import Any
-
-import faust
 
 from gridbrain.streams.executor import StageGroup
 from gridbrain.streams.health import WorkerHealth
 
-__all__ = ["follow_rebalances"]
+__all__ = ["Holdings"]
 
 _log = logging.getLogger(__name__)
 
 
-def follow_rebalances(app: faust.App, groups: list[StageGroup], health: WorkerHealth) -> None:
-    """Connect ``app``'s assignment signal to the stage groups and the worker's report."""
+class Holdings:
+    """The partitions each stage group's consumer holds, reported as the worker's."""
 
-    async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
-        now = {(tp.topic, tp.partition) for tp in assigned}
-        revoked = set(health.partitions) - now
-        health.partitions = sorted(now)
-        _log.info("partitions assigned: %s (revoked: %s)", sorted(now), sorted(revoked))
+    def __init__(self, health: WorkerHealth) -> None:
+        self._health = health
+        self._held: dict[str, set[tuple[str, int]]] = {}
+
+    async def assigned(self, group: StageGroup, now: set[tuple[str, int]]) -> None:
+        """``group``'s consumer holds ``now`` after a rebalance: forget what it lost."""
+        revoked = self._held.get(group.name, set()) - now
+        self._held[group.name] = now
+        self._health.partitions = sorted(set().union(*self._held.values()))
+        _log.info(
+            "%s: partitions assigned: %s (revoked: %s)", group.name, sorted(now), sorted(revoked)
+        )
         if revoked:
-            # In the groups' own threads, after any batch already running there.
-            await asyncio.gather(*(g.forget() for g in groups))
-
-    app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
+            await group.forget()  # in the group's own thread, after any batch running there

@@ -269,12 +269,14 @@ def _add_subcommands() -> None:
     from gridbrain.cli.alert_eval import alerts
     from gridbrain.cli.bench_alert import alert_stage
     from gridbrain.cli.bench_forecast import forecast_stage
+    from gridbrain.cli.bench_latency import latency
     from gridbrain.cli.bench_pipeline import pipeline
     from gridbrain.cli.bench_writes import writes
 
     benchmark.add_command(alerts)
     benchmark.add_command(alert_stage)
     benchmark.add_command(forecast_stage)
+    benchmark.add_command(latency)
     benchmark.add_command(pipeline)
     benchmark.add_command(writes)
 
