@@ -106,12 +106,7 @@ def build_app(
         store="memory://",
         datadir=_scratch_dir(),
         web_enabled=False,
-        topic_partitions=settings.partitions,
-        topic_replication_factor=settings.replication_factor,
-        broker_session_timeout=settings.session_timeout_s,
-        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 4),
-        consumer_auto_offset_reset="earliest",
-        topic_allow_declare=False,
+        topic_allow_declare=False,  # topics are created by `gridbrain init` / `up`
     )
     sessions = make_sessionmaker(make_engine(database_url))
 

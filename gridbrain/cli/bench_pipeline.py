@@ -1,8 +1,8 @@
 """``gridbrain benchmark pipeline``: the clean stage as real workers beside the ceiling.
 
-Starts the embedded broker and PostgreSQL in a temporary directory, produces readings of
-``--sites`` sites (``--per-message`` readings of one site per message, keyed by site,
-timestamps a month back), then measures in the same run
+Starts the embedded broker and PostgreSQL in a temporary directory, registers ``--sites``
+sites, produces their readings (``--per-message`` readings of one site per message, keyed
+by site, timestamps a month back), then measures in the same run
 1. the ceiling: a bare aiokafka consumer + ``json.loads`` + per-(site, quantity) tumbling
    means in a dict (the job every stream engine was compared on), and
 2. ``--workers`` real Gridbrain workers (one consumer group) running the clean stage:
@@ -70,6 +70,19 @@ def _produce(bootstrap: str, messages: list[tuple[bytes, bytes]]) -> None:
     producer.close()
 
 
+def _register(url: str, sites: int) -> None:
+    """Register the sites, as an operator would (``gridbrain sites load``).
+
+    A worker takes on unregistered sites at a limited rate (GRIDBRAIN_NEW_SITES_PER_HOUR).
+    """
+    from gridbrain.storage.db import make_engine, make_sessionmaker
+    from gridbrain.storage.sites import ensure_sites
+
+    sessions = make_sessionmaker(make_engine(url))
+    with sessions() as session, session.begin():
+        ensure_sites(session, [f"site-{k}" for k in range(sites)])
+
+
 @click.command("pipeline")
 @click.option("--readings", type=int, default=1_000_000, show_default=True)
 @click.option("--per-message", type=int, default=100, show_default=True)
@@ -87,6 +100,7 @@ def pipeline(readings: int, per_message: int, sites: int, workers: int, partitio
     messages = readings_messages(readings, per_message, sites, start_ms)
     sent = readings
     with embedded_services(partitions) as (tmp, bootstrap, url):
+        _register(url, sites)
         _produce(bootstrap, messages)
         raw, raw_s = raw_consumer_rate(bootstrap, SENSOR_READINGS, window_ms=Settings().step_ms)
         ceiling = raw / raw_s
