@@ -237,7 +237,7 @@ class AlertingStage:
                 per_site.setdefault(site, []).append(letter)
         unknown = [s for s in per_site if not self._engine.knows(s)]
         saved = load_site_states(tx.session, STATE_KEY, unknown) if unknown else {}
-        received_ms = self._clock_ms()
+        received_ms = int(self._clock() * 1000)
         for site in [s for s in unknown if s not in saved]:
             self._wait(site, received_ms, per_site.pop(site))
         now_ms = self._prepare(tx, per_site)
@@ -247,9 +247,6 @@ class AlertingStage:
             for c in self._engine.on_dead_letters(site, letters, now_ms)
         ]
         return self._finish(tx, changes, set(per_site))
-
-    def _clock_ms(self) -> int:
-        return int(self._clock() * 1000)
 
     def _wait(self, site: str, now_ms: int, letters: list[DeadLetterId]) -> None:
         """Keep a site's dead letters until its first step (the oldest sites drop out)."""

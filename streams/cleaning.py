@@ -184,8 +184,7 @@ class CleaningStage:
         batch = reject(batch, is_open, "too_late", sources)
         first = first[is_open]
         for message, rejections in zip(sources.messages, sources.rejections, strict=True):
-            if rejections:
-                record_rejections(tx, message, rejections, dead)
+            record_rejections(tx, message, rejections, dead)
         _count_per_topic(tx, sources, batch.message, first)
         for site_id, n in Counter(batch.take(~first).site_id).items():
             tx.quality[(site_id, "duplicate")] += n

@@ -187,6 +187,8 @@ def record_rejections(
     prefix: str = "",
 ) -> None:
     """Dead-letter the rejected items of a message and count them per site and reason."""
+    if not rejections:
+        return
     for rejection in rejections:
         dead.add(message.position, rejection, message.key)
         tx.quality[(site_of(rejection.payload), f"{prefix}{rejection.reason}")] += 1
