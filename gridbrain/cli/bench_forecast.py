@@ -7,8 +7,8 @@ chosen model), promotes an untrained ``--model`` (its weights do not change the 
 in the same run, on ``--threads`` torch threads:
 
 1. the stage: a real worker running only the forecast stage (decode, history, windows,
-   models, forecasts written to PostgreSQL and published), timed by its committed
-   ``series_forecast`` counter from the first batch to the last forecast;
+   models, forecasts written to PostgreSQL and published), timed by the start times of
+   its committed batches;
 2. the ceiling: the model's own batched ``forecast()`` on the same windows (windows/s);
 3. optionally (``--replay-days``) a half-hourly replay of one series through the stage's
    computation (history, windows, models, messages; no database), scaled to 3 years.
@@ -128,13 +128,17 @@ def _produce(bootstrap: str, values: np.ndarray, step_ms: int, per_message: int)
 def _stage_rate(
     bootstrap: str, url: str, expected: int, log: Path, threads: int, stall_s: float = 120.0
 ) -> float:
-    """Series-forecasts/s of one worker running the forecast stage (committed counters).
+    """Series-forecasts/s of one worker running the forecast stage.
 
-    Timed from the first committed batch to the ``expected``-th forecast; fails with the
-    worker's log when no forecast comes for ``stall_s`` seconds.
+    Waits for the ``expected``-th committed forecast (failing with the worker's log when
+    none comes for ``stall_s`` seconds), then times the batches by their own transaction
+    start (``forecasts.created_at``): the forecasts of every batch but the last, over the
+    time from the first batch's start to the last one's.
     """
     import os
     import subprocess
+
+    from sqlalchemy import text
 
     from gridbrain.cli.services import worker_command
     from gridbrain.storage.db import make_engine, make_sessionmaker
@@ -145,19 +149,14 @@ def _stage_rate(
     env = {**os.environ, "GRIDBRAIN_TORCH_THREADS": str(threads), "GRIDBRAIN_DEVICE": "cpu"}
     command = worker_command(bootstrap, url, ("forecast",))
     worker = subprocess.Popen(command, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env)
-    first: tuple[float, int] | None = None
     progress = (time.monotonic(), -1)
     try:
         while True:
             with sessions() as session:
                 counts = stage_counts(session).get(("forecast", FORECASTS), {})
-            done, now = counts.get("series_forecast", 0), time.perf_counter()
-            if done and first is None:
-                first = (now, done)
-            if done >= expected and first is not None:
-                if done == first[1]:
-                    raise click.ClickException("every forecast came in one batch: send more")
-                return (done - first[1]) / (now - first[0])
+            done = counts.get("series_forecast", 0)
+            if done >= expected:
+                break
             if done != progress[1]:
                 progress = (time.monotonic(), done)
             elif time.monotonic() - progress[0] > stall_s:
@@ -170,6 +169,18 @@ def _stage_rate(
     finally:
         worker.terminate()
         worker.wait(30)
+    with sessions() as session:
+        batches = session.execute(
+            text(
+                "SELECT extract(epoch FROM created_at), "
+                "count(DISTINCT (site_id, quantity, issued_at)) "
+                "FROM forecasts GROUP BY created_at ORDER BY created_at"
+            )
+        ).all()
+    if len(batches) < 2:
+        raise click.ClickException("every forecast came in one batch: send more")
+    span = float(batches[-1][0]) - float(batches[0][0])
+    return sum(n for _, n in batches[:-1]) / span
 
 
 def _windows(values: np.ndarray, settings: "Settings", count: int) -> "WindowBatch":
