@@ -17,7 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -27,7 +27,7 @@ __all__ = [
     "BatchFailure",
     "BrokerEpoch",
     "DeadLetter",
-    "Forecast",
+    "ForecastIssue",
     "QualityCount",
     "Reading",
     "RegisteredModel",
@@ -114,23 +114,28 @@ class WeatherForecast(Base):
     __table_args__ = (Index("ix_weather_forecasts_valid", "site_id", "valid_at", "issued_at"),)
 
 
-class Forecast(Base):
-    """Multi-horizon quantile forecasts; one row per series, issue time, target and model."""
+class ForecastIssue(Base):
+    """Multi-horizon quantile forecasts: one row per series, issue time and model.
 
-    __tablename__ = "forecasts"
+    ``p10``/``p50``/``p90`` hold one value per target, the ``h``-th (from 0) at
+    ``first_target + h * step_ms``. The view ``forecasts`` (migration 0008) shows the
+    same data one row per target, for SQL users and the older queries.
+    """
+
+    __tablename__ = "forecast_issues"
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.site_id"), primary_key=True)
     quantity: Mapped[str] = mapped_column(String(32), primary_key=True)
     issued_at: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
-    target_ts: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
     model: Mapped[str] = mapped_column(String(64), primary_key=True)
     model_version: Mapped[str] = mapped_column(String(32))
-    p10: Mapped[float] = mapped_column(Float)
-    p50: Mapped[float] = mapped_column(Float)
-    p90: Mapped[float] = mapped_column(Float)
+    first_target: Mapped[datetime] = mapped_column(Timestamp)
+    step_ms: Mapped[int] = mapped_column(Integer)
+    p10: Mapped[list[float]] = mapped_column(ARRAY(Float))
+    p50: Mapped[list[float]] = mapped_column(ARRAY(Float))
+    p90: Mapped[list[float]] = mapped_column(ARRAY(Float))
     completeness: Mapped[float | None] = mapped_column(Float)
     fallback: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
-    __table_args__ = (Index("ix_forecasts_latest", "site_id", "quantity", "issued_at"),)
 
 
 class Alert(Base):

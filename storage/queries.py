@@ -2,12 +2,11 @@
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from gridbrain.storage.models import (
     Alert,
-    Forecast,
     QualityCount,
     StageCount,
     StreamOffset,
@@ -29,47 +28,28 @@ def latest_forecasts(
     horizons: int | None = 4,
     limit: int = 1000,
 ) -> list[dict[str, Any]]:
-    """The newest forecast issue of every (site, quantity): its first ``horizons`` targets."""
-    newest = (
-        select(Forecast.site_id, Forecast.quantity, func.max(Forecast.issued_at).label("issued"))
-        .group_by(Forecast.site_id, Forecast.quantity)
-        .subquery()
+    """The newest forecast issue of every (site, quantity), one row per target.
+
+    Each model that issued then gives its first ``horizons`` targets.
+    """
+    where = [
+        *(["site_id = :site"] if site else []),
+        *(["quantity = :quantity"] if quantity else []),
+    ]
+    sql = text(
+        "WITH newest AS (SELECT DISTINCT ON (site_id, quantity) site_id, quantity, issued_at "
+        f"FROM forecast_issues {'WHERE ' + ' AND '.join(where) if where else ''} "
+        "ORDER BY site_id, quantity, issued_at DESC) "
+        "SELECT f.site_id, f.quantity, f.issued_at, "
+        "f.first_target + (u.h - 1) * f.step_ms * interval '1 millisecond' AS target_ts, "
+        "u.p10, u.p50, u.p90, f.model, f.model_version, f.completeness "
+        "FROM newest JOIN forecast_issues f USING (site_id, quantity, issued_at) "
+        "CROSS JOIN LATERAL unnest(f.p10, f.p50, f.p90) WITH ORDINALITY AS u(p10, p50, p90, h) "
+        f"{'WHERE u.h <= :horizons' if horizons else ''} "
+        "ORDER BY f.site_id, f.quantity, target_ts, f.model LIMIT :limit"
     )
-    rank = (
-        func.row_number()
-        .over(partition_by=(Forecast.site_id, Forecast.quantity), order_by=Forecast.target_ts)
-        .label("rank")
-    )
-    ranked = (
-        select(Forecast, rank)
-        .join(
-            newest,
-            (Forecast.site_id == newest.c.site_id)
-            & (Forecast.quantity == newest.c.quantity)
-            & (Forecast.issued_at == newest.c.issued),
-        )
-        .where(
-            *([Forecast.site_id == site] if site else []),
-            *([Forecast.quantity == quantity] if quantity else []),
-        )
-        .subquery()
-    )
-    query = select(ranked).order_by(ranked.c.site_id, ranked.c.quantity, ranked.c.target_ts)
-    if horizons:
-        query = query.where(ranked.c.rank <= horizons)
-    columns = (
-        "site_id",
-        "quantity",
-        "issued_at",
-        "target_ts",
-        "p10",
-        "p50",
-        "p90",
-        "model",
-        "model_version",
-        "completeness",
-    )
-    return [{c: row[c] for c in columns} for row in session.execute(query.limit(limit)).mappings()]
+    params = {"site": site, "quantity": quantity, "horizons": horizons, "limit": limit}
+    return [dict(row) for row in session.execute(sql, params).mappings()]
 
 
 def list_alerts(

@@ -131,34 +131,60 @@ def add_dead_letters(session: Session, rows: Iterable[DeadLetterRow]) -> int:
     return epoch
 
 
+def _array_text(values: np.ndarray) -> str:
+    """A float8[] literal of ``values`` (``nan``/``inf`` as PostgreSQL reads them)."""
+    return "{" + ",".join(map(repr, values.tolist())) + "}"
+
+
 def add_forecasts(session: Session, forecasts: Iterable["Forecast"]) -> int:
-    """Upsert forecast rows; returns the number of rows written."""
+    """Upsert forecasts, one row per issue; returns the number of targets written.
+
+    The targets of a forecast must be evenly spaced (the row keeps the first and the
+    step); anything else is a bug of the caller.
+    """
     rows: list[tuple[Any, ...]] = []
+    targets = 0
     for f in forecasts:
-        head = (f.site_id, f.quantity, f.issued_at_ms)
-        tail = (f.model, f.model_version)
-        rest = (f.completeness, f.fallback)
-        for target, p10, p50, p90 in zip(
-            f.target_ts_ms.tolist(), f.p10.tolist(), f.p50.tolist(), f.p90.tolist(), strict=True
-        ):
-            rows.append((*head, target, *tail, p10, p50, p90, *rest))
+        first = int(f.target_ts_ms[0])
+        steps = np.diff(f.target_ts_ms)
+        step = int(steps[0]) if len(steps) else 0
+        if len(steps) and np.any(steps != step):
+            raise ValueError(f"uneven target times in a forecast of {f.site_id}/{f.quantity}")
+        rows.append(
+            (
+                f.site_id,
+                f.quantity,
+                f.issued_at_ms,
+                f.model,
+                f.model_version,
+                first,
+                step,
+                _array_text(f.p10),
+                _array_text(f.p50),
+                _array_text(f.p90),
+                f.completeness,
+                f.fallback,
+            )
+        )
+        targets += len(f.target_ts_ms)
     stage_rows(
         session,
         "staged_forecasts",
-        "site_id text, quantity text, issued_ms bigint, target_ms bigint, model text, "
-        "model_version text, p10 float8, p50 float8, p90 float8, completeness float8, "
-        "fallback text",
+        "site_id text, quantity text, issued_ms bigint, model text, model_version text, "
+        "first_ms bigint, step_ms integer, p10 float8[], p50 float8[], p90 float8[], "
+        "completeness float8, fallback text",
         rows,
-        "INSERT INTO forecasts (site_id, quantity, issued_at, target_ts, model, model_version, "
-        f"p10, p50, p90, completeness, fallback) SELECT site_id, quantity, "
-        f"{MS_TO_TS.format('issued_ms')}, {MS_TO_TS.format('target_ms')}, model, "
-        "model_version, p10, p50, p90, completeness, fallback FROM staged_forecasts "
-        "ON CONFLICT (site_id, quantity, issued_at, target_ts, model) "
-        "DO UPDATE SET p10 = EXCLUDED.p10, p50 = EXCLUDED.p50, p90 = EXCLUDED.p90, "
-        "model_version = EXCLUDED.model_version, completeness = EXCLUDED.completeness, "
+        "INSERT INTO forecast_issues (site_id, quantity, issued_at, model, model_version, "
+        "first_target, step_ms, p10, p50, p90, completeness, fallback) SELECT site_id, "
+        f"quantity, {MS_TO_TS.format('issued_ms')}, model, model_version, "
+        f"{MS_TO_TS.format('first_ms')}, step_ms, p10, p50, p90, completeness, fallback "
+        "FROM staged_forecasts ON CONFLICT (site_id, quantity, issued_at, model) "
+        "DO UPDATE SET model_version = EXCLUDED.model_version, "
+        "first_target = EXCLUDED.first_target, step_ms = EXCLUDED.step_ms, p10 = EXCLUDED.p10, "
+        "p50 = EXCLUDED.p50, p90 = EXCLUDED.p90, completeness = EXCLUDED.completeness, "
         "fallback = EXCLUDED.fallback",
     )
-    return len(rows)
+    return targets
 
 
 def add_counts(

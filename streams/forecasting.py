@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
 
+import msgspec
 import numpy as np
 import torch
 from sqlalchemy.orm import Session
@@ -29,10 +30,16 @@ from gridbrain.storage.repositories import add_forecasts
 from gridbrain.storage.sites import ensure_sites, site_profiles
 from gridbrain.storage.transaction import BatchTransaction
 from gridbrain.storage.weather import forecasts_between
-from gridbrain.streams.envelope import DeadLetters, Emission, RawMessage, encode, fused_steps
+from gridbrain.streams.envelope import DeadLetters, Emission, RawMessage, fused_steps
 from gridbrain.streams.topics import FORECASTS
 
-__all__ = ["ForecastingStage", "ModelRefresher", "forecast_message", "resolve_device"]
+__all__ = [
+    "ForecastingStage",
+    "ModelRefresher",
+    "forecast_bytes",
+    "forecast_message",
+    "resolve_device",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -249,8 +256,17 @@ class ForecastingStage:
         tx.counts[(FORECASTS, "series_forecast")] += len(forecasts)
         tx.counts[(FORECASTS, "rows")] += add_forecasts(tx.session, forecasts)
         return dead.store(tx.session) + [
-            Emission(FORECASTS, f.site_id.encode(), encode(forecast_message(f))) for f in forecasts
+            Emission(FORECASTS, f.site_id.encode(), forecast_bytes(f))
+            for f in forecasts
         ]
+
+
+_JSON = msgspec.json.Encoder()
+
+
+def forecast_bytes(forecast: Forecast) -> bytes:
+    """The message published on the forecasts topic (JSON; a NaN quantile is null)."""
+    return _JSON.encode(forecast_message(forecast))
 
 
 @lru_cache(maxsize=1 << 16)
@@ -261,9 +277,7 @@ def _iso(ms: int) -> str:
 
 def forecast_message(forecast: Forecast) -> dict[str, object]:
     """The JSON form of a forecast published on the forecasts topic."""
-    p10 = [round(v, 4) for v in forecast.p10.tolist()]
-    p50 = [round(v, 4) for v in forecast.p50.tolist()]
-    p90 = [round(v, 4) for v in forecast.p90.tolist()]
+    p10, p50, p90 = (np.round(q, 4).tolist() for q in (forecast.p10, forecast.p50, forecast.p90))
     return {
         "site_id": forecast.site_id,
         "quantity": forecast.quantity,

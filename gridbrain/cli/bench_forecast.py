@@ -132,7 +132,7 @@ def _stage_rate(
 
     Waits for the ``expected``-th committed forecast (failing with the worker's log when
     none comes for ``stall_s`` seconds), then times the batches by their own transaction
-    start (``forecasts.created_at``): the forecasts of every batch but the last, over the
+    start (``forecast_issues.created_at``): the forecasts of every batch but the last, over the
     time from the first batch's start to the last one's.
     """
     import os
@@ -172,9 +172,8 @@ def _stage_rate(
     with sessions() as session:
         batches = session.execute(
             text(
-                "SELECT extract(epoch FROM created_at), "
-                "count(DISTINCT (site_id, quantity, issued_at)) "
-                "FROM forecasts GROUP BY created_at ORDER BY created_at"
+                "SELECT extract(epoch FROM created_at), count(*) "
+                "FROM forecast_issues GROUP BY created_at ORDER BY created_at"
             )
         ).all()
     if len(batches) < 2:
@@ -225,8 +224,7 @@ def replay_seconds(model: "QuantileModel", settings: "Settings", days: int) -> t
     )
     from gridbrain.processors.forecast.history import SeriesHistory
     from gridbrain.processors.fuse import FusedStep
-    from gridbrain.streams.envelope import encode
-    from gridbrain.streams.forecasting import forecast_message
+    from gridbrain.streams.forecasting import forecast_bytes
 
     step_ms = settings.step_ms
     half_hours = days * 48
@@ -247,7 +245,7 @@ def replay_seconds(model: "QuantileModel", settings: "Settings", days: int) -> t
             due += history.add(step)
         windows = [history.window(s, q, ts) for s, q, ts in due]
         forecasts = forecast_batch(windows, config, served=served)
-        issued += len([encode(forecast_message(f)) for f in forecasts])
+        issued += len([forecast_bytes(f) for f in forecasts])
     return time.perf_counter() - started, issued
 
 

@@ -128,8 +128,8 @@ class _Poller(threading.Thread):
                 now = time.perf_counter()
                 newest = connection.execute(
                     text(
-                        "SELECT site_id, max(issued_at) FROM forecasts WHERE site_id = ANY(:p) "
-                        "AND quantity = 'load' GROUP BY site_id"
+                        "SELECT site_id, max(issued_at) FROM forecast_issues "
+                        "WHERE site_id = ANY(:p) AND quantity = 'load' GROUP BY site_id"
                     ),
                     {"p": probes},
                 ).all()

@@ -67,7 +67,7 @@ Try, in another terminal:
   gridbrain forecasts --site pv-north --quantity pv_power
   gridbrain alerts
   {psql_hint} -c "SELECT site_id, quantity, target_ts, p10, p50, p90, model FROM forecasts
-     WHERE issued_at = (SELECT max(issued_at) FROM forecasts) ORDER BY 1, 2, 3 LIMIT 20"
+     WHERE issued_at = (SELECT max(issued_at) FROM forecast_issues) ORDER BY 1, 2, 3 LIMIT 20"
 Ctrl-C stops everything.
 """
 

@@ -22,7 +22,7 @@ def test_migrated_schema_matches_the_models(services: Services) -> None:
 #: machine, with their time column.
 HYPERTABLES = {
     "readings": "ts",
-    "forecasts": "issued_at",
+    "forecast_issues": "issued_at",
     "weather_observations": "ts",
     "weather_forecasts": "issued_at",
 }

@@ -24,14 +24,14 @@ from tests.integration.conftest import Services
 NOW = datetime(2001, 6, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
 SITE = "ret-site"
-TABLES = ("readings", "forecasts", "dead_letters", "alert_history", "alerts")
+TABLES = ("readings", "forecast_issues", "dead_letters", "alert_history", "alerts")
 OWN_HISTORY = "dedup_key LIKE 'ret-%'"
 KEYS = ("ret", "cli")
 
 
 def _own(table: str, key: str) -> str:
     """The condition selecting the rows ``_fill(..., key)`` inserts into ``table``."""
-    if table in ("readings", "forecasts"):
+    if table in ("readings", "forecast_issues", "forecasts"):
         return f"quantity = '{key}'"
     return f"topic = '{key}'" if table == "dead_letters" else f"dedup_key LIKE '{key}-%'"
 
@@ -69,16 +69,16 @@ def _fill(session: Session, now: datetime, key: str = "ret") -> None:
         ),
         [{"s": SITE, "q": key, "ts": now - timedelta(hours=h)} for h in range(145)],
     )
-    # 41 daily runs of 5 horizons, issued 0..40 days ago: 10 runs (50 rows) older than 30 days.
+    # 41 daily runs of 5 hourly horizons, issued 0..40 days ago: 10 runs older than 30 days.
     session.execute(
         text(
-            "INSERT INTO forecasts (site_id, quantity, issued_at, target_ts, model, "
-            "model_version, p10, p50, p90) VALUES (:s, :q, :i, :t, 'm', '1', 0, 1, 2)"
+            "INSERT INTO forecast_issues (site_id, quantity, issued_at, model, model_version, "
+            "first_target, step_ms, p10, p50, p90) VALUES (:s, :q, :i, 'm', '1', :t, 3600000, "
+            "'{0,0,0,0,0}', '{1,1,1,1,1}', '{2,2,2,2,2}')"
         ),
         [
-            {"s": SITE, "q": key, "i": now - d * DAY, "t": now - d * DAY + h * timedelta(hours=1)}
+            {"s": SITE, "q": key, "i": now - d * DAY, "t": now - d * DAY + DAY / 24}
             for d in range(41)
-            for h in range(1, 6)
         ],
     )
     # 12 dead letters received 5, 10, ... 60 days ago: 6 older than 30 days.
@@ -140,13 +140,13 @@ def test_deletes_exactly_the_old_rows_in_small_batches(filled: Services) -> None
         filled.sessions, _rules(), 7, now=NOW, progress=lambda t, n: seen.append((t, n))
     )
     # Closed incident: 5 rows, 96..100 days old (all > 90). Open one: none, whatever its age.
-    expected = {"readings": 72, "forecasts": 50, "dead_letters": 6, "alert_history": 5}
+    expected = {"readings": 72, "forecast_issues": 10, "dead_letters": 6, "alert_history": 5}
     assert _by_table(results) == expected
     after = _counts(filled)
     assert after == {t: before[t] - expected.get(t, 0) for t in TABLES}
     assert {r.table: r.batches for r in results} == {
         "readings": 72 // 7 + 1,
-        "forecasts": 50 // 7 + 1,
+        "forecast_issues": 10 // 7 + 1,
         "dead_letters": 1,
         "alert_history": 1,
     }
@@ -182,7 +182,7 @@ def test_dry_run_counts_and_deletes_nothing(filled: Services) -> None:
     results = apply_retention(filled.sessions, _rules(), 7, now=NOW, dry_run=True)
     assert _by_table(results) == {
         "readings": 72,
-        "forecasts": 50,
+        "forecast_issues": 10,
         "dead_letters": 6,
         "alert_history": 5,
     }
@@ -201,7 +201,7 @@ def test_zero_days_keeps_forever(filled: Services) -> None:
     assert _counts(filled) == before
     # Readings are kept forever by default, the other tables are not.
     mixed = apply_retention(filled.sessions, _rules(readings_days=0), 7, now=NOW)
-    assert _by_table(mixed)["readings"] == 0 and _by_table(mixed)["forecasts"] == 50
+    assert _by_table(mixed)["readings"] == 0 and _by_table(mixed)["forecast_issues"] == 10
     assert _counts(filled)["readings"] == before["readings"]
 
 
@@ -225,19 +225,21 @@ def test_cli_prints_each_table(services: Services) -> None:
     rows = {r["table"]: r for r in json.loads(dry.stdout)}
     assert {t: r["would_delete"] for t, r in rows.items()} == {
         "readings": 0,
-        "forecasts": 50,
+        "forecast_issues": 10,
         "dead_letters": 6,
         "alert_history": 5,
     }
-    assert rows["readings"]["cutoff"] is None and rows["forecasts"]["days"] == forty_years + 30
+    assert (
+        rows["readings"]["cutoff"] is None and rows["forecast_issues"]["days"] == forty_years + 30
+    )
     result = CliRunner(env=env).invoke(cli, ["retention"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["table", "column", "days", "cutoff", "deleted", "seconds"]
     table = {line.split()[0]: line.split() for line in lines[2:]}
     assert table["readings"][3:5] == ["keep", "forever"]
-    assert {t: int(table[t][4]) for t in ("forecasts", "dead_letters", "alert_history")} == {
-        "forecasts": 50,
+    assert {t: int(table[t][4]) for t in ("forecast_issues", "dead_letters", "alert_history")} == {
+        "forecast_issues": 10,
         "dead_letters": 6,
         "alert_history": 5,
     }
