@@ -1,66 +1,74 @@
 """Loading recent fused history from the database (to warm a restarted forecaster)."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gridbrain.processors.fuse import ForecastAsOf, FusedStep, WeatherAsOf, fuse
 from gridbrain.processors.resample import ClosedStep
 from gridbrain.processors.sites import SiteProfile
-from gridbrain.processors.timestamps import ms_to_datetime
 from gridbrain.storage.models import Reading
 from gridbrain.storage.sites import site_profiles
-from gridbrain.storage.weather import forecasts_between, weather_between
+from gridbrain.storage.weather import WINDOWS, forecasts_between, weather_between, window_params
 
-__all__ = ["SeriesFrame", "load_fused_history", "load_series_frames"]
+__all__ = ["SeriesFrame", "load_fused_histories", "load_series_frames"]
 
 
-def load_fused_history(
+def load_fused_histories(
     session: Session,
-    site_id: str,
-    station_id: str,
-    window: tuple[int, int],
+    wanted: Mapping[str, tuple[str, int, int]],
     step_ms: int,
     staleness_ms: int,
-) -> list[FusedStep]:
-    """Steps of a site in ``[since_ms, until_ms]`` joined with weather as the stream does.
+) -> dict[str, list[FusedStep]]:
+    """Steps of each site in its window joined with weather as the stream does.
 
-    Only measured values are loaded (quality ``ok`` or ``cleaned``), as the stream delivers
-    them; interpolation is the forecaster's business.
+    ``wanted``: site -> (weather station, since_ms, until_ms), bounds included. Three
+    queries whatever the number of sites. Only measured values are loaded (quality
+    ``ok`` or ``cleaned``), as the stream delivers them; interpolation is the
+    forecaster's business.
     """
-    since_ms, until_ms = window
+    if not wanted:
+        return {}
     # Unbounded: the whole window's weather is joined (a bounded cache keeps only the
     # newest hours, and a restarted forecaster would lose the weather of its windows).
     observed = WeatherAsOf(staleness_ms, bounded=False)
     forecast = ForecastAsOf(staleness_ms, bounded=False)
-    windows = {station_id: (since_ms - staleness_ms, until_ms + step_ms)}
-    for observation in weather_between(session, windows):
+    stations: dict[str, tuple[int, int]] = {}
+    for station, since_ms, until_ms in wanted.values():
+        lo, hi = stations.get(station, (since_ms - staleness_ms, until_ms + step_ms))
+        stations[station] = (min(lo, since_ms - staleness_ms), max(hi, until_ms + step_ms))
+    for observation in weather_between(session, stations):
         observed.add(observation)
-    for item in forecasts_between(session, windows):
+    for item in forecasts_between(session, stations):
         forecast.add(item)
-    steps: dict[int, dict[str, float]] = {}
-    for ts, quantity, value in session.execute(
-        select(Reading.ts, Reading.quantity, Reading.value).where(
-            Reading.site_id == site_id,
-            Reading.ts >= ms_to_datetime(since_ms),
-            Reading.ts <= ms_to_datetime(until_ms),
-            Reading.quality.in_(("ok", "cleaned")),
-        )
-    ):
-        if value is not None:
-            steps.setdefault(int(ts.timestamp() * 1000), {})[quantity] = value
-    return [
-        fuse(
-            ClosedStep(site_id, ts, values, dict.fromkeys(values, 1)),
-            step_ms,
-            station_id,
-            observed,
-            forecast,
-        )
-        for ts, values in sorted(steps.items())
-    ]
+    steps: dict[str, dict[int, dict[str, float]]] = {site: {} for site in wanted}
+    rows = session.execute(
+        text(
+            "SELECT r.site_id, (extract(epoch FROM r.ts) * 1000)::bigint, r.quantity, r.value "
+            f"FROM readings r JOIN {WINDOWS} ON r.site_id = w.site_id "
+            "AND r.ts BETWEEN w.lo AND w.hi "
+            "WHERE r.quality IN ('ok', 'cleaned') AND r.value IS NOT NULL"
+        ),
+        window_params({site: (lo, hi) for site, (_, lo, hi) in wanted.items()}),
+    )
+    for site_id, ts, quantity, value in rows:
+        steps[site_id].setdefault(ts, {})[quantity] = value
+    return {
+        site_id: [
+            fuse(
+                ClosedStep(site_id, ts, values, dict.fromkeys(values, 1)),
+                step_ms,
+                wanted[site_id][0],
+                observed,
+                forecast,
+            )
+            for ts, values in sorted(by_ts.items())
+        ]
+        for site_id, by_ts in steps.items()
+    }
 
 
 @dataclass(frozen=True)

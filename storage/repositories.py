@@ -131,11 +131,6 @@ def add_dead_letters(session: Session, rows: Iterable[DeadLetterRow]) -> int:
     return epoch
 
 
-def _array_text(values: np.ndarray) -> str:
-    """A float8[] literal of ``values`` (``nan``/``inf`` as PostgreSQL reads them)."""
-    return "{" + ",".join(map(repr, values.tolist())) + "}"
-
-
 def add_forecasts(session: Session, forecasts: Iterable["Forecast"]) -> int:
     """Upsert forecasts, one row per issue; returns the number of targets written.
 
@@ -159,9 +154,9 @@ def add_forecasts(session: Session, forecasts: Iterable["Forecast"]) -> int:
                 f.model_version,
                 first,
                 step,
-                _array_text(f.p10),
-                _array_text(f.p50),
-                _array_text(f.p90),
+                f.p10,
+                f.p50,
+                f.p90,
                 f.completeness,
                 f.fallback,
             )
@@ -183,6 +178,7 @@ def add_forecasts(session: Session, forecasts: Iterable["Forecast"]) -> int:
         "first_target = EXCLUDED.first_target, step_ms = EXCLUDED.step_ms, p10 = EXCLUDED.p10, "
         "p50 = EXCLUDED.p50, p90 = EXCLUDED.p90, completeness = EXCLUDED.completeness, "
         "fallback = EXCLUDED.fallback",
+        binary=True,
     )
     return targets
 

@@ -10,7 +10,14 @@ from gridbrain.processors.timestamps import ms_to_datetime
 from gridbrain.processors.weather import WeatherForecast, WeatherObservation
 from gridbrain.storage.bulk import execute_batch
 
-__all__ = ["add_weather", "add_weather_forecasts", "forecasts_between", "weather_between"]
+__all__ = [
+    "WINDOWS",
+    "add_weather",
+    "add_weather_forecasts",
+    "forecasts_between",
+    "weather_between",
+    "window_params",
+]
 
 
 def _ms(ts: object) -> int:
@@ -62,13 +69,14 @@ def add_weather_forecasts(session: Session, forecasts: Iterable[WeatherForecast]
 Windows = Mapping[str, tuple[int, int]]
 
 #: The windows as a relation w(site_id, lo, hi): one plain statement whatever their number.
-_WINDOWS = (
+WINDOWS = (
     "unnest(CAST(:sites AS text[]), CAST(:lo AS timestamptz[]), CAST(:hi AS timestamptz[])) "
     "AS w(site_id, lo, hi)"
 )
 
 
-def _params(windows: Windows) -> dict[str, list[object]]:
+def window_params(windows: Windows) -> dict[str, list[object]]:
+    """The parameters of :data:`WINDOWS`."""
     return {
         "sites": list(windows),
         "lo": [ms_to_datetime(lo) for lo, _ in windows.values()],
@@ -85,10 +93,10 @@ def weather_between(session: Session, windows: Windows) -> list[WeatherObservati
         return []
     rows = session.execute(
         text(
-            f"SELECT o.site_id, o.ts, o.variables FROM weather_observations o JOIN {_WINDOWS} "
+            f"SELECT o.site_id, o.ts, o.variables FROM weather_observations o JOIN {WINDOWS} "
             "ON o.site_id = w.site_id AND o.ts BETWEEN w.lo AND w.hi ORDER BY o.ts"
         ),
-        _params(windows),
+        window_params(windows),
     )
     return [WeatherObservation(site, _ms(ts), dict(v)) for site, ts, v in rows]
 
@@ -100,8 +108,8 @@ def forecasts_between(session: Session, windows: Windows) -> list[WeatherForecas
     rows = session.execute(
         text(
             "SELECT f.site_id, f.issued_at, f.valid_at, f.variables FROM weather_forecasts f "
-            f"JOIN {_WINDOWS} ON f.site_id = w.site_id AND f.valid_at BETWEEN w.lo AND w.hi"
+            f"JOIN {WINDOWS} ON f.site_id = w.site_id AND f.valid_at BETWEEN w.lo AND w.hi"
         ),
-        _params(windows),
+        window_params(windows),
     )
     return [WeatherForecast(site, _ms(i), _ms(v), dict(x)) for site, i, v, x in rows]

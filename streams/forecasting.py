@@ -24,7 +24,7 @@ from gridbrain.processors.forecast.history import EXOG_VARIABLES, SeriesHistory,
 from gridbrain.processors.fuse import ForecastAsOf, FusedStep
 from gridbrain.processors.timestamps import ms_to_datetime
 from gridbrain.settings import Settings
-from gridbrain.storage.history import load_fused_history
+from gridbrain.storage.history import load_fused_histories
 from gridbrain.storage.registry import load_artifact, promoted_versions
 from gridbrain.storage.repositories import add_forecasts
 from gridbrain.storage.sites import ensure_sites, site_profiles
@@ -149,27 +149,36 @@ class ForecastingStage:
             self._locations.pop(site_id, None)
             self._capacities.pop(site_id, None)
 
-    def _warm_up(self, tx: BatchTransaction, step: FusedStep) -> None:
-        """Load a site's position and stored history the first time this worker sees it."""
-        if step.site_id in self._warm:
+    def _warm_up(self, tx: BatchTransaction, steps: list[FusedStep]) -> None:
+        """Load the position and stored history of the sites this worker meets first.
+
+        One set of queries for every new site of the batch, each site's history ending
+        just before its first step here.
+        """
+        first: dict[str, FusedStep] = {}
+        for step in steps:
+            if step.site_id not in self._warm and step.site_id not in first:
+                first[step.site_id] = step
+        if not first:
             return
-        self._warm.add(step.site_id)
-        profile = site_profiles(tx.session, [step.site_id]).get(step.site_id)
-        if profile is not None and profile.location is not None:
-            self._locations[step.site_id] = profile.location
-        if profile is not None and profile.capacity_kw is not None:
-            self._capacities[step.site_id] = profile.capacity_kw
+        self._warm.update(first)
+        for site_id, profile in site_profiles(tx.session, list(first)).items():
+            if profile.location is not None:
+                self._locations[site_id] = profile.location
+            if profile.capacity_kw is not None:
+                self._capacities[site_id] = profile.capacity_kw
         s = self._settings
-        since = step.ts_ms - self._length * s.step_ms
-        for past in load_fused_history(
-            tx.session,
-            step.site_id,
-            step.station_id or step.site_id,
-            (since, step.ts_ms - 1),
-            s.step_ms,
-            s.weather_staleness_minutes * 60_000,
-        ):
-            self._history.add(past)
+        span = self._length * s.step_ms
+        wanted = {
+            site: (step.station_id or site, step.ts_ms - span, step.ts_ms - 1)
+            for site, step in first.items()
+        }
+        histories = load_fused_histories(
+            tx.session, wanted, s.step_ms, s.weather_staleness_minutes * 60_000
+        )
+        for past_steps in histories.values():
+            for past in past_steps:
+                self._history.add(past)
 
     def _with_future_weather(self, session: Session, windows: list[Window]) -> list[Window]:
         """Windows with their station's weather forecast for each step of the horizon.
@@ -223,10 +232,11 @@ class ForecastingStage:
         self._evict_idle(now_s)
         taken: list[Window] = []
         pending: dict[str, int] = {}  # site -> steps added since its due windows were taken
-        for step in fused_steps(tx, messages, dead):
+        steps = list(fused_steps(tx, messages, dead))
+        self._warm_up(tx, steps)
+        for step in steps:
             self._seen[step.site_id] = now_s
             self._stations[step.site_id] = step.station_id or step.site_id
-            self._warm_up(tx, step)
             if pending.get(step.site_id, 0) >= self._length:
                 # A catch-up batch holds more of this site than its ring keeps beyond one
                 # window: take the windows due so far before their steps are overwritten.
@@ -256,8 +266,7 @@ class ForecastingStage:
         tx.counts[(FORECASTS, "series_forecast")] += len(forecasts)
         tx.counts[(FORECASTS, "rows")] += add_forecasts(tx.session, forecasts)
         return dead.store(tx.session) + [
-            Emission(FORECASTS, f.site_id.encode(), forecast_bytes(f))
-            for f in forecasts
+            Emission(FORECASTS, f.site_id.encode(), forecast_bytes(f)) for f in forecasts
         ]
 
 
