@@ -8,7 +8,8 @@ in the same run, on ``--threads`` torch threads:
 
 1. the stage: a real worker running only the forecast stage (decode, history, windows,
    models, forecasts written to PostgreSQL and published), timed by the start times of
-   its committed batches;
+   its committed batches once every site's stored history is loaded (a warm-up step
+   first: the steady state, not the start);
 2. the ceiling: the model's own batched ``forecast()`` on the same windows (windows/s);
 3. optionally (``--replay-days``) a half-hourly replay of one series through the stage's
    computation (history, windows, models, messages; no database), scaled to 3 years.
@@ -18,7 +19,9 @@ The last line is JSON.
 
 import json
 import math
+import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,15 +101,27 @@ def _store_history(url: str, values: np.ndarray, step_ms: int, model: "QuantileM
         session.commit()
 
 
-def _produce(bootstrap: str, values: np.ndarray, step_ms: int, per_message: int) -> int:
-    """Fused steps from ``_T0`` on, ``per_message`` of one series per message, in time order."""
+def _produce(
+    bootstrap: str,
+    values: np.ndarray,
+    step_ms: int,
+    per_message: int,
+    since: int = 0,
+    until: int | None = None,
+) -> int:
+    """Send fused steps ``since`` to ``until`` (excluded); returns the messages sent.
+
+    ``values[:, i]`` is the step at ``_T0 + i * step_ms``; ``per_message`` steps of one
+    series per message, in time order.
+    """
     from kafka import KafkaProducer
 
     from gridbrain.streams.envelope import encode
     from gridbrain.streams.topics import FUSED
 
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=1 << 20)
-    for first in range(0, values.shape[1], per_message):
+    sent, end = 0, values.shape[1] if until is None else until
+    for first in range(since, end, per_message):
         for k, row in enumerate(values):
             site = f"fc-{k}"
             chunk = [
@@ -118,54 +133,66 @@ def _produce(bootstrap: str, values: np.ndarray, step_ms: int, per_message: int)
                     "weather_age_ms": None,
                     "quality": {"load": "ok"},
                 }
-                for i in range(first, min(first + per_message, values.shape[1]))
+                for i in range(first, min(first + per_message, end))
             ]
             producer.send(FUSED, key=site.encode(), value=encode(chunk))
+            sent += 1
     producer.flush()
-    return int(values.size)
+    return sent
 
 
 def _stage_rate(
-    bootstrap: str, url: str, expected: int, log: Path, threads: int, stall_s: float = 120.0
-) -> float:
-    """Series-forecasts/s of one worker running the forecast stage.
+    bootstrap: str,
+    url: str,
+    live: np.ndarray,
+    step_ms: int,
+    per_message: int,
+    log: Path,
+    threads: int,
+    stall_s: float = 120.0,
+) -> tuple[float, int]:
+    """Series-forecasts/s of one worker running the forecast stage, and forecasts timed.
 
-    Waits for the ``expected``-th committed forecast (failing with the worker's log when
-    none comes for ``stall_s`` seconds), then times the batches by their own transaction
-    start (``forecast_issues.created_at``): the forecasts of every batch but the last, over the
-    time from the first batch's start to the last one's.
+    Warm-up, not timed: the first live step of every series (no forecast is due at it)
+    makes the worker load each site's stored history, as after a start. Then the other
+    steps are sent; the run waits for every forecast due (failing with the worker's log
+    when none comes for ``stall_s`` seconds) and times the batches by their own
+    transaction start (``forecast_issues.created_at``): the forecasts of every batch but
+    the last, over the time from the first batch's start to the last one's.
     """
     import os
-    import subprocess
 
     from sqlalchemy import text
 
     from gridbrain.cli.services import worker_command
     from gridbrain.storage.db import make_engine, make_sessionmaker
-    from gridbrain.storage.queries import stage_counts
-    from gridbrain.streams.topics import FORECASTS
+    from gridbrain.storage.queries import applied_offsets, stage_counts
+    from gridbrain.streams.topics import FORECASTS, FUSED
 
     sessions = make_sessionmaker(make_engine(url))
     env = {**os.environ, "GRIDBRAIN_TORCH_THREADS": str(threads), "GRIDBRAIN_DEVICE": "cpu"}
     command = worker_command(bootstrap, url, ("forecast",))
+    warm = _produce(bootstrap, live, step_ms, 1, until=1)
     worker = subprocess.Popen(command, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env)
-    progress = (time.monotonic(), -1)
+
+    def applied() -> int:
+        with sessions() as session:
+            offsets = applied_offsets(session).get(("forecast", FUSED), {})
+        return sum(o + 1 for o in offsets.values())
+
+    def forecasts() -> int:
+        with sessions() as session:
+            counts = stage_counts(session).get(("forecast", FORECASTS), {})
+        return counts.get("series_forecast", 0)
+
     try:
-        while True:
-            with sessions() as session:
-                counts = stage_counts(session).get(("forecast", FORECASTS), {})
-            done = counts.get("series_forecast", 0)
-            if done >= expected:
-                break
-            if done != progress[1]:
-                progress = (time.monotonic(), done)
-            elif time.monotonic() - progress[0] > stall_s:
-                tail = log.read_text(errors="replace")[-3000:]
-                raise click.ClickException(f"{done} of {expected} forecasts, stalled:\n{tail}")
-            if worker.poll() is not None:
-                tail = log.read_text(errors="replace")[-3000:]
-                raise click.ClickException(f"the worker exited:\n{tail}")
-            time.sleep(0.25)
+        _watch(applied, warm, worker, log, stall_s, "warm-up messages applied")
+        _produce(bootstrap, live, step_ms, per_message, since=1)
+        interval = 3_600_000 // step_ms  # hourly issues (GRIDBRAIN_FORECAST_INTERVAL_MINUTES)
+        expected = live.shape[0] * sum(
+            1 for i in range(1, live.shape[1]) if (i + 1) % interval == 0
+        )
+        _watch(forecasts, expected, worker, log, stall_s, "forecasts")
     finally:
         worker.terminate()
         worker.wait(30)
@@ -179,7 +206,32 @@ def _stage_rate(
     if len(batches) < 2:
         raise click.ClickException("every forecast came in one batch: send more")
     span = float(batches[-1][0]) - float(batches[0][0])
-    return sum(n for _, n in batches[:-1]) / span
+    return sum(n for _, n in batches[:-1]) / span, expected
+
+
+def _watch(
+    count: Callable[[], int],
+    expected: int,
+    worker: "subprocess.Popen[bytes]",
+    log: Path,
+    stall_s: float,
+    what: str,
+) -> None:
+    """Wait until ``count()`` reaches ``expected``.
+
+    Fails with the worker's log when it stalls for ``stall_s`` seconds or the worker exits.
+    """
+    progress = (time.monotonic(), -1)
+    while (done := count()) < expected:
+        if done != progress[1]:
+            progress = (time.monotonic(), done)
+        elif time.monotonic() - progress[0] > stall_s:
+            tail = log.read_text(errors="replace")[-3000:]
+            raise click.ClickException(f"{done} of {expected} {what}, stalled:\n{tail}")
+        if worker.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:]
+            raise click.ClickException(f"the worker exited:\n{tail}")
+        time.sleep(0.25)
 
 
 def _windows(values: np.ndarray, settings: "Settings", count: int) -> "WindowBatch":
@@ -295,12 +347,11 @@ def forecast_stage(
     model = _make_model(model_name, settings)
     all_values = load_values(series, _T0 - history_steps * step_ms, history_steps + steps, step_ms)
     history, live = all_values[:, :history_steps], all_values[:, history_steps:]
-    interval = settings.forecast_interval_minutes * 60_000 // step_ms
-    expected = series * (steps // interval)
     with embedded_services(settings.partitions) as (tmp, bootstrap, url):
         _store_history(url, history, step_ms, model)
-        _produce(bootstrap, live, step_ms, per_message)
-        rate = _stage_rate(bootstrap, url, expected, tmp / "worker.log", threads)
+        rate, expected = _stage_rate(
+            bootstrap, url, live, step_ms, per_message, tmp / "worker.log", threads
+        )
     batch = _windows(history, settings, min(max(series, 64), settings.forecast_batch_max * 8))
     ceiling = _ceiling(model, batch, seconds)
     one = _ceiling(model, batch.take(slice(0, 1)), seconds)
