@@ -9,6 +9,7 @@ live sites of the worker's partitions by the wall clock.
 """
 
 import json
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -108,7 +109,11 @@ def _forecast_issue(data: dict[str, Any]) -> ForecastIssue:
         model=str(data["model"]),
         issued_at_ms=ms(data["issued_at"]),
         targets_ms=[ms(h["target_ts"]) for h in horizons],
-        quantiles={q: [float(h[q]) for h in horizons] for q in ("p10", "p50", "p90")},
+        # JSON has no NaN: the forecast stage publishes an unknown quantile as null.
+        quantiles={
+            q: [math.nan if h[q] is None else float(h[q]) for h in horizons]
+            for q in ("p10", "p50", "p90")
+        },
     )
 
 
