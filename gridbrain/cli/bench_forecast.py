@@ -165,6 +165,7 @@ def _stage_rate(
     from sqlalchemy import text
 
     from gridbrain.cli.services import worker_command
+    from gridbrain.settings import Settings
     from gridbrain.storage.db import make_engine, make_sessionmaker
     from gridbrain.storage.queries import applied_offsets, stage_counts
     from gridbrain.streams.topics import FORECASTS, FUSED
@@ -188,7 +189,7 @@ def _stage_rate(
     try:
         _watch(applied, warm, worker, log, stall_s, "warm-up messages applied")
         _produce(bootstrap, live, step_ms, per_message, since=1)
-        interval = 3_600_000 // step_ms  # hourly issues (GRIDBRAIN_FORECAST_INTERVAL_MINUTES)
+        interval = Settings().forecast_interval_minutes * 60_000 // step_ms  # as the worker
         expected = live.shape[0] * sum(
             1 for i in range(1, live.shape[1]) if (i + 1) % interval == 0
         )
