@@ -173,7 +173,14 @@ def _percentiles(values: list[float]) -> dict[str, float | None]:
 @click.option("--per-message", type=int, default=100, show_default=True)
 @click.option("--duration", type=float, default=90.0, show_default=True, help="Seconds.")
 @click.option("--drain", type=float, default=30.0, show_default=True, help="Seconds after.")
-def latency(rate: float, sites: int, per_message: int, duration: float, drain: float) -> None:
+@click.option(
+    "--split/--no-split",
+    default=False,
+    help="Run the forecast stage in a worker process of its own (clean + alert in another).",
+)
+def latency(
+    rate: float, sites: int, per_message: int, duration: float, drain: float, split: bool
+) -> None:
     """Produce → forecast row and produce → alert row latency at a steady rate."""
     from gridbrain.cli.bench_worker import embedded_services
     from gridbrain.cli.services import worker_command
@@ -188,21 +195,31 @@ def latency(rate: float, sites: int, per_message: int, duration: float, drain: f
         rules.write_text(_RULES)
         env = {**os.environ, "GRIDBRAIN_ALERT_RULES_FILE": str(rules)}
         log = (tmp / "worker.log").open("ab")
-        worker = subprocess.Popen(
-            worker_command(bootstrap, url), stdout=log, stderr=subprocess.STDOUT, env=env
-        )
+        role_sets = [("clean", "alert"), ("forecast",)] if split else [()]
+        workers = [
+            subprocess.Popen(
+                worker_command(bootstrap, url, roles),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+            for roles in role_sets
+        ]
         poller = _Poller(url)
         poller.start()
         try:
-            _wait_until_consuming(url, worker, tmp / "worker.log")
+            for worker in workers:
+                _wait_until_consuming(url, worker, tmp / "worker.log", len(workers))
             click.echo(f"producing {rate:,.0f} readings/s for {duration:.0f} s ...")
             sent, took = producer.run(bootstrap, rate, duration)
             time.sleep(drain)
         finally:
             poller.stopping.set()
             poller.join(5)
-            worker.terminate()
-            worker.wait(30)
+            for worker in workers:
+                worker.terminate()
+            for worker in workers:
+                worker.wait(30)
     forecast_lat = [
         seen - sent_at
         for (probe, issued), seen in poller.forecasts.items()
@@ -224,6 +241,7 @@ def latency(rate: float, sites: int, per_message: int, duration: float, drain: f
         "target_rate": rate,
         "sites": sites,
         "per_message": per_message,
+        "workers": len(role_sets),
         "forecast": {**_percentiles(forecast_lat), "rows": len(forecast_lat)},
         "alert": {**_percentiles(alert_lat), "rows": len(alert_lat), "probe_steps": expected_steps},
         "batch_windows_s": windows,
@@ -245,8 +263,10 @@ def _steps_closed(producer: _Producer, step_ms: int, lateness_ms: int) -> int:
     return _PROBES * max(0, (last_ms - lateness_ms - producer.start_ms) // step_ms - 1)
 
 
-def _wait_until_consuming(url: str, worker: subprocess.Popen[bytes], log: Path) -> None:
-    """Wait for the worker to report itself (its consumers are then joining their groups)."""
+def _wait_until_consuming(
+    url: str, worker: subprocess.Popen[bytes], log: Path, reporting: int = 1
+) -> None:
+    """Wait until ``reporting`` workers hold partitions (their consumers are joining groups)."""
     from gridbrain.storage.db import make_engine, make_sessionmaker
     from gridbrain.storage.workers import live_workers
 
@@ -256,7 +276,7 @@ def _wait_until_consuming(url: str, worker: subprocess.Popen[bytes], log: Path) 
         if worker.poll() is not None:
             raise click.ClickException(f"the worker exited:\n{log.read_text()[-3000:]}")
         with sessions() as session:
-            if any(w.partitions for w in live_workers(session, within_s=60)):
+            if sum(bool(w.partitions) for w in live_workers(session, within_s=60)) >= reporting:
                 return
         time.sleep(0.5)
     raise click.ClickException("the worker did not take partitions within 120 s")
