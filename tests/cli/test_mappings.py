@@ -142,6 +142,9 @@ def test_spain_mixed_offsets_are_utc_instants() -> None:
     load = {i["ts"]: i["value"] for i in items if i["quantity"] == "load"}
     assert len(load) == frame["total load actual"].notna().sum()
     assert sum(load.values()) == pytest.approx(frame["total load actual"].sum())
+    price = [i["value"] for i in items if i["quantity"] == "price"]
+    assert {i["site_id"] for i in items if i["quantity"] == "price"} == {"es"}
+    assert sum(price) == pytest.approx(frame["price actual"].sum())
 
 
 def test_emhass_night_pv_is_missing_not_zero() -> None:
