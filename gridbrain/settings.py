@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     forecast_latency_budget_s: float = Field(
         default=0.5, gt=0, description="A model call is sized to take about this long."
     )
+    dispatch_time_limit_s: float = Field(
+        default=10.0, gt=0, description="Longest a dispatch solve may take (then: idle plan)."
+    )
+    dispatch_mip_gap: float = Field(
+        default=1e-3, ge=0, description="Relative MIP gap accepted when binaries are needed."
+    )
     model_refresh_s: float = Field(
         default=30.0, gt=0, description="How often forecasters check the registry for promotions."
     )

@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gridbrain.processors.dispatch.assets import Objective, StorageAsset, Tariff
+
 __all__ = ["SiteProfile", "nearest_station"]
 
 _EARTH_RADIUS_KM = 6371.0
@@ -25,6 +27,10 @@ class SiteProfile(BaseModel):
             within the configured distance, else the site's own weather.
         quality: per-quantity overrides of the quality checks, e.g.
             ``{"pv_power": {"flatline_minutes": 120}}``.
+        storage: a battery the dispatch stage plans for (None: the site is not dispatched).
+        tariff: what the site pays and earns for energy (default: a flat tariff, or the
+            market price when the site has ``price`` forecasts).
+        objective: what dispatch minimises (default: cost).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -38,6 +44,22 @@ class SiteProfile(BaseModel):
     timezone: str | None = None
     weather_station: str | None = None
     quality: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    storage: StorageAsset | None = None
+    tariff: Tariff | None = None
+    objective: Objective | None = None
+
+    def dispatch_settings(self) -> dict[str, Any] | None:
+        """``storage``, ``tariff`` and ``objective`` as one JSON-able document (or None)."""
+        parts = {
+            name: value.model_dump()
+            for name, value in (
+                ("storage", self.storage),
+                ("tariff", self.tariff),
+                ("objective", self.objective),
+            )
+            if value is not None
+        }
+        return parts or None
 
     @property
     def location(self) -> tuple[float, float] | None:

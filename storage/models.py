@@ -71,6 +71,7 @@ class Site(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     weather_station: Mapped[str | None] = mapped_column(String(128))
     quality: Mapped[dict[str, dict[str, object]] | None] = mapped_column(JSONB)
+    dispatch: Mapped[dict[str, object] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
 
 
@@ -135,6 +136,35 @@ class ForecastIssue(Base):
     p90: Mapped[list[float]] = mapped_column(ARRAY(Float))
     completeness: Mapped[float | None] = mapped_column(Float)
     fallback: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+
+
+class ScheduleStep(Base):
+    """One step of a dispatch plan (kW; ``soc`` at the step's end as a share of capacity).
+
+    ``price`` / ``export_price`` are the prices the plan was made on (EUR/kWh); the
+    plan's ``objective``, ``status``, ``reason`` and ``solve_s`` repeat on its rows.
+    """
+
+    __tablename__ = "schedules"
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.site_id"), primary_key=True)
+    issued_at: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
+    ts: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
+    charge_kw: Mapped[float] = mapped_column(Float)
+    discharge_kw: Mapped[float] = mapped_column(Float)
+    soc: Mapped[float] = mapped_column(Float)
+    grid_import_kw: Mapped[float] = mapped_column(Float)
+    grid_export_kw: Mapped[float] = mapped_column(Float)
+    curtail_kw: Mapped[float] = mapped_column(Float)
+    load_kw: Mapped[float] = mapped_column(Float)
+    pv_kw: Mapped[float] = mapped_column(Float)
+    price: Mapped[float] = mapped_column(Float)
+    export_price: Mapped[float] = mapped_column(Float)
+    policy: Mapped[str] = mapped_column(String(32))
+    objective: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    solve_s: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
 
 

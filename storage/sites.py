@@ -41,17 +41,18 @@ def upsert_sites(session: Session, sites: Iterable[SiteProfile]) -> None:
             s.timezone,
             s.weather_station,
             json.dumps(s.quality) if s.quality else None,
+            json.dumps(d) if (d := s.dispatch_settings()) else None,
         )
         for s in sites
     ]
     execute_batch(
         session,
         "INSERT INTO sites (site_id, name, kind, latitude, longitude, capacity_kw, timezone, "
-        "weather_station, quality) VALUES %s ON CONFLICT (site_id) DO UPDATE SET "
+        "weather_station, quality, dispatch) VALUES %s ON CONFLICT (site_id) DO UPDATE SET "
         "name = EXCLUDED.name, kind = EXCLUDED.kind, latitude = EXCLUDED.latitude, "
         "longitude = EXCLUDED.longitude, capacity_kw = EXCLUDED.capacity_kw, "
         "timezone = EXCLUDED.timezone, weather_station = EXCLUDED.weather_station, "
-        "quality = EXCLUDED.quality",
+        "quality = EXCLUDED.quality, dispatch = EXCLUDED.dispatch",
         rows,
     )
 
@@ -65,16 +66,19 @@ def site_profiles(session: Session, site_ids: Iterable[str]) -> dict[str, SitePr
     """The profile of each of ``site_ids`` that is registered."""
     rows = session.scalars(select(Site).where(Site.site_id.in_(list(site_ids))))
     return {
-        s.site_id: SiteProfile(
-            site_id=s.site_id,
-            name=s.name,
-            kind=s.kind,
-            latitude=s.latitude,
-            longitude=s.longitude,
-            capacity_kw=s.capacity_kw,
-            timezone=s.timezone,
-            weather_station=s.weather_station,
-            quality=s.quality or {},
+        s.site_id: SiteProfile.model_validate(
+            {
+                "site_id": s.site_id,
+                "name": s.name,
+                "kind": s.kind,
+                "latitude": s.latitude,
+                "longitude": s.longitude,
+                "capacity_kw": s.capacity_kw,
+                "timezone": s.timezone,
+                "weather_station": s.weather_station,
+                "quality": s.quality or {},
+                **(s.dispatch or {}),
+            }
         )
         for s in rows
     }

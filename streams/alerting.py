@@ -9,14 +9,13 @@ live sites of the worker's partitions by the wall clock.
 """
 
 import json
-import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from gridbrain.processors.alerting.engine import AlertEngine, DeadLetterId, ForecastIssue
+from gridbrain.processors.alerting.engine import AlertEngine, DeadLetterId
 from gridbrain.processors.alerting.lifecycle import AlertState, Change
 from gridbrain.processors.alerting.rules import load_rules
 from gridbrain.processors.fuse import FusedStep
@@ -34,6 +33,7 @@ from gridbrain.streams.envelope import (
     fused_steps,
     site_of_key,
 )
+from gridbrain.streams.forecasting import decode_forecast
 from gridbrain.streams.topics import ALERTS, SENSOR_READINGS, partition_of
 from gridbrain.streams.webhook import WebhookNotifier
 
@@ -95,26 +95,6 @@ def decode_fused(
             site = per_site[step.site_id] = []
         site.append(step)
     return per_site
-
-
-def _forecast_issue(data: dict[str, Any]) -> ForecastIssue:
-    horizons = data["horizons"]
-
-    def ms(text: str) -> int:
-        return int(datetime.fromisoformat(text).timestamp() * 1000)
-
-    return ForecastIssue(
-        site_id=str(data["site_id"]),
-        quantity=str(data["quantity"]),
-        model=str(data["model"]),
-        issued_at_ms=ms(data["issued_at"]),
-        targets_ms=[ms(h["target_ts"]) for h in horizons],
-        # JSON has no NaN: the forecast stage publishes an unknown quantile as null.
-        quantiles={
-            q: [math.nan if h[q] is None else float(h[q]) for h in horizons]
-            for q in ("p10", "p50", "p90")
-        },
-    )
 
 
 #: Sites whose dead letters wait in memory for the site's first step, at most.
@@ -209,7 +189,7 @@ class AlertingStage:
             if not tx.is_new(message.position):
                 continue
             try:
-                issues.append(_forecast_issue(json.loads(message.value)))
+                issues.append(decode_forecast(message.value))
             except (ValueError, KeyError, TypeError) as exc:
                 dead.reject_message(tx, message, "bad_forecast_message", repr(exc))
                 continue

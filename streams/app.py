@@ -29,6 +29,7 @@ from gridbrain.streams.alerting import AlertingStage
 from gridbrain.streams.cleaning import CleaningStage
 from gridbrain.streams.consumer import GroupConsumer, Record, byte_chunks
 from gridbrain.streams.envelope import Emission, RawMessage
+from gridbrain.streams.dispatching import DispatchingStage
 from gridbrain.streams.executor import BatchExecutor, Handler, StageGroup
 from gridbrain.streams.forecasting import ForecastingStage
 from gridbrain.streams.health import WorkerHealth
@@ -48,8 +49,8 @@ __all__ = ["ROLES", "Role", "build_app", "group_id"]
 
 _log = logging.getLogger(__name__)
 
-Role = Literal["clean", "forecast", "alert"]
-ROLES: tuple[Role, ...] = ("clean", "forecast", "alert")
+Role = Literal["clean", "forecast", "alert", "dispatch"]
+ROLES: tuple[Role, ...] = ("clean", "forecast", "alert", "dispatch")
 
 
 def _raw(record: Record) -> RawMessage:
@@ -88,7 +89,7 @@ def group_id(app_id: str, roles: tuple[str, ...]) -> str:
     roles gets its own id; workers started with the same roles share the groups and split
     the partitions.
 
-    >>> group_id("gridbrain", ("clean", "forecast", "alert")), group_id("gridbrain", ("forecast",))
+    >>> group_id("gridbrain", ROLES), group_id("gridbrain", ("forecast",))
     ('gridbrain', 'gridbrain-forecast')
     """
     chosen = [r for r in ROLES if r in roles]
@@ -215,6 +216,15 @@ def build_app(
             if assigned and count:
                 work = partial(alerting.handle_tick, partitions=assigned, count=count)
                 await executor.tick(alerts, "alert", {(FUSED, p) for p in assigned}, work)
+
+    if "dispatch" in roles:
+        dispatching = DispatchingStage(settings)
+        reader(
+            group("dispatch", dispatching.reset),
+            {FORECASTS: ("dispatch", dispatching.handle)},
+            settings.forecast_batch_max,
+            settings.forecast_batch_within_s,
+        )
 
     def partition_count(topic: str) -> int | None:
         return consumers["clean"].partition_count(topic)

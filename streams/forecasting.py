@@ -1,9 +1,12 @@
 """Forecasting stage: micro-batches of fused steps -> batched quantile forecasts."""
 
+import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from functools import lru_cache
 
 import msgspec
@@ -12,6 +15,7 @@ import torch
 from sqlalchemy.orm import Session
 
 from gridbrain.errors import ModelError
+from gridbrain.processors.alerting.site_state import ForecastIssue
 from gridbrain.processors.forecast.base import load_model
 from gridbrain.processors.forecast.forecaster import (
     Forecast,
@@ -36,6 +40,7 @@ from gridbrain.streams.topics import FORECASTS
 __all__ = [
     "ForecastingStage",
     "ModelRefresher",
+    "decode_forecast",
     "forecast_bytes",
     "forecast_message",
     "resolve_device",
@@ -300,3 +305,28 @@ def forecast_message(forecast: Forecast) -> dict[str, object]:
             for t, a, b, c in zip(forecast.target_ts_ms.tolist(), p10, p50, p90, strict=True)
         ],
     }
+
+
+def decode_forecast(value: bytes) -> ForecastIssue:
+    """A forecast message read back (a null quantile, JSON having no NaN, becomes NaN).
+
+    Raises:
+        ValueError, KeyError, TypeError: the message is not a forecast message.
+    """
+    data = json.loads(value)
+    horizons = data["horizons"]
+
+    def ms(text: str) -> int:
+        return int(datetime.fromisoformat(text).timestamp() * 1000)
+
+    return ForecastIssue(
+        site_id=str(data["site_id"]),
+        quantity=str(data["quantity"]),
+        model=str(data["model"]),
+        issued_at_ms=ms(data["issued_at"]),
+        targets_ms=[ms(h["target_ts"]) for h in horizons],
+        quantiles={
+            q: [math.nan if h[q] is None else float(h[q]) for h in horizons]
+            for q in ("p10", "p50", "p90")
+        },
+    )

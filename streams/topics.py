@@ -15,6 +15,7 @@ __all__ = [
     "ALERTS",
     "DEADLETTER",
     "FORECASTS",
+    "SCHEDULES",
     "FUSED",
     "INPUT_TOPICS",
     "REROUTED",
@@ -34,11 +35,12 @@ FUSED = "gridbrain.fused"
 REROUTED = "gridbrain.rerouted"
 FORECASTS = "forecasts"
 ALERTS = "alerts"
+SCHEDULES = "schedules"
 DEADLETTER = "deadletter"
 
 #: Topics keyed by site id that must be co-partitioned (same partition count).
 INPUT_TOPICS = (SENSOR_READINGS, WEATHER_OBSERVATIONS, WEATHER_FORECASTS, FUSED, REROUTED)
-_OUTPUT_TOPICS = (FORECASTS, ALERTS, DEADLETTER)
+_OUTPUT_TOPICS = (FORECASTS, ALERTS, SCHEDULES, DEADLETTER)
 
 
 @functools.lru_cache(maxsize=65_536)  # murmur2 is pure Python; on the clean stage's hot path

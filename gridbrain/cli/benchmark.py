@@ -268,6 +268,7 @@ def inference(
 def _add_subcommands() -> None:
     from gridbrain.cli.alert_eval import alerts
     from gridbrain.cli.bench_alert import alert_stage
+    from gridbrain.cli.bench_dispatch import dispatch
     from gridbrain.cli.bench_forecast import forecast_stage
     from gridbrain.cli.bench_latency import latency
     from gridbrain.cli.bench_pipeline import pipeline
@@ -275,6 +276,7 @@ def _add_subcommands() -> None:
 
     benchmark.add_command(alerts)
     benchmark.add_command(alert_stage)
+    benchmark.add_command(dispatch)
     benchmark.add_command(forecast_stage)
     benchmark.add_command(latency)
     benchmark.add_command(pipeline)

@@ -117,7 +117,7 @@ def up(
     "--role",
     "roles",
     multiple=True,
-    type=click.Choice(["clean", "forecast", "alert"]),
+    type=click.Choice(["clean", "forecast", "alert", "dispatch"]),
     help="Stages to run (default: all).",
 )
 @click.option("--kafka-bootstrap", help="Overrides GRIDBRAIN_KAFKA_BOOTSTRAP.")
@@ -314,6 +314,35 @@ def forecasts(
 
     with database(settings) as sessions, sessions() as session:
         click.echo(render(latest_forecasts(session, site, quantity, horizons, limit), fmt))
+
+
+@cli.command()
+@click.option("--site", required=True, help="The dispatched site.")
+@_FORMAT
+@click.pass_obj
+def schedule(settings: Settings, site: str, fmt: str) -> None:
+    """Show the newest dispatch plan of a site: battery, grid, SOC and price per step.
+
+    The plan's status, objective and solve time head the table; a fallback plan says why.
+    """
+    from gridbrain.cli.services import database
+    from gridbrain.storage.schedules import latest_schedule
+
+    with database(settings) as sessions, sessions() as session:
+        rows = latest_schedule(session, site)
+    if not rows:
+        raise click.ClickException(f"no schedule for site {site!r} yet")
+    if fmt == "table":
+        first = rows[0]
+        click.echo(
+            f"{site}: plan issued {first['issued_at']:%Y-%m-%d %H:%M %Z} by {first['policy']}, "
+            f"status {first['status']}, objective {first['objective']:.4f}, "
+            f"solved in {first['solve_s']:.3f} s"
+            + (f"\nreason: {first['reason']}" if first["reason"] else "")
+        )
+        shown = ("ts", "charge_kw", "discharge_kw", "soc", "grid_import_kw", "grid_export_kw")
+        rows = [{k: r[k] for k in (*shown, "load_kw", "pv_kw", "price")} for r in rows]
+    click.echo(render(rows, fmt))
 
 
 @cli.command()

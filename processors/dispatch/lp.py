@@ -71,9 +71,7 @@ def _constraints(p: DispatchProblem) -> list[LinearConstraint]:
     # SOC: E_t - E_(t-1) - h eta_c charge_t + h / eta_d discharge_t = (E_0 at t = 0).
     lag = sparse.eye(t, k=-1, format="csr")
     out = h / a.discharge_efficiency if a.discharge_efficiency > 0 else 0.0
-    soc = sparse.hstack(
-        [-h * a.charge_efficiency * eye, out * eye, zero, zero, zero, eye - lag]
-    )
+    soc = sparse.hstack([-h * a.charge_efficiency * eye, out * eye, zero, zero, zero, eye - lag])
     start = np.zeros(t)
     start[0] = p.soc_initial * a.capacity_kwh
     net = p.load - p.pv
@@ -116,12 +114,16 @@ def _simultaneous(x: np.ndarray, t: int) -> bool:
 
 
 def solve(
-    problem: DispatchProblem, time_limit_s: float = 10.0, mip_gap: float = 1e-4
+    problem: DispatchProblem,
+    time_limit_s: float = 10.0,
+    mip_gap: float = 1e-3,
+    binaries: bool | None = None,
 ) -> Schedule:
     """The optimal schedule of ``problem``, or the idle schedule with the reason it failed.
 
     ``time_limit_s`` bounds each solve; ``mip_gap`` is the relative MIP gap accepted when
-    binaries are needed.
+    binaries are used: when the LP's solution flows both ways at once (None), always
+    (True, e.g. to time the MILP) or never (False: the relaxation).
     """
     started = time.perf_counter()
     t = problem.steps
@@ -130,9 +132,9 @@ def solve(
     constraints = _constraints(problem)
     options = {"time_limit": time_limit_s, "presolve": True}
     result = milp(c, constraints=constraints, bounds=Bounds(low, high), options=options)
-    binaries = False
-    if result.status == 0 and _simultaneous(result.x, t):
-        binaries = True
+    if binaries is None:
+        binaries = result.status == 0 and _simultaneous(result.x, t)
+    if binaries:
         pairs, low_b, high_b = _pair_binaries(problem, low, high)
         integrality = np.concatenate([np.zeros(6 * t), np.ones(2 * t)])
         c_b = np.concatenate([c, np.zeros(2 * t)])

@@ -54,13 +54,15 @@ class DispatchProblem:
         start_ms: int = 0,
         steps: int | None = None,
     ) -> "DispatchProblem":
-        """Checked arrays of one length (scalars broadcast); export price = import price
-        unless given (a market); SOC start and end default to the asset's target.
+        """Checked arrays of one length (scalars broadcast).
+
+        The export price is the import price unless given (a market); SOC start and end
+        default to the asset's target.
         """
         if not step_h > 0:
             raise ValueError(f"step_h must be positive, got {step_h}")
         if steps is None:
-            steps = max(np.size(v) for v in (load, pv, import_price, export_price, carbon))
+            steps = max(np.size(v) for v in (load, pv, import_price, carbon))
         sell = import_price if export_price is None else export_price
         start = asset.soc_target if soc_initial is None else soc_initial
         end = asset.soc_target if soc_final is None else soc_final
@@ -80,6 +82,7 @@ class DispatchProblem:
 
     @property
     def steps(self) -> int:
+        """Number of steps."""
         return len(self.load)
 
 
@@ -105,10 +108,14 @@ class Schedule:
     reason: str = ""
 
     def cost(
-        self, problem: DispatchProblem, buy: np.ndarray | None = None, sell: np.ndarray | None = None
+        self,
+        problem: DispatchProblem,
+        buy: np.ndarray | None = None,
+        sell: np.ndarray | None = None,
     ) -> float:
-        """Energy cost (imports minus exports plus degradation), at the problem's prices or
-        at others: a plan made on forecast prices scored at the actual ones (``sell``
+        """Energy cost (imports minus exports plus degradation) at the problem's prices.
+
+        Or at others: a plan made on forecast prices scored at the actual ones (``sell``
         defaults to ``buy`` when only that is given, a market).
         """
         if buy is None:

@@ -30,7 +30,15 @@ def with_grid(
         curtail = np.minimum(np.maximum(grid_export - limit, 0.0), problem.pv)
         grid_export = grid_export - curtail
     schedule = Schedule(
-        charge, discharge, grid_import, grid_export, curtail, soc, 0.0, status, solve_s,
+        charge,
+        discharge,
+        grid_import,
+        grid_export,
+        curtail,
+        soc,
+        0.0,
+        status,
+        solve_s,
         reason=reason,
     )
     return Schedule(**{**schedule.__dict__, "objective": schedule.cost(problem)})
