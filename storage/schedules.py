@@ -33,6 +33,8 @@ def add_schedule(
 ) -> int:
     """Store a plan (replacing one of the same site and issue time); return its steps.
 
+    Two workers planning the same issue at once (a rebalance) leave one of the two.
+
     The steps start at ``problem.start_ms`` and are ``step_ms`` apart.
     """
     issued = ms_to_datetime(issued_at_ms)
@@ -69,7 +71,13 @@ def add_schedule(
         )
         for i, values in enumerate(columns)
     ]
-    execute_batch(session, f"INSERT INTO schedules ({_COLUMNS}) VALUES %s", rows)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS.split(", ")[3:])
+    execute_batch(
+        session,
+        f"INSERT INTO schedules ({_COLUMNS}) VALUES %s "
+        f"ON CONFLICT (site_id, issued_at, ts) DO UPDATE SET {updates}",
+        rows,
+    )
     return len(rows)
 
 
@@ -92,8 +100,9 @@ def latest_schedule(session: Session, site_id: str) -> list[dict[str, Any]]:
 
 
 def planned_soc(session: Session, site_ids: list[str], at: datetime) -> dict[str, float]:
-    """Each site's SOC planned for the end of the step before ``at`` by its newest plan
-    that covers it: where a new plan starts when no measured SOC is known.
+    """Each site's SOC at ``at`` as its newest plan covering the step before foresaw it.
+
+    Where a new plan starts when no measured SOC is known.
     """
     rows = session.execute(
         text(

@@ -28,8 +28,8 @@ from gridbrain.storage.transaction import InputPosition
 from gridbrain.streams.alerting import AlertingStage
 from gridbrain.streams.cleaning import CleaningStage
 from gridbrain.streams.consumer import GroupConsumer, Record, byte_chunks
-from gridbrain.streams.envelope import Emission, RawMessage
 from gridbrain.streams.dispatching import DispatchingStage
+from gridbrain.streams.envelope import Emission, RawMessage
 from gridbrain.streams.executor import BatchExecutor, Handler, StageGroup
 from gridbrain.streams.forecasting import ForecastingStage
 from gridbrain.streams.health import WorkerHealth

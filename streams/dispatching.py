@@ -100,7 +100,7 @@ class DispatchingStage:
         }
         if not profiles:
             return emissions
-        markets = {p.tariff.price_site for p in profiles.values() if p.tariff and p.tariff.price_site}
+        markets = {m for p in profiles.values() if p.tariff and (m := p.tariff.price_site)}
         stored = newest_issues(tx.session, [*profiles, *markets], DISPATCH_QUANTITIES)
         for site, profile in profiles.items():
             emission = self._plan(tx, profile, newest[site], stored)
