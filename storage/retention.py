@@ -2,6 +2,7 @@
 
 Each table is judged by one time column: ``readings.ts`` (event time of the step),
 ``forecast_issues.issued_at`` (a forecast run is one row, all its horizons at once),
+``schedules.issued_at`` (dispatch plans, kept as long as forecasts),
 ``dead_letters.received_at`` and ``alert_history.at``. The ``alerts`` table itself (one
 current row per incident) is never touched, and the history of an incident that is still
 open (pending or firing) is kept however old it is.
@@ -97,12 +98,13 @@ def retention_rules(
     >>> [(r.table, r.column) for r in retention_rules(
     ...     readings_days=0, forecasts_days=30, dead_letters_days=30, alert_history_days=90)]
     ... # doctest: +NORMALIZE_WHITESPACE
-    [('readings', 'ts'), ('forecast_issues', 'issued_at'), ('dead_letters', 'received_at'),
-     ('alert_history', 'at')]
+    [('readings', 'ts'), ('forecast_issues', 'issued_at'), ('schedules', 'issued_at'),
+     ('dead_letters', 'received_at'), ('alert_history', 'at')]
     """
     return [
         RetentionRule("readings", "ts", readings_days),
         RetentionRule("forecast_issues", "issued_at", forecasts_days),
+        RetentionRule("schedules", "issued_at", forecasts_days),
         RetentionRule("dead_letters", "received_at", dead_letters_days),
         RetentionRule("alert_history", "at", alert_history_days, keep=_NOT_OPEN_INCIDENT),
     ]

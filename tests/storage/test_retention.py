@@ -24,7 +24,7 @@ from tests.integration.conftest import Services
 NOW = datetime(2001, 6, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
 SITE = "ret-site"
-TABLES = ("readings", "forecast_issues", "dead_letters", "alert_history", "alerts")
+TABLES = ("readings", "forecast_issues", "schedules", "dead_letters", "alert_history", "alerts")
 OWN_HISTORY = "dedup_key LIKE 'ret-%'"
 KEYS = ("ret", "cli")
 
@@ -33,6 +33,8 @@ def _own(table: str, key: str) -> str:
     """The condition selecting the rows ``_fill(..., key)`` inserts into ``table``."""
     if table in ("readings", "forecast_issues", "forecasts"):
         return f"quantity = '{key}'"
+    if table == "schedules":
+        return f"policy = '{key}'"
     return f"topic = '{key}'" if table == "dead_letters" else f"dedup_key LIKE '{key}-%'"
 
 
@@ -79,6 +81,20 @@ def _fill(session: Session, now: datetime, key: str = "ret") -> None:
         [
             {"s": SITE, "q": key, "i": now - d * DAY, "t": now - d * DAY + DAY / 24}
             for d in range(41)
+        ],
+    )
+    # 41 daily dispatch plans of 2 steps issued 0..40 days ago: 10 plans (20 rows) go.
+    session.execute(
+        text(
+            "INSERT INTO schedules (site_id, issued_at, ts, charge_kw, discharge_kw, soc, "
+            "grid_import_kw, grid_export_kw, curtail_kw, load_kw, pv_kw, price, export_price, "
+            "policy, objective, status, solve_s) "
+            "VALUES (:s, :i, :t, 0, 0, 0.5, 0, 0, 0, 0, 0, 0, 0, :k, 0, 'optimal', 0)"
+        ),
+        [
+            {"s": SITE, "k": key, "i": now - d * DAY, "t": now - d * DAY + h * DAY / 24}
+            for d in range(41)
+            for h in (1, 2)
         ],
     )
     # 12 dead letters received 5, 10, ... 60 days ago: 6 older than 30 days.
@@ -140,13 +156,20 @@ def test_deletes_exactly_the_old_rows_in_small_batches(filled: Services) -> None
         filled.sessions, _rules(), 7, now=NOW, progress=lambda t, n: seen.append((t, n))
     )
     # Closed incident: 5 rows, 96..100 days old (all > 90). Open one: none, whatever its age.
-    expected = {"readings": 72, "forecast_issues": 10, "dead_letters": 6, "alert_history": 5}
+    expected = {
+        "readings": 72,
+        "forecast_issues": 10,
+        "schedules": 20,
+        "dead_letters": 6,
+        "alert_history": 5,
+    }
     assert _by_table(results) == expected
     after = _counts(filled)
     assert after == {t: before[t] - expected.get(t, 0) for t in TABLES}
     assert {r.table: r.batches for r in results} == {
         "readings": 72 // 7 + 1,
         "forecast_issues": 10 // 7 + 1,
+        "schedules": 20 // 7 + 1,
         "dead_letters": 1,
         "alert_history": 1,
     }
@@ -183,6 +206,7 @@ def test_dry_run_counts_and_deletes_nothing(filled: Services) -> None:
     assert _by_table(results) == {
         "readings": 72,
         "forecast_issues": 10,
+        "schedules": 20,
         "dead_letters": 6,
         "alert_history": 5,
     }
@@ -226,6 +250,7 @@ def test_cli_prints_each_table(services: Services) -> None:
     assert {t: r["would_delete"] for t, r in rows.items()} == {
         "readings": 0,
         "forecast_issues": 10,
+        "schedules": 20,
         "dead_letters": 6,
         "alert_history": 5,
     }

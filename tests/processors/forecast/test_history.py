@@ -41,3 +41,9 @@ def test_windows_of_earlier_issue_times_stay_complete_in_a_long_batch() -> None:
     early = h.window("s", "load", 7 * STEP)
     assert early.y.tolist() == [float(i) for i in range(8)]
     assert h.window("s", "load", 15 * STEP).y[-1] == 15.0
+
+
+def test_market_prices_are_forecast_like_any_quantity() -> None:
+    h = SeriesHistory(STEP, length=8, interval_ms=HOUR)
+    due = [h.add(step(i * STEP, price=-12.5, load=1.0)) for i in range(4)]
+    assert due[3] == [("s", "load", 3 * STEP), ("s", "price", 3 * STEP)]
