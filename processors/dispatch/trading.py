@@ -5,8 +5,6 @@ noon and is paid the actual prices; its profit is set against the perfect-foresi
 profit of the same day (the capture ratio). Pure: arrays in, numbers out.
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy.optimize import linprog
 
@@ -15,19 +13,7 @@ from gridbrain.processors.dispatch.lp import solve
 from gridbrain.processors.dispatch.problem import DispatchProblem
 from gridbrain.processors.dispatch.rules import price_rule
 
-__all__ = ["DayResult", "independent_profit", "persistence_prices", "trade_day"]
-
-
-@dataclass(frozen=True)
-class DayResult:
-    """Profits (currency of the prices times energy) of one day's plans at actual prices."""
-
-    perfect: float
-    forecast: float
-    persistence: float
-    rule: float
-    persistence_rule: float
-    solve_s: float
+__all__ = ["independent_profit", "persistence_prices", "plan_profit", "rule_profit"]
 
 
 def persistence_prices(values: np.ndarray, rows: np.ndarray, cutoff: int) -> np.ndarray:
@@ -40,18 +26,31 @@ def persistence_prices(values: np.ndarray, rows: np.ndarray, cutoff: int) -> np.
     return values[back]
 
 
-def _profit(
-    asset: StorageAsset, step_h: float, planned: np.ndarray, actual: np.ndarray
+def plan_profit(
+    asset: StorageAsset,
+    step_h: float,
+    planned: np.ndarray,
+    actual: np.ndarray,
+    hurdle: float = 0.0,
 ) -> tuple[float, float]:
-    problem = DispatchProblem.build(asset, step_h, import_price=planned)
-    plan = solve(problem)
-    return -plan.cost(problem, actual), plan.solve_s
+    """Profit at ``actual`` prices of the LP plan made on ``planned`` prices, and its solve time.
+
+    ``hurdle`` (price units per unit of energy charged or discharged) is a margin a trade
+    must clear in the plan only, against forecast error; it is not paid.
+    """
+    wear = asset.degradation_cost_per_kwh
+    margin = asset.model_copy(update={"degradation_cost_per_kwh": wear + hurdle})
+    plan = solve(DispatchProblem.build(margin, step_h, import_price=planned))
+    energy = (
+        actual @ (plan.grid_export - plan.grid_import) - wear * (plan.charge + plan.discharge).sum()
+    )
+    return float(energy * step_h), plan.solve_s
 
 
-def _rule_profit(
+def rule_profit(
     asset: StorageAsset, step_h: float, planned: np.ndarray, actual: np.ndarray
 ) -> float:
-    """The rule's profit at actual prices.
+    """Profit at ``actual`` prices of the cheapest/dearest-hours rule run on ``planned``.
 
     Energy left above (below) the start SOC is sold (bought) at the day's mean actual
     price, as the rule does not steer its end SOC.
@@ -60,27 +59,6 @@ def _rule_profit(
     plan = price_rule(problem)
     left = (plan.soc[-1] - problem.soc_initial) * asset.capacity_kwh
     return -plan.cost(problem, actual) + left * float(actual.mean())
-
-
-def trade_day(
-    asset: StorageAsset,
-    step_h: float,
-    actual: np.ndarray,
-    forecast: np.ndarray,
-    persistence: np.ndarray,
-) -> DayResult:
-    """Every plan of one day, scored at ``actual`` prices."""
-    perfect, _ = _profit(asset, step_h, actual, actual)
-    planned, solve_s = _profit(asset, step_h, forecast, actual)
-    persisted, _ = _profit(asset, step_h, persistence, actual)
-    return DayResult(
-        perfect=perfect,
-        forecast=planned,
-        persistence=persisted,
-        rule=_rule_profit(asset, step_h, forecast, actual),
-        persistence_rule=_rule_profit(asset, step_h, persistence, actual),
-        solve_s=solve_s,
-    )
 
 
 def independent_profit(asset: StorageAsset, step_h: float, prices: np.ndarray) -> float:
