@@ -270,6 +270,7 @@ def _add_subcommands() -> None:
     from gridbrain.cli.bench_alert import alert_stage
     from gridbrain.cli.bench_dispatch import dispatch
     from gridbrain.cli.bench_forecast import forecast_stage
+    from gridbrain.cli.bench_household import household
     from gridbrain.cli.bench_latency import latency
     from gridbrain.cli.bench_pipeline import pipeline
     from gridbrain.cli.bench_writes import writes
@@ -278,6 +279,7 @@ def _add_subcommands() -> None:
     benchmark.add_command(alert_stage)
     benchmark.add_command(dispatch)
     benchmark.add_command(forecast_stage)
+    benchmark.add_command(household)
     benchmark.add_command(latency)
     benchmark.add_command(pipeline)
     benchmark.add_command(writes)
