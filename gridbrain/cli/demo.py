@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gridbrain.processors.dispatch.assets import StorageAsset, Tariff
 from gridbrain.processors.sites import SiteProfile
 
-__all__ = ["DEMO_SITES", "DemoMessage", "DemoSite", "simulate"]
+__all__ = ["DEMO_SITES", "DemoMessage", "DemoSite", "market_price", "simulate"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class DemoSite:
     longitude: float
     capacity_kw: float | None = None
     no2_outage: bool = False  # the NO2 analyser is off 01:00-05:00 every other day
+    storage: StorageAsset | None = None  # a battery: the site also reads its market price
+    tariff: Tariff | None = None
 
     def profile(self) -> SiteProfile:
         """Metadata for the ``sites`` table."""
@@ -40,6 +43,8 @@ class DemoSite:
             latitude=self.latitude,
             longitude=self.longitude,
             capacity_kw=self.capacity_kw,
+            storage=self.storage,
+            tariff=self.tariff,
         )
 
 
@@ -48,7 +53,16 @@ DEMO_SITES: tuple[DemoSite, ...] = (
     DemoSite("pv-south", "pv", 43.6, 3.9, 1200.0),
     DemoSite("wind-coast", "wind", 53.4, 6.8, 3600.0),
     DemoSite("wind-ridge", "wind", 47.2, 7.4, 2000.0),
-    DemoSite("feeder-a", "load", 52.4, 4.9),
+    DemoSite(
+        "feeder-a",
+        "load",
+        52.4,
+        4.9,
+        storage=StorageAsset(
+            capacity_kwh=1500.0, charge_kw=500.0, discharge_kw=500.0, soc_min=0.1, soc_max=0.9
+        ),
+        tariff=Tariff(import_adder=0.04, export_adder=-0.005),
+    ),
     DemoSite("feeder-b", "load", 51.9, 4.5),
     DemoSite("aq-city", "air", 52.37, 4.89),
     DemoSite("aq-port", "air", 51.95, 4.14, no2_outage=True),
@@ -113,6 +127,20 @@ def _weather_forecast(site: DemoSite, w: _SiteWeather, issued: int) -> list[dict
             }
         )
     return items
+
+
+def market_price(ts_ms: int) -> float:
+    """A day-ahead market price (EUR/MWh) of the hour of ``ts_ms``, as traded in Europe.
+
+    Morning and evening peaks, a midday solar dip (below zero on some days), and a
+    day-to-day level that wanders; the same for every minute of an hour.
+    """
+    hour_index = ts_ms // 3_600_000
+    hour = (hour_index + 1) % 24  # Central European time, roughly
+    level = 70 + 20 * math.sin(hour_index / 24 * 0.9)
+    shape = 30 * math.exp(-((hour - 8) ** 2) / 3) + 45 * math.exp(-((hour - 19) ** 2) / 4)
+    solar = 75 * math.exp(-((hour - 13) ** 2) / 6)
+    return round(level + shape - solar + 6 * math.sin(hour_index * 2.39996), 2)
 
 
 def _local_hour(site: DemoSite, ts_ms: int) -> float:
@@ -196,6 +224,8 @@ def _readings(
             )
             load = base * profile * (1 + 0.01 * max(0.0, 15 - temp)) + rng.normal(0, base * 0.01)
             yield _r(site, "meter-1", "load", round(load * 1000, 0), "W", ts)
+            if site.storage is not None:
+                yield _r(site, "tariff", "price", market_price(ts), "EUR/MWh", ts)
         else:
             day = ts // 86_400_000
             evening = (hour - 20 + 12) % 24 - 12  # hours from 20:00, -12..12

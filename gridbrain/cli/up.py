@@ -65,6 +65,7 @@ Gridbrain is up.
 Try, in another terminal:
   gridbrain status
   gridbrain forecasts --site pv-north --quantity pv_power
+  gridbrain schedule --site feeder-a
   gridbrain alerts
   {psql_hint} -c "SELECT site_id, quantity, target_ts, p10, p50, p90, model FROM forecasts
      WHERE issued_at = (SELECT max(issued_at) FROM forecast_issues) ORDER BY 1, 2, 3 LIMIT 20"
@@ -116,14 +117,14 @@ def _run_demo(
 def _start_workers(
     settings: Settings, bootstrap: str, db_url: str, n: int
 ) -> list[subprocess.Popen[bytes]]:
-    """``n`` ingest workers (clean, alert) and one forecaster, as docker-compose runs them.
+    """``n`` ingest workers (clean, alert, dispatch) and one forecaster, as compose runs them.
 
     The forecaster gets a process of its own: catching up on history it can take a core
     for minutes, and ingestion must not wait for it.
     """
     log = (settings.state_dir / "worker.log").open("ab")
     url = None if settings.database_url else db_url
-    ingest = worker_command(bootstrap, url, ("clean", "alert"))
+    ingest = worker_command(bootstrap, url, ("clean", "alert", "dispatch"))
     forecast = worker_command(bootstrap, url, ("forecast",))
     return [
         subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

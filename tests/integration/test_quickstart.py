@@ -51,14 +51,17 @@ def test_up_demo_runs_to_completion(tmp_path: Path) -> None:
         return json.loads(out.stdout)
 
     forecasts = cli("forecasts")
-    assert {f["quantity"] for f in forecasts} >= {"load", "pv_power", "wind_power", "pm25"}
+    assert {f["quantity"] for f in forecasts} >= {"load", "pv_power", "wind_power", "pm25", "price"}
     assert any(f["model"] == "arx" for f in forecasts)
     alerts = cli("alerts")
     assert any(a["rule"] == "pm25_aqi_usg" for a in alerts)
     assert any(a["rule"] == "no2_stale" and a["site_id"] == "aq-port" for a in alerts)
     status = cli("status")
     assert all(row["balanced"] for row in status["stages"] if row["balanced"] != "")
-    assert {w["roles"] for w in status["workers"]} == {"clean,alert", "forecast"}
+    assert {w["roles"] for w in status["workers"]} == {"clean,alert,dispatch", "forecast"}
+    plan = cli("schedule", "--site", "feeder-a")
+    assert plan and {p["status"] for p in plan} == {"optimal"}
+    assert max(p["charge_kw"] for p in plan) > 0 and max(p["discharge_kw"] for p in plan) > 0
     assert all(w["state"] == "running" and w["quarantined"] == 0 for w in status["workers"])
     assert_nothing_left(tmp_path)
 
