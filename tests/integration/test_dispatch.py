@@ -1,6 +1,7 @@
 """Forecasts through the broker re-plan a battery: a real worker running the dispatch stage."""
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -62,3 +63,34 @@ def test_price_forecast_on_the_topic_gives_a_schedule(services: Services) -> Non
     assert "status optimal" in table.output and "soc" in table.output
     missing = CliRunner(env=env).invoke(cli, ["schedule", "--site", "nowhere"])
     assert missing.exit_code != 0 and "no schedule" in missing.output
+
+
+def test_sites_load_takes_batteries_and_refuses_bad_ones(
+    services: Services, tmp_path: Path
+) -> None:
+    env = {"GRIDBRAIN_DATABASE_URL": services.database_url}
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        "- site_id: dispatch-yaml\n  kind: load\n"
+        "  storage: {capacity_kwh: 13.5, charge_kw: 5, discharge_kw: 5, soc_min: 0.1}\n"
+        "  tariff: {price_site: es, import_adder: 0.12}\n"
+        "  objective: {cost: 1, carbon: 0.08}\n"
+    )
+    result = CliRunner(env=env).invoke(cli, ["sites", "load", str(good)])
+    assert result.exit_code == 0, result.output
+    listed = CliRunner(env=env).invoke(cli, ["sites", "list", "--format", "json"])
+    row = next(r for r in json.loads(listed.output) if r["site_id"] == "dispatch-yaml")
+    assert row["storage"]["capacity_kwh"] == 13.5 and row["tariff"]["price_site"] == "es"
+    assert row["objective"]["carbon"] == 0.08
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "- site_id: dispatch-bad\n"
+        "  storage: {capacity_kwh: 10, charge_kw: 5, discharge_kw: 5, soc_min: 0.8, "
+        "soc_max: 0.2}\n"
+    )
+    refused = CliRunner(env=env).invoke(cli, ["sites", "load", str(bad)])
+    assert refused.exit_code != 0  # main() prints a GridbrainError as one clear line
+    assert "need soc_min <= soc_target <= soc_max" in str(refused.exception)
+    with services.sessions() as session:
+        stored = session.scalar(text("SELECT count(*) FROM sites WHERE site_id = 'dispatch-bad'"))
+    assert stored == 0
