@@ -40,8 +40,9 @@ def plan_problem(
 
     ``issues`` are the site's newest forecasts by quantity (load and PV in kW, price in
     EUR/MWh); ``market`` is the newest ``price`` forecast of the tariff's price site. A
-    missing load or PV forecast counts as zero and is named in the returned notes; with
-    no price forecast the tariff's flat prices apply.
+    missing load or PV forecast counts as zero, named in the returned notes (PV only for
+    sites with PV: kind ``pv`` or a capacity); with no price forecast the tariff's flat
+    prices apply.
 
     Raises:
         ValueError: the site has no storage asset.
@@ -52,9 +53,10 @@ def plan_problem(
     grid = start_ms + np.arange(steps, dtype=np.int64) * step_ms
     notes = []
     series = {}
+    has_pv = profile.kind == "pv" or profile.capacity_kw is not None
     for quantity in ("load", "pv_power"):
         values = _on_grid(issues.get(quantity), grid)
-        if values is None:
+        if values is None and (quantity == "load" or has_pv):
             notes.append(f"no {quantity} forecast: taken as 0")
         series[quantity] = np.zeros(steps) if values is None else values
     price = _on_grid(market or issues.get("price"), grid)

@@ -152,7 +152,8 @@ def test_household_load_pv_and_market_price_site(services: Services) -> None:
 def test_infeasible_site_gets_the_idle_plan_and_the_reason(services: Services) -> None:
     site = "dispatch-stuck"
     tight = ASSET.model_copy(update={"grid_import_kw": 1.0, "soc_min": 0.0, "soc_target": 0.0})
-    register(services, SiteProfile(site_id=site, storage=tight), SiteProfile(site_id="no-battery"))
+    stuck = SiteProfile(site_id=site, kind="pv", storage=tight)
+    register(services, stuck, SiteProfile(site_id="no-battery"))
     load = forecast(site, "load", T0, [30.0] * 16)
     other = forecast("no-battery", "load", T0, [1.0] * 16)
     stage = DispatchingStage(Settings())
