@@ -9,7 +9,6 @@ a plan earns). The SOC starts and ends every day at ``--soc-start``. The model i
 on the hours before the test period (the last 10 % of them for calibration).
 """
 
-import dataclasses
 import json
 import time
 from pathlib import Path
@@ -95,7 +94,7 @@ def dispatch(
         rule_profit,
     )
     from gridbrain.processors.evaluation.backtest import fit, plan_backtest
-    from gridbrain.processors.forecast.dataset import windows_at
+    from gridbrain.processors.forecast.dataset import padded, windows_at
 
     if not 0 < test_fraction < 0.9:
         raise click.BadParameter("must be in (0, 0.9)", param_hint="--test-fraction")
@@ -137,13 +136,10 @@ def dispatch(
         raise click.ClickException("no whole day with prices in the test period")
     every = val_days + test_days
     cutoffs = {d: _cutoff_index(d, tz, series.start_ms) for d, _ in every}
-    padded = dataclasses.replace(
-        series,
-        values=np.concatenate([series.values, np.full(_HORIZON, np.nan)]),
-        exog=np.concatenate([series.exog, np.full((_HORIZON, series.exog.shape[1]), np.nan)]),
-    )
     origins = np.array([cutoffs[d] - 1 for d, _ in every])
-    p50 = model.forecast(windows_at(padded, origins, _LOOKBACK, _HORIZON, False))[..., 1]
+    p50 = model.forecast(windows_at(padded(series, _HORIZON), origins, _LOOKBACK, _HORIZON, False))[
+        ..., 1
+    ]
     planned: dict[str, dict[Any, np.ndarray]] = {"forecast": {}, "persistence": {}}
     for k, (d, rows) in enumerate(every):
         planned["forecast"][d] = _usable(p50[k, rows - cutoffs[d]])

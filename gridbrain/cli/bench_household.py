@@ -164,7 +164,7 @@ def _year(
     from gridbrain.processors.dispatch.realise import follow
     from gridbrain.processors.dispatch.rules import idle_schedule
     from gridbrain.processors.evaluation.backtest import fit, plan_backtest
-    from gridbrain.processors.forecast.dataset import windows_at
+    from gridbrain.processors.forecast.dataset import padded, windows_at
 
     source = [SeriesSource(folder / "long_train_data.csv", mapping)]
     load = series_from_files(source, "load", _STEP_MS)[0]
@@ -201,13 +201,10 @@ def _year(
         plan = plan_backtest([series], _LOOKBACK, _HORIZON, (1 - test_fraction - 0.1, 0.1))
         with epoch_bar(f"fitting {model_name} ({series.quantity})", model) as progress:
             fit(model, plan, progress)
-        padded = dataclasses.replace(
-            series,
-            values=np.concatenate([series.values, np.full(_HORIZON, np.nan)]),
-            exog=np.concatenate([series.exog, np.full((_HORIZON, series.exog.shape[1]), np.nan)]),
-        )
         forecasts[series.quantity] = np.clip(
-            model.forecast(windows_at(padded, origins, _LOOKBACK, _HORIZON, False))[..., 1],
+            model.forecast(
+                windows_at(padded(series, _HORIZON), origins, _LOOKBACK, _HORIZON, False)
+            )[..., 1],
             0.0,
             None,
         )

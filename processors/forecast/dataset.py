@@ -6,7 +6,7 @@ the data is split by time into training, validation and test origins, so that no
 used for fitting sees a test target.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -14,7 +14,14 @@ import numpy as np
 from gridbrain.processors.forecast.batch import WindowBatch
 from gridbrain.processors.quality.gaps import fill_short_gaps
 
-__all__ = ["Series", "SplitOrigins", "split_origins", "window_targets", "windows_at"]
+__all__ = [
+    "Series",
+    "SplitOrigins",
+    "padded",
+    "split_origins",
+    "window_targets",
+    "windows_at",
+]
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,21 @@ class Series:
         Half-hourly data on a 15-minute grid so trains every step; scores use ``values``.
         """
         return fill_short_gaps(self.values, 4)[0]
+
+
+def padded(series: Series, steps: int) -> Series:
+    """``series`` with ``steps`` unknown steps appended: windows may end at its last step.
+
+    >>> s = Series("s", "load", 0, 60_000, np.ones(3), np.zeros((3, 2)))
+    >>> p = padded(s, 2)
+    >>> len(p), np.isnan(p.values[3:]).all(), p.exog.shape
+    (5, np.True_, (5, 2))
+    """
+    return replace(
+        series,
+        values=np.concatenate([series.values, np.full(steps, np.nan)]),
+        exog=np.concatenate([series.exog, np.full((steps, series.exog.shape[1]), np.nan)]),
+    )
 
 
 def windows_at(
