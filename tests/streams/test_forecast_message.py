@@ -1,4 +1,4 @@
-"""Forecast messages are strict JSON, and the alert and dispatch stages read them back as published."""
+"""Forecast messages are strict JSON; the alert and dispatch stages read them back as sent."""
 
 import math
 
