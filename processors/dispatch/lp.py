@@ -9,7 +9,10 @@ energy in kWh):
                       0 <= import_t <= G_in,  0 <= export_t <= G_out,  E_min <= E_t <= E_max,
                       E_(T-1) = E_final (when given)
     minimise:         w_cost * h * sum(p_in import - p_out export + c_deg (charge + discharge))
-                      + w_carbon * h * sum(ci import) + w_self * h * sum(import)
+                      + w_carbon * h * sum(ci (import - export)) + w_self * h * sum(import)
+
+(exports displace grid energy of the same carbon intensity: net emissions, as in
+energy-py-linear)
 
 Charging and discharging at once (or importing and exporting at once) only pays when a
 price is negative or export pays more than import; the LP is solved first and, only if
@@ -23,10 +26,11 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from gridbrain.processors.dispatch.assets import Objective
 from gridbrain.processors.dispatch.problem import DispatchProblem, Schedule
 from gridbrain.processors.dispatch.rules import idle_schedule
 
-__all__ = ["SIMULTANEOUS_TOL", "solve"]
+__all__ = ["SIMULTANEOUS_TOL", "objective_rows", "solve"]
 
 #: Power (kW) below which a flow counts as zero when checking for simultaneous flows.
 SIMULTANEOUS_TOL = 1e-6
@@ -40,8 +44,24 @@ def _objective(p: DispatchProblem) -> np.ndarray:
     deg = p.asset.degradation_cost_per_kwh
     cost[_C] = cost[_D] = w.cost * deg * h
     cost[_IN] = h * (w.cost * p.import_price + w.carbon * p.carbon + w.self_consumption)
-    cost[_OUT] = -h * w.cost * p.export_price
+    cost[_OUT] = -h * (w.cost * p.export_price + w.carbon * p.carbon)
     return cost.ravel()
+
+
+def objective_rows(problem: DispatchProblem) -> dict[str, np.ndarray]:
+    """Each objective term as a row over the LP's variables (for epsilon constraints).
+
+    ``cost`` (EUR, with degradation), ``co2`` (net kg: imports minus exports, at the
+    carbon intensity) and ``throughput`` (kWh charged plus discharged).
+    """
+    h, t = problem.step_h, problem.steps
+    rows = {}
+    for name, weights in (("cost", Objective(cost=1.0)), ("co2", Objective(cost=0.0, carbon=1.0))):
+        rows[name] = _objective(DispatchProblem(**{**problem.__dict__, "objective": weights}))
+    wear = np.zeros((6, t))
+    wear[_C] = wear[_D] = h
+    rows["throughput"] = wear.ravel()
+    return rows
 
 
 def _bounds(p: DispatchProblem) -> tuple[np.ndarray, np.ndarray]:
@@ -118,18 +138,21 @@ def solve(
     time_limit_s: float = 10.0,
     mip_gap: float = 1e-3,
     binaries: bool | None = None,
+    limits: list[tuple[np.ndarray, float]] | None = None,
 ) -> Schedule:
     """The optimal schedule of ``problem``, or the idle schedule with the reason it failed.
 
     ``time_limit_s`` bounds each solve; ``mip_gap`` is the relative MIP gap accepted when
     binaries are used: when the LP's solution flows both ways at once (None), always
-    (True, e.g. to time the MILP) or never (False: the relaxation).
+    (True, e.g. to time the MILP) or never (False: the relaxation). ``limits`` are upper
+    bounds on rows of :func:`objective_rows` (epsilon constraints).
     """
     started = time.perf_counter()
     t = problem.steps
     c = _objective(problem)
     low, high = _bounds(problem)
     constraints = _constraints(problem)
+    constraints += [LinearConstraint(row[None, :], -np.inf, bound) for row, bound in limits or []]
     options = {"time_limit": time_limit_s, "presolve": True}
     result = milp(c, constraints=constraints, bounds=Bounds(low, high), options=options)
     if binaries is None:
