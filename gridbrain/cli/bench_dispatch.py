@@ -5,8 +5,8 @@ of the hours is the test period; each whole local calendar day in it is planned 
 known at the previous day's noon (Gridbrain's forecast, persistence prices, and the
 cheapest/dearest-hours rule on each) and paid the actual prices; the perfect-foresight
 plan on the actual prices is the yardstick (the capture ratio is the share of its profit
-a plan earns). The SOC starts and ends every day at ``--soc-start``. The model is fitted
-on the hours before the test period (the last 10 % of them for calibration).
+a plan earns). The SOC starts and ends every day at ``--soc-start``. The days and
+forecasts are those of :mod:`~gridbrain.cli.trading_days`.
 """
 
 import json
@@ -16,64 +16,26 @@ from typing import Any
 
 import click
 import numpy as np
-import pandas as pd
+
+from gridbrain.cli.trading_days import (
+    HOUR_MS,
+    best_hurdle,
+    lp_profits,
+    trading_days,
+    trading_options,
+    usable,
+)
 
 __all__ = ["dispatch"]
 
-_HOUR_MS = 3_600_000
-_LOOKBACK = 14 * 24
-_HORIZON = 40  # from the previous day's noon to the end of a 25-hour day, and a margin
-#: Planning margins (price per unit of energy through the battery) tried on the
-#: validation days; each plan kind takes its best there into the test period.
-_HURDLES = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0)
-
-
-def _local_days(start_ms: int, n: int, tz: str) -> tuple[np.ndarray, pd.DatetimeIndex]:
-    stamps = pd.to_datetime(start_ms + np.arange(n, dtype=np.int64) * _HOUR_MS, unit="ms", utc=True)
-    local = stamps.tz_convert(tz)
-    return np.asarray(local.normalize().date), stamps
-
-
-def _cutoff_index(day: Any, tz: str, start_ms: int) -> int:
-    """Index of the first hour not known at the previous local day's noon."""
-    noon = (pd.Timestamp(day) - pd.Timedelta(days=1) + pd.Timedelta(hours=12)).tz_localize(tz)
-    return (round(noon.timestamp() * 1000) - start_ms) // _HOUR_MS
-
 
 @click.command("dispatch")
-@click.option("--csv", "csv_path", type=click.Path(exists=True, path_type=Path), required=True)
-@click.option("--mapping", type=click.Path(exists=True, path_type=Path), required=True)
-@click.option("--site", help="The price site (default: the file's only one).")
-@click.option("--test-fraction", type=float, default=0.2, show_default=True)
-@click.option("--capacity-mwh", type=float, default=1.0, show_default=True)
-@click.option("--power-mw", type=float, default=0.5, show_default=True)
-@click.option("--efficiency", type=float, default=0.9, show_default=True, help="Round trip.")
-@click.option("--soc-min", type=float, default=0.1, show_default=True)
-@click.option("--soc-max", type=float, default=0.9, show_default=True)
-@click.option("--soc-start", type=float, default=0.5, show_default=True)
-@click.option("--model", "model_name", default="linear", show_default=True)
-@click.option("--epochs", type=int, default=20, show_default=True)
-@click.option("--timezone", help="Local calendar (default: the site profile's, else UTC).")
+@trading_options
 @click.option(
     "--anchor-column",
     help="Another price column of the file to plan on as well (e.g. 'price day ahead').",
 )
-def dispatch(
-    csv_path: Path,
-    mapping: Path,
-    site: str | None,
-    test_fraction: float,
-    capacity_mwh: float,
-    power_mw: float,
-    efficiency: float,
-    soc_min: float,
-    soc_max: float,
-    soc_start: float,
-    model_name: str,
-    epochs: int,
-    timezone: str | None,
-    anchor_column: str | None,
-) -> None:
+def dispatch(csv_path: Path, mapping: Path, anchor_column: str | None, **options: Any) -> None:
     """Capture ratio of forecast-price dispatch against perfect foresight, and solve times.
 
     The last line is JSON: perfect_foresight_profit, forecast_profit, capture_ratio,
@@ -81,86 +43,33 @@ def dispatch(
     """
     from tqdm import tqdm
 
-    from gridbrain.cli.datasets import SeriesSource, series_from_files
     from gridbrain.cli.output import render
-    from gridbrain.cli.progress import epoch_bar
-    from gridbrain.cli.replay import load_mapping
-    from gridbrain.cli.training import TrainOptions, make_model
-    from gridbrain.processors.dispatch.assets import StorageAsset
     from gridbrain.processors.dispatch.trading import (
         independent_profit,
         persistence_prices,
         plan_profit,
         rule_profit,
     )
-    from gridbrain.processors.evaluation.backtest import fit, plan_backtest
-    from gridbrain.processors.forecast.dataset import padded, windows_at
 
-    if not 0 < test_fraction < 0.9:
-        raise click.BadParameter("must be in (0, 0.9)", param_hint="--test-fraction")
-    found = series_from_files([SeriesSource(csv_path, mapping)], "price", _HOUR_MS)
-    chosen = [s for s in found if site is None or s.site_id == site]
-    if not chosen:
-        raise click.ClickException(f"no price series of site {site!r} in {csv_path}")
-    series = chosen[0]
-    profiles = {p.site_id: p for p in load_mapping(mapping).sites}
-    profile = profiles.get(series.site_id)
-    tz = timezone or (profile.timezone if profile and profile.timezone else "UTC")
-    leg = float(np.sqrt(efficiency))
-    asset = StorageAsset(
-        capacity_kwh=capacity_mwh,
-        charge_kw=power_mw,
-        discharge_kw=power_mw,
-        charge_efficiency=leg,
-        discharge_efficiency=leg,
-        soc_min=soc_min,
-        soc_max=soc_max,
-        soc_target=soc_start,
-    )
-    n = len(series)
-    model = make_model(model_name, TrainOptions(_LOOKBACK, _HORIZON, _HOUR_MS, epochs=epochs))
-    plan = plan_backtest([series], _LOOKBACK, _HORIZON, (1 - test_fraction - 0.1, 0.1))
-    with epoch_bar(f"fitting {model_name}", model) as progress:
-        fit(model, plan, progress)
-
-    days, stamps = _local_days(series.start_ms, n, tz)
-    test_start = int(n * (1 - test_fraction))
-    val_start = int(n * (1 - test_fraction - 0.1))
-    val_days = _whole_days(days, stamps.tz_convert(tz), val_start, test_start)
-    test_days = _whole_days(days, stamps.tz_convert(tz), test_start, n)
-    values = series.values
-    val_days, test_days = (
-        [(d, r) for d, r in part if np.isfinite(values[r]).all()] for part in (val_days, test_days)
-    )
-    if not test_days:
-        raise click.ClickException("no whole day with prices in the test period")
+    setup = trading_days(csv_path, mapping, **options)
+    series, asset, val_days, test_days = setup.series, setup.asset, setup.validation, setup.test
+    model_name, values, n = options["model_name"], series.values, len(series)
+    test_start = int(n * (1 - options["test_fraction"]))
     every = val_days + test_days
-    cutoffs = {d: _cutoff_index(d, tz, series.start_ms) for d, _ in every}
-    origins = np.array([cutoffs[d] - 1 for d, _ in every])
-    p50 = model.forecast(windows_at(padded(series, _HORIZON), origins, _LOOKBACK, _HORIZON, False))[
-        ..., 1
-    ]
     planned: dict[str, dict[Any, np.ndarray]] = {"forecast": {}, "persistence": {}}
-    for k, (d, rows) in enumerate(every):
-        planned["forecast"][d] = _usable(p50[k, rows - cutoffs[d]])
-        planned["persistence"][d] = _usable(persistence_prices(values, rows, cutoffs[d]))
+    for d, rows in every:
+        planned["forecast"][d] = setup.forecast[d]
+        planned["persistence"][d] = usable(persistence_prices(values, rows, setup.cutoffs[d]))
     if anchor_column:
         planned["anchor"] = _anchor_prices(csv_path, mapping, anchor_column, series, every)
 
-    def profits(days_rows: list[tuple[Any, np.ndarray]], name: str, hurdle: float) -> list[float]:
-        return [
-            plan_profit(asset, 1.0, planned[name][d], values[rows], hurdle)[0]
-            for d, rows in days_rows
-        ]
-
-    def best_hurdle(name: str) -> float:
-        return max(_HURDLES, key=lambda h: sum(profits(val_days, name, h)))
-
-    hurdles = {name: best_hurdle(name) for name in planned}
+    hurdles = {name: best_hurdle(setup, planned[name]) for name in planned}
     perfect_days = [plan_profit(asset, 1.0, values[r], values[r]) for _, r in test_days]
     perfect = float(sum(p for p, _ in perfect_days))
     totals = {
-        name: float(sum(profits(tqdm(test_days, desc=name, unit="day"), name, hurdles[name])))
+        name: float(
+            sum(lp_profits(setup, planned[name], tqdm(test_days, desc=name), hurdles[name]))
+        )
         for name in planned
     }
     rules = {
@@ -224,19 +133,6 @@ def dispatch(
     click.echo(json.dumps(result))
 
 
-def _whole_days(
-    days: np.ndarray, local: pd.DatetimeIndex, start: int, end: int
-) -> list[tuple[Any, np.ndarray]]:
-    """(day, row indices) of each whole local day within rows [start, end)."""
-    out = []
-    for day in pd.unique(days[start:end]):
-        rows = np.flatnonzero(days == day)
-        whole = local[rows[0]].hour == 0 and local[rows[-1]].hour == 23
-        if whole and rows[0] >= start and rows[-1] < end:
-            out.append((day, rows))
-    return out
-
-
 def _anchor_prices(
     csv_path: Path, mapping: Path, column: str, series: Any, every: list[tuple[Any, np.ndarray]]
 ) -> dict[Any, np.ndarray]:
@@ -248,17 +144,10 @@ def _anchor_prices(
     )
     table = read_mapped(csv_path, spec)
     hourly = np.full(len(series), np.nan)
-    index = (table.event_ms - series.start_ms) // _HOUR_MS
+    index = (table.event_ms - series.start_ms) // HOUR_MS
     keep = (index >= 0) & (index < len(hourly))
     hourly[index[keep]] = table.values[column][keep]
-    return {d: _usable(hourly[rows]) for d, rows in every}
-
-
-def _usable(prices: np.ndarray) -> np.ndarray:
-    """Planned prices with unknown hours at the plan's mean (flat: no trade there)."""
-    known = np.isfinite(prices)
-    fill = float(prices[known].mean()) if known.any() else 0.0
-    return np.where(known, prices, fill)
+    return {d: usable(hourly[rows]) for d, rows in every}
 
 
 def _year_solve_s(asset: Any, prices: np.ndarray) -> float:

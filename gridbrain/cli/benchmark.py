@@ -274,6 +274,7 @@ def _add_subcommands() -> None:
     from gridbrain.cli.bench_latency import latency
     from gridbrain.cli.bench_pareto import pareto
     from gridbrain.cli.bench_pipeline import pipeline
+    from gridbrain.cli.bench_qlearning import qlearning
     from gridbrain.cli.bench_writes import writes
 
     benchmark.add_command(alerts)
@@ -284,6 +285,7 @@ def _add_subcommands() -> None:
     benchmark.add_command(latency)
     benchmark.add_command(pareto)
     benchmark.add_command(pipeline)
+    benchmark.add_command(qlearning)
     benchmark.add_command(writes)
 
 
