@@ -1,7 +1,7 @@
 """Site metadata the pipeline needs (position, capacity, weather source, check overrides)."""
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,6 +31,8 @@ class SiteProfile(BaseModel):
         tariff: what the site pays and earns for energy (default: a flat tariff, or the
             market price when the site has ``price`` forecasts).
         objective: what dispatch minimises (default: cost).
+        policy: how the dispatch stage decides the plan: ``lp`` (exact), ``ga``
+            (differential evolution) or ``qlearning`` (the promoted Q-table).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -47,10 +49,11 @@ class SiteProfile(BaseModel):
     storage: StorageAsset | None = None
     tariff: Tariff | None = None
     objective: Objective | None = None
+    policy: Literal["lp", "ga", "qlearning"] = "lp"
 
     def dispatch_settings(self) -> dict[str, Any] | None:
-        """``storage``, ``tariff`` and ``objective`` as one JSON-able document (or None)."""
-        parts = {
+        """``storage``, ``tariff``, ``objective`` and ``policy`` as one JSON-able document."""
+        parts: dict[str, Any] = {
             name: value.model_dump()
             for name, value in (
                 ("storage", self.storage),
@@ -59,6 +62,8 @@ class SiteProfile(BaseModel):
             )
             if value is not None
         }
+        if self.policy != "lp":
+            parts["policy"] = self.policy
         return parts or None
 
     @property

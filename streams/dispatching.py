@@ -6,20 +6,26 @@ first step (the asset's target SOC when there is none). The plan is stored in
 ``schedules`` in the batch's transaction and published on the ``schedules`` topic, keyed
 by site. Its issue time is the newest forecast's, so a redelivered batch replaces its
 plans rather than adding any. A failed solve or an unusable profile gives the idle plan
-with the reason; nothing a site sends stops the stage.
+with the reason; nothing a site sends stops the stage. The site profile's ``policy``
+chooses who decides (:mod:`~processors.dispatch.policies`: the LP, differential evolution
+or the promoted Q-table of the site); the decision time is stored with the plan.
 """
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from gridbrain.processors.alerting.site_state import ForecastIssue
-from gridbrain.processors.dispatch.lp import solve
 from gridbrain.processors.dispatch.planning import DISPATCH_QUANTITIES, plan_problem
+from gridbrain.processors.dispatch.policies import decide
 from gridbrain.processors.dispatch.problem import DispatchProblem, Schedule
+from gridbrain.processors.dispatch.qlearning import POLICY_QUANTITY, QPolicy
 from gridbrain.processors.dispatch.rules import idle_schedule
 from gridbrain.processors.sites import SiteProfile
 from gridbrain.processors.timestamps import ms_to_datetime
 from gridbrain.settings import Settings
+from gridbrain.storage.registry import load_artifact, promoted_versions
 from gridbrain.storage.schedules import add_schedule, newest_issues, planned_soc
 from gridbrain.storage.sites import site_profiles
 from gridbrain.storage.transaction import BatchTransaction
@@ -33,13 +39,18 @@ _log = logging.getLogger(__name__)
 
 
 def schedule_message(
-    site_id: str, issued_at_ms: int, step_ms: int, problem: DispatchProblem, plan: Schedule
+    site_id: str,
+    issued_at_ms: int,
+    step_ms: int,
+    problem: DispatchProblem,
+    plan: Schedule,
+    policy: str = "lp",
 ) -> dict[str, Any]:
-    """The JSON form of a plan published on the schedules topic."""
+    """The JSON form of a plan published on the schedules topic (``solve_s``: decision time)."""
     return {
         "site_id": site_id,
         "issued_at": ms_to_datetime(issued_at_ms).isoformat(),
-        "policy": "lp",
+        "policy": policy,
         "status": plan.status,
         "reason": plan.reason or None,
         "objective": round(plan.objective, 6),
@@ -60,6 +71,37 @@ def schedule_message(
     }
 
 
+class QTables:
+    """The promoted Q-tables by site, re-read from the registry every ``interval_s``."""
+
+    def __init__(self, interval_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._interval_s = interval_s
+        self._clock = clock
+        self._checked: float | None = None
+        self._loaded: dict[int, tuple[frozenset[str] | None, QPolicy]] = {}
+
+    def for_site(self, session: Any, site: str) -> QPolicy | None:
+        """The table promoted for ``site`` (else one promoted for every site), if any."""
+        now = self._clock()
+        if self._checked is None or now - self._checked >= self._interval_s:
+            self._checked = now
+            loaded = {}
+            for v in promoted_versions(session, POLICY_QUANTITY):
+                if v.id not in self._loaded:
+                    try:
+                        table = QPolicy.from_bytes(load_artifact(session, v.id))
+                    except ValueError as exc:
+                        _log.error("policy %s:%d cannot be loaded: %s", v.name, v.version, exc)
+                        continue
+                    self._loaded[v.id] = (frozenset(v.sites) if v.sites else None, table)
+                loaded[v.id] = self._loaded[v.id]
+            self._loaded = loaded
+        named = [t for sites, t in self._loaded.values() if sites and site in sites]
+        anyone = [t for sites, t in self._loaded.values() if sites is None]
+        chosen = named or anyone
+        return chosen[-1] if chosen else None
+
+
 class DispatchingStage:
     """Plans the batteries of the sites whose forecasts a batch brings (one thread)."""
 
@@ -67,6 +109,7 @@ class DispatchingStage:
         self._step_ms = settings.step_ms
         self._time_limit_s = settings.dispatch_time_limit_s
         self._mip_gap = settings.dispatch_mip_gap
+        self._tables = QTables(settings.model_refresh_s)
 
     def reset(self) -> None:
         """Nothing is held between batches: every plan reads what it needs."""
@@ -138,8 +181,11 @@ class DispatchingStage:
             _log.warning("no dispatch problem for %s: %s", site, exc)
             tx.counts[(SCHEDULES, "unplannable")] += 1
             return None
+        table = None
+        if profile.policy == "qlearning":
+            table = self._tables.for_site(tx.session, price_site or site)
         try:
-            plan = solve(problem, self._time_limit_s, self._mip_gap)
+            plan = decide(profile.policy, problem, self._time_limit_s, self._mip_gap, table)
         except Exception as exc:  # a solver failure must never stop the stage
             _log.warning("dispatch of %s failed: %r", site, exc)
             plan = idle_schedule(problem, f"solver failed: {exc!r}"[:500])
@@ -149,7 +195,9 @@ class DispatchingStage:
         tx.counts[(SCHEDULES, "plans")] += 1
         tx.counts[(SCHEDULES, plan.status)] += 1
         tx.counts[(SCHEDULES, "rows")] += add_schedule(
-            tx.session, site, trigger.issued_at_ms, step_ms, problem, plan
+            tx.session, site, trigger.issued_at_ms, step_ms, problem, plan, profile.policy
         )
-        message = schedule_message(site, trigger.issued_at_ms, step_ms, problem, plan)
+        message = schedule_message(
+            site, trigger.issued_at_ms, step_ms, problem, plan, profile.policy
+        )
         return Emission(SCHEDULES, site.encode(), encode(message))

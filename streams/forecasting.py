@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from gridbrain.errors import ModelError
 from gridbrain.processors.alerting.site_state import ForecastIssue
+from gridbrain.processors.dispatch.qlearning import POLICY_QUANTITY
 from gridbrain.processors.forecast.base import load_model
 from gridbrain.processors.forecast.forecaster import (
     Forecast,
@@ -81,6 +82,7 @@ class ModelRefresher:
         self._checked = now
         versions = promoted_versions(session)
         loaded: dict[int, ServingModel] = {}
+        versions = [v for v in versions if v.quantity != POLICY_QUANTITY]
         for v in versions:
             if v.id in self._loaded:
                 loaded[v.id] = self._loaded[v.id]

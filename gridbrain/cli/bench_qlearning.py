@@ -28,6 +28,12 @@ __all__ = ["qlearning"]
 @click.option("--alpha", type=float, default=0.5, show_default=True, help="First learning rate.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("bench-qlearning"))
+@click.option(
+    "--register",
+    metavar="NAME",
+    help="Store the learnt table in the model registry under NAME and promote it for the "
+    "price site (sites with policy qlearning trading on it then use it).",
+)
 def qlearning(
     csv_path: Path,
     mapping: Path,
@@ -35,6 +41,7 @@ def qlearning(
     alpha: float,
     seed: int,
     out: Path,
+    register: str | None,
     **options: Any,
 ) -> None:
     """Share of the perfect-foresight profit the Q-learning policy captures out of sample.
@@ -108,7 +115,23 @@ def qlearning(
         f"learnt on {len(learnt)} days ({learn_s:.1f} s, {result['states']} states x "
         f"{result['actions']} actions), tested on {len(setup.test)} days; plot: {png}"
     )
+    if register:
+        result["registered"] = _register(register, setup.series.site_id, policy, result)
     click.echo(json.dumps(result))
+
+
+def _register(name: str, site: str, policy: Any, metrics: dict[str, Any]) -> dict[str, Any]:
+    from gridbrain.cli.services import database
+    from gridbrain.processors.dispatch.qlearning import POLICY_QUANTITY
+    from gridbrain.settings import Settings
+    from gridbrain.storage.registry import promote, register_model
+
+    with database(Settings()) as sessions, sessions.begin() as session:
+        version = register_model(
+            session, name, POLICY_QUANTITY, "qlearning", [site], metrics, policy.to_bytes()
+        )
+        promote(session, version.id)
+    return {"id": version.id, "name": name, "version": version.version, "promoted": True}
 
 
 def _plot(perfect: np.ndarray, lp: np.ndarray, q: np.ndarray, path: Path) -> Path:

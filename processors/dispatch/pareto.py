@@ -28,6 +28,7 @@ __all__ = [
     "ga_min_cost",
     "merge_front",
     "repair",
+    "repair_flows",
 ]
 
 OBJECTIVES = ("cost", "co2", "throughput")
@@ -138,18 +139,28 @@ def merge_front(front: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def repair(x: np.ndarray, day: ParetoDay) -> tuple[np.ndarray, np.ndarray]:
+    """Feasible (charge, discharge) of candidate powers ``x`` (pop, T) for a day.
+
+    The day starts and ends at the asset's target SOC (see :func:`repair_flows`).
+    """
+    target = day.asset.soc_target
+    return repair_flows(x, day.asset, day.step_h, target, target)
+
+
+def repair_flows(
+    x: np.ndarray, a: StorageAsset, h: float, start: float, end: float | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Feasible (charge, discharge) of candidate powers ``x`` (pop, T) in [-1, 1].
 
     ``x`` is the share of the power limit: positive discharges, negative charges. Flows
-    are clipped step by step to the SOC limits, then the end SOC is brought back to the
-    target from the last step backwards, within the power limits and never taking any
-    later SOC outside its limits. Every returned schedule keeps the SOC within limits
-    and ends at the target whenever the power limits allow it in the day.
+    are clipped step by step to the SOC limits from SOC ``start``, then the end SOC is
+    brought to ``end`` (None: left where it lands) from the last step backwards, within
+    the power limits and never taking any later SOC outside its limits. Every returned
+    schedule keeps the SOC within limits and ends at ``end`` whenever the power limits
+    allow it.
     """
-    a, h = day.asset, day.step_h
     pop, steps = x.shape
     low, high = a.soc_min * a.capacity_kwh, a.soc_max * a.capacity_kwh
-    target = a.soc_target * a.capacity_kwh
     eta_c, eta_d = a.charge_efficiency, a.discharge_efficiency
     # Stored-energy change per step: + eta_c h charge, - h discharge / eta_d.
     up_max = a.charge_kw * eta_c * h
@@ -157,14 +168,15 @@ def repair(x: np.ndarray, day: ParetoDay) -> tuple[np.ndarray, np.ndarray]:
     delta = np.where(
         np.clip(x, -1, 1) < 0, -np.clip(x, -1, 0) * up_max, -np.clip(x, 0, 1) * down_max
     )
-    energy = np.full(pop, target)
+    energy = np.full(pop, min(max(start * a.capacity_kwh, low), high))
     soc = np.empty((pop, steps))
     for t in range(steps):
         delta[:, t] = np.clip(delta[:, t], low - energy, high - energy)
         energy = energy + delta[:, t]
         soc[:, t] = energy
+    goal = soc[:, -1].copy() if end is None else np.full(pop, end * a.capacity_kwh)
     for t in range(steps - 1, -1, -1):
-        need = target - soc[:, -1]  # > 0: store more; < 0: draw more
+        need = goal - soc[:, -1]  # > 0: store more; < 0: draw more
         later = soc[:, t:]
         more = np.minimum(need, np.minimum(up_max - delta[:, t], (high - later).min(axis=1)))
         less = np.maximum(need, np.maximum(-down_max - delta[:, t], (low - later).max(axis=1)))

@@ -16,14 +16,19 @@ the energy traded times the actual price over the day's mean absolute planned pr
 cheap and dear years weigh alike. Pure numpy: arrays in, arrays out.
 """
 
+import io
+import json
 from dataclasses import dataclass, field
+from typing import Self
 
 import numpy as np
 
 from gridbrain.processors.dispatch.assets import StorageAsset
 
-__all__ = ["QPolicy", "price_bins"]
+__all__ = ["MAX_STEPS", "POLICY_QUANTITY", "QPolicy", "price_bins"]
 
+#: The registry's quantity of learnt dispatch policies (kept apart from forecasters).
+POLICY_QUANTITY = "dispatch_policy"
 #: Bin edges of a step's planned price over the highest / the lowest planned price of
 #: the rest of the day (a round trip of 90 % pays from a ratio of about 0.9 / 1.1).
 _TO_HIGHEST = (0.85, 0.92, 1.0)
@@ -134,8 +139,12 @@ class QPolicy:
                         self._allowed[left], q + rate * (target - q), q
                     )
 
-    def plan(self, planned: np.ndarray) -> np.ndarray:
-        """The greedy day from the target SOC: stored-energy change per step (kWh).
+    def plan(self, planned: np.ndarray, start: float | None = None) -> np.ndarray:
+        """The greedy day: stored-energy change per step (kWh), ending at the target SOC.
+
+        From SOC ``start`` (fraction; default the target): the first step also brings
+        the store onto the nearest level, an action doing so beyond the power limit is
+        not taken.
 
         Raises:
             ValueError: the day has more than MAX_STEPS steps.
@@ -143,14 +152,51 @@ class QPolicy:
         bins = price_bins(planned)
         if len(bins) > MAX_STEPS:
             raise ValueError(f"a day of {len(bins)} steps; the table holds {MAX_STEPS}")
-        level, out = self.target, np.zeros(len(bins))
+        a = self.asset
+        level, offset = self.target, 0.0
+        if start is not None:
+            above_min = (start - a.soc_min) * a.capacity_kwh / self.level_kwh
+            level = min(max(round(above_min), 0), SOC_LEVELS - 1)
+            offset = (level - above_min) * self.level_kwh
+        up_kwh = a.charge_kw * a.charge_efficiency * self.step_h
+        down_kwh = a.discharge_kw * self.step_h / max(a.discharge_efficiency, 1e-12)
+        out = np.zeros(len(bins))
         for t, b in enumerate(bins):
             left = len(bins) - 1 - t
-            q = np.where(self._allowed[left][level], self.table[t, level, b], -np.inf)
-            action = int(np.argmax(q))
-            out[t] = self.actions[action] * self.level_kwh
+            allowed = self._allowed[left][level]
+            if t == 0:
+                change = self.actions * self.level_kwh + offset
+                allowed = allowed & (change <= up_kwh + 1e-9) & (change >= -down_kwh - 1e-9)
+            action = int(np.argmax(np.where(allowed, self.table[t, level, b], -np.inf)))
+            out[t] = self.actions[action] * self.level_kwh + (offset if t == 0 else 0.0)
             level += int(self.actions[action])
         return out
+
+    def to_bytes(self) -> bytes:
+        """The table, its battery and step as one artifact (for the model registry)."""
+        buffer = io.BytesIO()
+        meta = json.dumps({"asset": self.asset.model_dump(), "step_h": self.step_h})
+        np.savez_compressed(buffer, table=self.table, meta=np.array(meta))
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, artifact: bytes) -> Self:
+        """The policy :meth:`to_bytes` stored.
+
+        Raises:
+            ValueError: the artifact is not such a table.
+        """
+        try:
+            with np.load(io.BytesIO(artifact), allow_pickle=False) as stored:
+                meta = json.loads(str(stored["meta"]))
+                policy = cls(StorageAsset.model_validate(meta["asset"]), float(meta["step_h"]))
+                table = np.asarray(stored["table"], dtype=np.float64)
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            raise ValueError(f"not a Q-learning table: {exc!r}") from exc
+        if table.shape != policy.table.shape:
+            raise ValueError(f"table of shape {table.shape}, expected {policy.table.shape}")
+        policy.table = table
+        return policy
 
     def profit(self, planned: np.ndarray, actual: np.ndarray) -> float:
         """Money the greedy day on ``planned`` prices earns at ``actual`` prices."""

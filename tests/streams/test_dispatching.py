@@ -7,8 +7,10 @@ import pytest
 from sqlalchemy import text
 
 from gridbrain.processors.dispatch.assets import StorageAsset, Tariff
+from gridbrain.processors.dispatch.qlearning import POLICY_QUANTITY, QPolicy
 from gridbrain.processors.sites import SiteProfile
 from gridbrain.settings import Settings
+from gridbrain.storage.registry import promote, register_model
 from gridbrain.storage.sites import upsert_sites
 from gridbrain.storage.transaction import InputPosition
 from gridbrain.streams.dispatching import DispatchingStage
@@ -164,3 +166,47 @@ def test_infeasible_site_gets_the_idle_plan_and_the_reason(services: Services) -
     assert all(r["charge_kw"] == r["discharge_kw"] == 0 for r in rows)
     assert "no pv_power forecast" in str(rows[0]["reason"])
     assert plans(services, "no-battery") == []
+
+
+def test_each_site_is_planned_by_its_policy(services: Services) -> None:
+    ga_site, q_site = "dispatch-ga", "dispatch-q"
+    register(
+        services,
+        SiteProfile(site_id=ga_site, storage=ASSET, policy="ga"),
+        SiteProfile(site_id=q_site, storage=ASSET, policy="qlearning"),
+    )
+    prices = [20.0] * 8 + [200.0] * 8
+    batch = messages(
+        BASE + 40, forecast(ga_site, "price", T0, prices), forecast(q_site, "price", T0, prices)
+    )
+    apply_batch(services, "dispatch", DispatchingStage(Settings()).handle, batch)
+    ga = plans(services, ga_site)
+    assert len(ga) == 16 and {r["status"] for r in ga} == {"ga"}
+    assert sum(r["charge_kw"] for r in ga[:8]) > 0 and sum(r["discharge_kw"] for r in ga[8:]) > 0
+    assert ga[-1]["soc"] == pytest.approx(ASSET.soc_target)
+    waiting = plans(services, q_site)
+    assert {r["status"] for r in waiting} == {"optimal"}
+    assert "no promoted qlearning table" in str(waiting[0]["reason"])
+
+    # A table learnt for this battery and step, promoted for the site, is used from then on.
+    table = QPolicy(ASSET, step_h=0.25)
+    day = np.array(prices)
+    table.learn([(day, day)] * 3, epochs=5)
+    with services.sessions.begin() as session:
+        version = register_model(
+            session, "q-test", POLICY_QUANTITY, "qlearning", [q_site], {}, table.to_bytes()
+        )
+        promote(session, version.id)
+    later = messages(BASE + 42, forecast(q_site, "price", T0 + HOUR, prices))
+    apply_batch(services, "dispatch", DispatchingStage(Settings()).handle, later)
+    learnt = [r for r in plans(services, q_site) if r["status"] == "qlearning"]
+    assert len(learnt) == 16 and learnt[-1]["soc"] == pytest.approx(ASSET.soc_target)
+    with services.sessions() as session:
+        recorded = session.execute(
+            text(
+                "SELECT DISTINCT site_id, policy, solve_s > 0 FROM schedules "
+                "WHERE site_id IN (:a, :b) ORDER BY 1"
+            ),
+            {"a": ga_site, "b": q_site},
+        ).all()
+    assert [tuple(r) for r in recorded] == [(ga_site, "ga", True), (q_site, "qlearning", True)]

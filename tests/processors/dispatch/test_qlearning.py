@@ -59,8 +59,9 @@ def test_every_plan_keeps_the_soc_in_limits_and_ends_at_the_target(seed: int) ->
     history = [(p, p) for p in rng.normal(50, 20, (30, 24))]
     policy.learn(history, epochs=2, seed=seed)
     for steps in (2, 23, 24, 25):
-        stored = policy.plan(rng.normal(50, 30, steps))
-        soc = asset.soc_target + np.cumsum(stored) / asset.capacity_kwh
+        start = rng.uniform(asset.soc_min, asset.soc_max)  # off the table's levels
+        stored = policy.plan(rng.normal(50, 30, steps), start)
+        soc = start + np.cumsum(stored) / asset.capacity_kwh
         assert np.all(soc >= asset.soc_min - 1e-9) and np.all(soc <= asset.soc_max + 1e-9)
         assert soc[-1] == pytest.approx(asset.soc_target)
         assert np.all(stored <= asset.charge_kw + 1e-9)
@@ -75,3 +76,14 @@ def test_a_day_longer_than_the_table_is_refused() -> None:
 def test_price_bins_cover_every_step() -> None:
     bins = price_bins(np.random.default_rng(0).normal(50, 20, 24))
     assert bins.shape == (24,) and bins.min() >= 0 and bins.max() < 16
+
+
+def test_a_stored_table_acts_the_same() -> None:
+    day = np.array([10.0, 30.0, 20.0])
+    policy = QPolicy(LOSSLESS)
+    policy.learn([(day, day)] * 3, epochs=5)
+    again = QPolicy.from_bytes(policy.to_bytes())
+    assert again.asset == LOSSLESS and np.array_equal(again.table, policy.table)
+    assert again.plan(day).tolist() == policy.plan(day).tolist()
+    with pytest.raises(ValueError, match="not a Q-learning table"):
+        QPolicy.from_bytes(b"\x00 not a table")
