@@ -73,8 +73,15 @@ def _bounds(p: DispatchProblem) -> tuple[np.ndarray, np.ndarray]:
         high[_C] = np.minimum(high[_C], p.pv)
     if not a.discharge_to_grid:
         high[_D] = np.minimum(high[_D], np.maximum(p.load, 0.0))
-    high[_IN] = np.inf if a.grid_import_kw is None else a.grid_import_kw
-    high[_OUT] = np.inf if a.grid_export_kw is None else a.grid_export_kw
+    # No step can import more than its load and charging take, nor export more than its
+    # PV, negative load and discharging give: bounds that keep the LP bounded when
+    # exports pay more than imports (then the binaries part the two flows).
+    high[_IN] = np.maximum(p.load, 0.0) + high[_C]
+    high[_OUT] = p.pv + np.maximum(-p.load, 0.0) + high[_D]
+    if a.grid_import_kw is not None:
+        high[_IN] = np.minimum(high[_IN], a.grid_import_kw)
+    if a.grid_export_kw is not None:
+        high[_OUT] = np.minimum(high[_OUT], a.grid_export_kw)
     high[_CU] = p.pv
     low[_E], high[_E] = a.soc_min * a.capacity_kwh, a.soc_max * a.capacity_kwh
     if p.soc_final is not None:
@@ -162,7 +169,9 @@ def solve(
         integrality = np.concatenate([np.zeros(6 * t), np.ones(2 * t)])
         c_b = np.concatenate([c, np.zeros(2 * t)])
         constraints = [
-            LinearConstraint(sparse.hstack([k.A, sparse.csr_matrix((t, 2 * t))]), k.lb, k.ub)
+            LinearConstraint(
+                sparse.hstack([k.A, sparse.csr_matrix((k.A.shape[0], 2 * t))]), k.lb, k.ub
+            )
             for k in constraints
         ]
         result = milp(

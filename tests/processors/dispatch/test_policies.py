@@ -83,3 +83,16 @@ def test_ga_breaking_a_grid_flag_falls_back_to_the_lp() -> None:
 def test_an_unknown_policy_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown dispatch policy"):
         decide("magic", market())
+
+
+def test_exports_dearer_than_imports_keep_the_lp_bounded_and_ga_near_it() -> None:
+    # Found by comparing the policies: with an unlimited grid the LP was unbounded (buy at
+    # 0.001, sell at 0.05 at once) and fell back to idle; now the binaries part the flows.
+    prices = np.array([0.10, 0.001, 0.12, 0.15, 0.001, 0.2])
+    problem = DispatchProblem.build(ASSET, 1.0, load=1.0, import_price=prices, export_price=0.05)
+    exact = solve(problem)
+    assert exact.status == "optimal"
+    assert not np.any(np.minimum(exact.grid_import, exact.grid_export) > 1e-6)
+    plan = evolve(problem, seed=2)
+    assert feasible(problem, plan.charge, plan.discharge)
+    assert exact.objective <= plan.objective <= exact.objective + 0.01
