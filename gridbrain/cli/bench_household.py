@@ -22,7 +22,7 @@ import click
 import numpy as np
 import pandas as pd
 
-__all__ = ["household"]
+__all__ = ["household", "household_series", "import_prices"]
 
 _STEP_MS = 1_800_000
 _LOOKBACK = 7 * 48
@@ -150,27 +150,17 @@ def household(
     click.echo(json.dumps({"benchmark": "household", "emhass": emhass, **year}))
 
 
-def _year(
-    folder: Path, mapping: Path, test_fraction: float, model_name: str, epochs: int
-) -> dict[str, Any]:
-    """Costs over the test days of the year, each plan lived on actual load and PV."""
-    from tqdm import tqdm
+def household_series(folder: Path, mapping: Path) -> tuple[Any, Any, np.ndarray, Any]:
+    """The household's load and PV series on one 30-min grid, the step starts, local times.
 
+    PV is NaN at night and before its first reading: taken as 0.
+    """
     from gridbrain.cli.datasets import SeriesSource, series_from_files
-    from gridbrain.cli.progress import epoch_bar
-    from gridbrain.cli.training import TrainOptions, make_model
-    from gridbrain.processors.dispatch.lp import solve
-    from gridbrain.processors.dispatch.problem import DispatchProblem
-    from gridbrain.processors.dispatch.realise import follow
-    from gridbrain.processors.dispatch.rules import idle_schedule
-    from gridbrain.processors.evaluation.backtest import fit, plan_backtest
-    from gridbrain.processors.forecast.dataset import padded, windows_at
 
     source = [SeriesSource(folder / "long_train_data.csv", mapping)]
     load = series_from_files(source, "load", _STEP_MS)[0]
     pv = series_from_files(source, "pv_power", _STEP_MS)[0]
     n = len(load)
-    # PV on the load's grid; NaN (night, and before its first reading) is no PV.
     at = (pv.start_ms - load.start_ms) // _STEP_MS + np.arange(len(pv))
     inside = (at >= 0) & (at < n)
     pv_values = np.zeros(n)
@@ -180,6 +170,27 @@ def _year(
     )
     stamps = load.start_ms + np.arange(n, dtype=np.int64) * _STEP_MS
     local = pd.to_datetime(stamps, unit="ms", utc=True).tz_convert(_TZ)
+    return load, pv, stamps, local
+
+
+def _year(
+    folder: Path, mapping: Path, test_fraction: float, model_name: str, epochs: int
+) -> dict[str, Any]:
+    """Costs over the test days of the year, each plan lived on actual load and PV."""
+    from tqdm import tqdm
+
+    from gridbrain.cli.progress import epoch_bar
+    from gridbrain.cli.training import TrainOptions, make_model
+    from gridbrain.processors.dispatch.lp import solve
+    from gridbrain.processors.dispatch.problem import DispatchProblem
+    from gridbrain.processors.dispatch.realise import follow
+    from gridbrain.processors.dispatch.rules import idle_schedule
+    from gridbrain.processors.evaluation.backtest import fit, plan_backtest
+    from gridbrain.processors.forecast.batch import P50
+    from gridbrain.processors.forecast.dataset import padded, windows_at
+
+    load, pv, stamps, local = household_series(folder, mapping)
+    n = len(load)
     dates = np.asarray(local.date)
     test_start = int(n * (1 - test_fraction))
     days = []
@@ -204,7 +215,7 @@ def _year(
         forecasts[series.quantity] = np.clip(
             model.forecast(
                 windows_at(padded(series, _HORIZON), origins, _LOOKBACK, _HORIZON, False)
-            )[..., 1],
+            )[..., P50],
             0.0,
             None,
         )

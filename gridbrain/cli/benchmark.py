@@ -275,6 +275,7 @@ def _add_subcommands() -> None:
     from gridbrain.cli.bench_pareto import pareto
     from gridbrain.cli.bench_pipeline import pipeline
     from gridbrain.cli.bench_qlearning import qlearning
+    from gridbrain.cli.bench_scenarios import scenarios
     from gridbrain.cli.bench_writes import writes
 
     benchmark.add_command(alerts)
@@ -286,6 +287,7 @@ def _add_subcommands() -> None:
     benchmark.add_command(pareto)
     benchmark.add_command(pipeline)
     benchmark.add_command(qlearning)
+    benchmark.add_command(scenarios)
     benchmark.add_command(writes)
 
 

@@ -109,6 +109,7 @@ def trading_days(
     from gridbrain.cli.training import TrainOptions, make_model
     from gridbrain.processors.dispatch.assets import StorageAsset
     from gridbrain.processors.evaluation.backtest import fit, plan_backtest
+    from gridbrain.processors.forecast.batch import P50
     from gridbrain.processors.forecast.dataset import padded, windows_at
 
     if not 0 < test_fraction < 0.9:
@@ -158,7 +159,7 @@ def trading_days(
     cutoffs = {d: _cutoff_index(d, tz, series.start_ms) for d, _ in every}
     origins = np.array([cutoffs[d] - 1 for d, _ in every])
     windows = windows_at(padded(series, _HORIZON), origins, _LOOKBACK, _HORIZON, False)
-    p50 = model.forecast(windows)[..., 1]
+    p50 = model.forecast(windows)[..., P50]
     forecast = {d: usable(p50[k, rows - cutoffs[d]]) for k, (d, rows) in enumerate(every)}
     return TradingDays(series, asset, tz, history, validation, test, forecast, cutoffs)
 
