@@ -41,6 +41,13 @@ _EXPORT, _OFF_PEAK = 0.065, 0.1419
 @click.option("--scenarios", "count", type=int, default=100, show_default=True)
 @click.option("--iterations", type=int, default=2000, show_default=True, help="GAN steps.")
 @click.option("--epochs", type=int, default=20, show_default=True, help="Forecast model.")
+@click.option(
+    "--learn-every",
+    type=click.IntRange(1, 24),
+    default=24,
+    show_default=True,
+    help="Hours between the starts of the GAN's learning windows (24: whole days only).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("bench-scenarios"))
 def scenarios(
@@ -50,6 +57,7 @@ def scenarios(
     count: int,
     iterations: int,
     epochs: int,
+    learn_every: int,
     seed: int,
     out: Path,
 ) -> None:
@@ -83,6 +91,7 @@ def scenarios(
     days = _days(local, load.values, load.start_ms)
     forecasts = {}
     origins = np.array([cutoff - 1 for _, _, cutoff in days])
+    models = {}
     for series in (load, pv):
         model = make_model("linear", TrainOptions(_LOOKBACK, _HORIZON, _STEP_MS, epochs=epochs))
         plan = plan_backtest([series], _LOOKBACK, _HORIZON, (1 - test_fraction - 0.1, 0.1))
@@ -90,6 +99,7 @@ def scenarios(
             fit(model, plan, progress)
         windows = windows_at(padded(series, _HORIZON), origins, _LOOKBACK, _HORIZON, False)
         forecasts[series.quantity] = np.clip(model.forecast(windows), 0.0, None)
+        models[series.quantity] = model
     quantiles = np.array([forecasts["load"][k, rows - c] for k, (_, rows, c) in enumerate(days)])
     pv_p50 = np.array(
         [forecasts["pv_power"][k, rows - c, P50] for k, (_, rows, c) in enumerate(days)]
@@ -104,8 +114,9 @@ def scenarios(
     copula.fit(quantiles[learn], actual[learn])
     independent = GaussianCopula(levels, low=0.0, correlation=np.eye(_STEPS))
     gan = ScenarioGAN(levels, _STEPS, low=0.0, seed=seed)
+    q_windows, y_windows, phases = _windows(models["load"], load, local, test_start, learn_every)
     with tqdm(total=iterations, desc="training the GAN", unit="step") as bar:
-        gan.fit(quantiles[learn], actual[learn], iterations, progress=lambda _: bar.update())
+        gan.fit(q_windows, y_windows, iterations, progress=lambda _: bar.update(), phase=phases)
     makers: dict[str, GaussianCopula | ScenarioGAN] = {
         "gan": gan,
         "copula": copula,
@@ -147,6 +158,7 @@ def scenarios(
         "first_day": str(days[test[0]][0]),
         "last_day": str(days[test[-1]][0]),
         "scenarios": count,
+        "gan_windows": len(y_windows),
         "energy_score": {k: round(v["energy_score"], 4) for k, v in scores.items()},
         "variogram_score": {k: round(v["variogram_score"], 4) for k, v in scores.items()},
         "gan_beats_copula_energy": scores["gan"]["energy_score"] < scores["copula"]["energy_score"],
@@ -170,6 +182,32 @@ def _days(local: Any, values: np.ndarray, start_ms: int) -> list[tuple[Any, np.n
         if len(rows) == _STEPS and cutoff > _LOOKBACK and np.isfinite(values[rows]).all():
             out.append((day, rows, int(cutoff)))
     return out
+
+
+def _windows(
+    model: Any, load: Any, local: Any, test_start: int, every_hours: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Day-long learning windows before the test period, starting every ``every_hours``.
+
+    Windows start at local midnight and every ``every_hours`` after it (24: whole days).
+
+    Each is forecast 12 hours before its start, as a day is at the previous noon: the
+    forecasts (N, 48, K), the outcomes (N, 48) and the local time of day each starts at.
+    """
+    from gridbrain.processors.forecast.dataset import padded, windows_at
+
+    lead = 24  # steps from the issue to the window's first step
+    starts = np.arange(_LOOKBACK + lead + 1, test_start - _STEPS + 1)
+    of_day = np.asarray(local.hour * 60 + local.minute)
+    starts = starts[of_day[starts] % (60 * every_hours) == 0]  # local midnight and on
+    actual = load.values[starts[:, None] + np.arange(_STEPS)[None, :]]
+    starts, actual = (
+        starts[np.isfinite(actual).all(axis=1)],
+        actual[np.isfinite(actual).all(axis=1)],
+    )
+    windows = windows_at(padded(load, _HORIZON), starts - lead - 1, _LOOKBACK, _HORIZON, False)
+    quantiles = np.clip(model.forecast(windows), 0.0, None)[:, lead : lead + _STEPS]
+    return quantiles, actual, of_day[starts] / 1440.0
 
 
 def _dispatch(

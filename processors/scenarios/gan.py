@@ -57,19 +57,23 @@ class ScenarioGAN:
         )
         if self.steps % self.blocks:
             raise ValueError(f"{self.steps} steps do not split into {self.blocks} blocks")
-        condition = 3 * self.blocks + 1
+        condition = 3 * self.blocks + 3
         self.generator = _mlp(self.noise + condition, self.hidden, self.steps)
         self.critic = _mlp(self.steps + condition, self.hidden, 1)
 
-    def _condition(self, quantiles: np.ndarray) -> torch.Tensor:
-        """The day's level (log) and its p10 / p50 / p90 over it in ``blocks`` means each.
+    def _condition(self, quantiles: np.ndarray, phase: np.ndarray) -> torch.Tensor:
+        """The window's level, its quantiles in block means, and the time of day it starts.
+
+        Level as a log; p10 / p50 / p90 over the level in ``blocks`` means each; ``phase``
+        (fraction of a day) as sin and cos.
 
         A compact condition: with the whole forecast (steps x levels numbers) against a
         few hundred days, the generator learns to ignore its noise (mode collapse).
         """
         mid = quantiles[:, :, self._mid]
         level = np.abs(mid).mean(axis=1, keepdims=True) + self._scale * 0.05
-        parts = [np.log(level / self._scale)]
+        angle = 2 * np.pi * np.broadcast_to(np.asarray(phase, dtype=np.float64), (len(mid),))
+        parts = [np.log(level / self._scale), np.sin(angle)[:, None], np.cos(angle)[:, None]]
         for index in (self._lo, self._mid, self._hi):
             shape = quantiles[:, :, index] / level
             parts.append(shape.reshape(len(shape), self.blocks, -1).mean(axis=2))
@@ -88,13 +92,18 @@ class ScenarioGAN:
         critic_steps: int = 5,
         penalty: float = 10.0,
         progress: Callable[[int], None] | None = None,
+        phase: np.ndarray | float = 0.0,
     ) -> None:
-        """Learn from historical days: forecasts (N, T, K) and outcomes (N, T)."""
+        """Learn from historical windows: forecasts (N, T, K) and outcomes (N, T).
+
+        ``phase`` (N,) is the time of day each window starts at (fraction of a day): days
+        can be cut at any hour, many more windows than days to learn from.
+        """
         quantiles = np.asarray(quantiles, dtype=np.float64)
         self._scale = float(np.abs(quantiles[:, :, self._mid]).mean()) or 1.0
         errors = (actual - quantiles[:, :, self._mid]) / self._spread(quantiles)
         target = torch.as_tensor(np.clip(errors, -10, 10), dtype=torch.float32)
-        condition = self._condition(quantiles)
+        condition = self._condition(quantiles, np.asarray(phase))
         generator = torch.Generator().manual_seed(self.seed)
         optim_g = torch.optim.Adam(self.generator.parameters(), lr=1e-4, betas=(0.5, 0.9))
         optim_c = torch.optim.Adam(self.critic.parameters(), lr=1e-4, betas=(0.5, 0.9))
@@ -128,11 +137,14 @@ class ScenarioGAN:
         z = torch.randn(len(condition), self.noise, generator=generator)
         return self.generator(torch.cat([z, condition], 1))
 
-    def sample(self, quantiles: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-        """``count`` scenarios (S, T) of a day forecast by ``quantiles`` (T, K)."""
+    def sample(
+        self, quantiles: np.ndarray, count: int, rng: np.random.Generator, phase: float = 0.0
+    ) -> np.ndarray:
+        """``count`` scenarios (S, T) of a window forecast by ``quantiles`` (T, K)."""
         day = np.asarray(quantiles, dtype=np.float64)[None]
         generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
+        condition = self._condition(day, np.array([phase])).repeat(count, 1)
         with torch.no_grad():
-            errors = self._generate(self._condition(day).repeat(count, 1), generator).numpy()
+            errors = self._generate(condition, generator).numpy()
         out = day[0, :, self._mid] + errors * self._spread(day)[0]
         return out if self.low is None else np.maximum(out, self.low)
