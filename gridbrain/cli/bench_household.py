@@ -15,6 +15,7 @@ the grid) and its tariffs (peak 0.1907 / off-peak 0.1419 EUR/kWh, export 0.065):
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,25 @@ import click
 import numpy as np
 import pandas as pd
 
-__all__ = ["household", "household_series", "import_prices"]
+__all__ = [
+    "EXPORT_PRICE",
+    "HORIZON",
+    "LOOKBACK",
+    "OFF_PEAK",
+    "STEP_MS",
+    "emhass_battery",
+    "household",
+    "household_folder",
+    "household_options",
+    "household_series",
+    "import_prices",
+]
 
-_STEP_MS = 1_800_000
-_LOOKBACK = 7 * 48
-_HORIZON = 80  # previous day's noon to the end of a 25-hour day, and a margin
+STEP_MS = 1_800_000
+LOOKBACK = 7 * 48
+HORIZON = 80  # previous day's noon to the end of a 25-hour day, and a margin
 _TZ = "Europe/Paris"
-_PEAK, _OFF_PEAK, _EXPORT = 0.1907, 0.1419, 0.065
+_PEAK, OFF_PEAK, EXPORT_PRICE = 0.1907, 0.1419, 0.065
 _PLANS = (
     "day-ahead forecast",
     "hourly re-planned forecast",
@@ -43,7 +56,8 @@ _OPT_RES = (
 )
 
 
-def _battery() -> Any:
+def emhass_battery() -> Any:
+    """EMHASS's default battery (no discharge to the grid), as its examples configure it."""
     from gridbrain.processors.dispatch.assets import StorageAsset
 
     return StorageAsset(
@@ -68,13 +82,13 @@ def import_prices(start_ms: np.ndarray) -> np.ndarray:
     inside one), as in EMHASS's configuration and its stored outputs.
 
     >>> ms = pd.Timestamp("2024-06-04 03:00", tz=_TZ).value // 10**6
-    >>> import_prices(np.array([ms, ms + 12 * 1_800_000 + 1_800_000])).tolist()
+    >>> import_prices(np.array([ms, ms + 26 * 1_800_000])).tolist()  # 03:00 and 16:00
     [0.1907, 0.1419]
     """
     local = pd.to_datetime(start_ms, unit="ms", utc=True).tz_convert(_TZ)
     minutes = np.asarray(local.hour * 60 + local.minute)
     peak = ((minutes >= 174) & (minutes < 924)) | ((minutes >= 1044) & (minutes < 1224))
-    return np.where(peak, _PEAK, _OFF_PEAK)
+    return np.where(peak, _PEAK, OFF_PEAK)
 
 
 def _emhass_days(folder: Path) -> list[dict[str, Any]]:
@@ -92,7 +106,7 @@ def _emhass_days(folder: Path) -> list[dict[str, Any]]:
             "import_price": frame["unit_load_cost"].to_numpy(),
             "export_price": frame["unit_prod_price"].to_numpy(),
         }
-        battery = _battery()
+        battery = emhass_battery()
         none = battery.model_copy(update={"charge_kw": 0.0, "discharge_kw": 0.0})
         without = solve(DispatchProblem.build(none, 0.5, **inputs))
         with_battery = solve(DispatchProblem.build(battery, 0.5, **inputs))
@@ -108,15 +122,37 @@ def _emhass_days(folder: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def household_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--data-dir, --mapping and --test-fraction of the household benchmarks."""
+    options = [
+        click.option("--data-dir", type=click.Path(path_type=Path), help="Default: shared data."),
+        click.option(
+            "--mapping",
+            type=click.Path(exists=True, path_type=Path),
+            default=Path("deploy/mappings/emhass_household.yaml"),
+            show_default=True,
+        ),
+        click.option("--test-fraction", type=float, default=0.2, show_default=True),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def household_folder(data_dir: Path | None) -> Path:
+    """The emhass_household folder (``--data-dir``, else the shared data's)."""
+    from gridbrain.settings import Settings
+
+    folder = data_dir or Settings().shared_data_dir / "emhass_household"
+    if not (folder / "long_train_data.csv").exists():
+        raise click.ClickException(
+            f"emhass_household not found in {folder} (set GRIDBRAIN_SHARED_DATA_DIR)"
+        )
+    return folder
+
+
 @click.command("household")
-@click.option("--data-dir", type=click.Path(path_type=Path), help="Default: shared data.")
-@click.option(
-    "--mapping",
-    type=click.Path(exists=True, path_type=Path),
-    default=Path("deploy/mappings/emhass_household.yaml"),
-    show_default=True,
-)
-@click.option("--test-fraction", type=float, default=0.2, show_default=True)
+@household_options
 @click.option("--model", "model_name", default="linear", show_default=True)
 @click.option("--epochs", type=int, default=20, show_default=True)
 def household(
@@ -127,13 +163,8 @@ def household(
     The last line is JSON: the EMHASS comparison per stored run, and the year's costs.
     """
     from gridbrain.cli.output import render
-    from gridbrain.settings import Settings
 
-    folder = data_dir or Settings().shared_data_dir / "emhass_household"
-    if not (folder / "long_train_data.csv").exists():
-        raise click.ClickException(
-            f"emhass_household not found in {folder} (set GRIDBRAIN_SHARED_DATA_DIR)"
-        )
+    folder = household_folder(data_dir)
     emhass = _emhass_days(folder)
     click.echo(render(emhass, "table"))
     year = _year(folder, mapping, test_fraction, model_name, epochs)
@@ -158,17 +189,17 @@ def household_series(folder: Path, mapping: Path) -> tuple[Any, Any, np.ndarray,
     from gridbrain.cli.datasets import SeriesSource, series_from_files
 
     source = [SeriesSource(folder / "long_train_data.csv", mapping)]
-    load = series_from_files(source, "load", _STEP_MS)[0]
-    pv = series_from_files(source, "pv_power", _STEP_MS)[0]
+    load = series_from_files(source, "load", STEP_MS)[0]
+    pv = series_from_files(source, "pv_power", STEP_MS)[0]
     n = len(load)
-    at = (pv.start_ms - load.start_ms) // _STEP_MS + np.arange(len(pv))
+    at = (pv.start_ms - load.start_ms) // STEP_MS + np.arange(len(pv))
     inside = (at >= 0) & (at < n)
     pv_values = np.zeros(n)
     pv_values[at[inside]] = np.nan_to_num(pv.values[inside])
     pv = dataclasses.replace(
         load, quantity="pv_power", values=pv_values, exog=np.full_like(load.exog, np.nan)
     )
-    stamps = load.start_ms + np.arange(n, dtype=np.int64) * _STEP_MS
+    stamps = load.start_ms + np.arange(n, dtype=np.int64) * STEP_MS
     local = pd.to_datetime(stamps, unit="ms", utc=True).tz_convert(_TZ)
     return load, pv, stamps, local
 
@@ -199,7 +230,7 @@ def _year(
         whole = local[rows[0]].hour == 0 and local[rows[-1]].hour == 23
         if whole and rows[0] >= test_start and np.isfinite(load.values[rows]).all():
             noon = pd.Timestamp(day) - pd.Timedelta(days=1) + pd.Timedelta(hours=12)
-            cutoff = (round(noon.tz_localize(_TZ).timestamp() * 1000) - load.start_ms) // _STEP_MS
+            cutoff = (round(noon.tz_localize(_TZ).timestamp() * 1000) - load.start_ms) // STEP_MS
             days.append((day, rows, int(cutoff)))
     if not days:
         raise click.ClickException("no whole day with load in the test period")
@@ -208,18 +239,18 @@ def _year(
     origins = np.array([c - 1 for _, _, c in days] + hourly)
     forecasts = {}
     for series in (load, pv):
-        model = make_model(model_name, TrainOptions(_LOOKBACK, _HORIZON, _STEP_MS, epochs=epochs))
-        plan = plan_backtest([series], _LOOKBACK, _HORIZON, (1 - test_fraction - 0.1, 0.1))
+        model = make_model(model_name, TrainOptions(LOOKBACK, HORIZON, STEP_MS, epochs=epochs))
+        plan = plan_backtest([series], LOOKBACK, HORIZON, (1 - test_fraction - 0.1, 0.1))
         with epoch_bar(f"fitting {model_name} ({series.quantity})", model) as progress:
             fit(model, plan, progress)
         forecasts[series.quantity] = np.clip(
-            model.forecast(
-                windows_at(padded(series, _HORIZON), origins, _LOOKBACK, _HORIZON, False)
-            )[..., P50],
+            model.forecast(windows_at(padded(series, HORIZON), origins, LOOKBACK, HORIZON, False))[
+                ..., P50
+            ],
             0.0,
             None,
         )
-    battery = _battery()
+    battery = emhass_battery()
     start = battery.soc_target
     costs: dict[str, float] = dict.fromkeys(("none", *_PLANS), 0.0)
     replans = {"plans": 0, "fallback": 0}
@@ -229,7 +260,7 @@ def _year(
              steps: int) -> tuple[float, float]:  # fmt: skip
         """Plan rows[first:] on ``planned`` from ``soc``; live its first ``steps`` steps."""
         part = rows[first:]
-        buy, sell = import_prices(stamps[part]), np.full(len(part), _EXPORT)
+        buy, sell = import_prices(stamps[part]), np.full(len(part), EXPORT_PRICE)
         problem = DispatchProblem.build(
             battery, 0.5, load=planned["load"], pv=planned["pv_power"], import_price=buy,
             export_price=sell, soc_initial=soc, soc_final=start,
@@ -254,7 +285,7 @@ def _year(
         for name, planned in day_ahead.items():
             clean = {q: np.nan_to_num(v, nan=float(np.nanmean(v))) for q, v in planned.items()}
             cost, soc = live(clean, start, 0, rows, len(rows))
-            costs[name] += cost - (soc - start) * battery.capacity_kwh * _OFF_PEAK
+            costs[name] += cost - (soc - start) * battery.capacity_kwh * OFF_PEAK
         # MPC: re-planned every hour from the SOC reached, on that hour's forecasts.
         soc, cost = start, 0.0
         for first in range(0, len(rows), 2):
@@ -264,13 +295,13 @@ def _year(
             part_cost, soc = live(planned, soc, first, rows, 2)
             cost += part_cost
         costs["hourly re-planned forecast"] += (
-            cost - (soc - start) * battery.capacity_kwh * _OFF_PEAK
+            cost - (soc - start) * battery.capacity_kwh * OFF_PEAK
         )
         buy = import_prices(stamps[rows])
         idle = idle_schedule(DispatchProblem.build(battery, 0.5, import_price=buy), "none")
         costs["none"] += follow(
             idle, battery, start, load.values[rows], pv.values[rows], buy,
-            np.full(len(rows), _EXPORT), 0.5,
+            np.full(len(rows), EXPORT_PRICE), 0.5,
         ).cost  # fmt: skip
     saved = costs["none"] - costs["perfect foresight"]
     return {

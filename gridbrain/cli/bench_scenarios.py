@@ -20,24 +20,26 @@ import click
 import numpy as np
 import pandas as pd
 
+from gridbrain.cli.bench_household import (
+    EXPORT_PRICE,
+    HORIZON,
+    LOOKBACK,
+    OFF_PEAK,
+    STEP_MS,
+    emhass_battery,
+    household_folder,
+    household_options,
+    household_series,
+    import_prices,
+)
+
 __all__ = ["scenarios"]
 
 _STEPS = 48
-_LOOKBACK = 7 * 48
-_HORIZON = 80  # previous day's noon to the end of the day, and a margin
-_STEP_MS = 1_800_000
-_EXPORT, _OFF_PEAK = 0.065, 0.1419
 
 
 @click.command("scenarios")
-@click.option("--data-dir", type=click.Path(path_type=Path), help="Default: shared data.")
-@click.option(
-    "--mapping",
-    type=click.Path(exists=True, path_type=Path),
-    default=Path("deploy/mappings/emhass_household.yaml"),
-    show_default=True,
-)
-@click.option("--test-fraction", type=float, default=0.2, show_default=True)
+@household_options
 @click.option("--scenarios", "count", type=int, default=100, show_default=True)
 @click.option("--iterations", type=int, default=2000, show_default=True, help="GAN steps.")
 @click.option("--epochs", type=int, default=20, show_default=True, help="Forecast model.")
@@ -68,7 +70,6 @@ def scenarios(
     """
     from tqdm import tqdm
 
-    from gridbrain.cli.bench_household import household_series
     from gridbrain.cli.output import render
     from gridbrain.cli.progress import epoch_bar
     from gridbrain.cli.training import TrainOptions, make_model
@@ -78,13 +79,8 @@ def scenarios(
     from gridbrain.processors.scenarios.copula import GaussianCopula
     from gridbrain.processors.scenarios.gan import ScenarioGAN
     from gridbrain.processors.scenarios.scores import energy_score, variogram_score
-    from gridbrain.settings import Settings
 
-    folder = data_dir or Settings().shared_data_dir / "emhass_household"
-    if not (folder / "long_train_data.csv").exists():
-        raise click.ClickException(
-            f"emhass_household not found in {folder} (set GRIDBRAIN_SHARED_DATA_DIR)"
-        )
+    folder = household_folder(data_dir)
     load, pv, stamps, local = household_series(folder, mapping)
     n = len(load)
     test_start = int(n * (1 - test_fraction))
@@ -93,11 +89,11 @@ def scenarios(
     origins = np.array([cutoff - 1 for _, _, cutoff in days])
     models = {}
     for series in (load, pv):
-        model = make_model("linear", TrainOptions(_LOOKBACK, _HORIZON, _STEP_MS, epochs=epochs))
-        plan = plan_backtest([series], _LOOKBACK, _HORIZON, (1 - test_fraction - 0.1, 0.1))
+        model = make_model("linear", TrainOptions(LOOKBACK, HORIZON, STEP_MS, epochs=epochs))
+        plan = plan_backtest([series], LOOKBACK, HORIZON, (1 - test_fraction - 0.1, 0.1))
         with epoch_bar(f"fitting linear ({series.quantity})", model) as progress:
             fit(model, plan, progress)
-        windows = windows_at(padded(series, _HORIZON), origins, _LOOKBACK, _HORIZON, False)
+        windows = windows_at(padded(series, HORIZON), origins, LOOKBACK, HORIZON, False)
         forecasts[series.quantity] = np.clip(model.forecast(windows), 0.0, None)
         models[series.quantity] = model
     quantiles = np.array([forecasts["load"][k, rows - c] for k, (_, rows, c) in enumerate(days)])
@@ -178,8 +174,8 @@ def _days(local: Any, values: np.ndarray, start_ms: int) -> list[tuple[Any, np.n
     for day in pd.unique(dates):
         rows = np.flatnonzero(dates == day)
         noon = pd.Timestamp(day) - pd.Timedelta(days=1) + pd.Timedelta(hours=12)
-        cutoff = (round(noon.tz_localize(local.tz).timestamp() * 1000) - start_ms) // _STEP_MS
-        if len(rows) == _STEPS and cutoff > _LOOKBACK and np.isfinite(values[rows]).all():
+        cutoff = (round(noon.tz_localize(local.tz).timestamp() * 1000) - start_ms) // STEP_MS
+        if len(rows) == _STEPS and cutoff > LOOKBACK and np.isfinite(values[rows]).all():
             out.append((day, rows, int(cutoff)))
     return out
 
@@ -197,7 +193,7 @@ def _windows(
     from gridbrain.processors.forecast.dataset import padded, windows_at
 
     lead = 24  # steps from the issue to the window's first step
-    starts = np.arange(_LOOKBACK + lead + 1, test_start - _STEPS + 1)
+    starts = np.arange(LOOKBACK + lead + 1, test_start - _STEPS + 1)
     of_day = np.asarray(local.hour * 60 + local.minute)
     starts = starts[of_day[starts] % (60 * every_hours) == 0]  # local midnight and on
     actual = load.values[starts[:, None] + np.arange(_STEPS)[None, :]]
@@ -205,7 +201,7 @@ def _windows(
         starts[np.isfinite(actual).all(axis=1)],
         actual[np.isfinite(actual).all(axis=1)],
     )
-    windows = windows_at(padded(load, _HORIZON), starts - lead - 1, _LOOKBACK, _HORIZON, False)
+    windows = windows_at(padded(load, HORIZON), starts - lead - 1, LOOKBACK, HORIZON, False)
     quantiles = np.clip(model.forecast(windows), 0.0, None)[:, lead : lead + _STEPS]
     return quantiles, actual, of_day[starts] / 1440.0
 
@@ -221,20 +217,15 @@ def _dispatch(
     stamps: np.ndarray,
 ) -> dict[str, float]:
     """Realised cost of each plan over the test days (energy left valued off-peak)."""
-    from gridbrain.cli.bench_household import import_prices
-    from gridbrain.processors.dispatch.assets import StorageAsset
     from gridbrain.processors.dispatch.realise import follow
     from gridbrain.processors.dispatch.stochastic import scenario_plan
 
-    battery = StorageAsset(
-        capacity_kwh=5.0, charge_kw=1.0, discharge_kw=1.0, charge_efficiency=0.95,
-        discharge_efficiency=0.95, soc_min=0.3, soc_max=0.9, soc_target=0.6,
-    )  # fmt: skip
+    battery = emhass_battery().model_copy(update={"discharge_to_grid": True})
     none = battery.model_copy(update={"charge_kw": 0.0, "discharge_kw": 0.0})
     costs: dict[str, float] = {}
     for i, k in enumerate(test):
         rows = days[k][1]
-        buy, sell = import_prices(stamps[rows]), np.full(_STEPS, _EXPORT)
+        buy, sell = import_prices(stamps[rows]), np.full(_STEPS, EXPORT_PRICE)
         plans = {
             "no battery": (none, load[rows][None]),
             "perfect foresight": (battery, load[rows][None]),
@@ -245,7 +236,7 @@ def _dispatch(
             plan_pv = pv[rows] if name == "perfect foresight" else pv_p50[k]
             plan = scenario_plan(asset, 0.5, loads, plan_pv, buy, sell)
             lived = follow(plan, asset, asset.soc_target, load[rows], pv[rows], buy, sell, 0.5)
-            left = (lived.soc - asset.soc_target) * asset.capacity_kwh * _OFF_PEAK
+            left = (lived.soc - asset.soc_target) * asset.capacity_kwh * OFF_PEAK
             costs[name] = costs.get(name, 0.0) + lived.cost - left
     return costs
 

@@ -4,7 +4,8 @@ The battery's charge and discharge per step are decided once (they are the plan)
 scenario of the load buys and sells its own grid energy. The plan minimises the mean cost
 over the scenarios (equal weights), so it hedges where the deterministic plan on the
 median bets. The battery may export (a per-scenario discharge limit would make the plan
-depend on the scenario). HiGHS through scipy; pure: arrays in, a schedule out.
+depend on the scenario); the asset's grid limits and charging flags are not modelled.
+HiGHS through scipy; pure: arrays in, a schedule out.
 """
 
 import time
