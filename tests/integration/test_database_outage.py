@@ -31,6 +31,10 @@ OUTAGE_S = 30.0
 def own_services(tmp_path: Path) -> Iterator[Services]:
     with running_services(tmp_path / "state") as services:
         yield services
+    # The server the test restarted is not the one running_services started and stops.
+    pgdata = tmp_path / "state" / "pgdata"
+    if (pgdata / "postmaster.pid").exists():
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=_server_user(pgdata))
 
 
 def _server_user(pgdata: Path) -> str | None:
