@@ -9,6 +9,7 @@ bounded, over a grid of bounds); the genetic algorithms (pymoo) search the batte
 power per step directly, every candidate made feasible by :func:`repair`.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ __all__ = [
     "OBJECTIVES",
     "ParetoDay",
     "exact_front",
+    "flow_search",
     "front_quality",
     "ga_front",
     "ga_min_cost",
@@ -188,36 +190,50 @@ def repair_flows(
     return charge, discharge
 
 
-def _pymoo_problem(day: ParetoDay, objectives: tuple[str, ...]) -> Any:
+Flows = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def flow_search(
+    steps: int,
+    asset: StorageAsset,
+    flows: Flows,
+    score: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    objectives: int,
+) -> tuple[Any, Any]:
+    """A pymoo problem over powers (pop, ``steps``) in [-1, 1] and its repair operator.
+
+    ``flows`` makes candidates feasible (charge, discharge); ``score`` gives their
+    (pop, ``objectives``) values. The repair writes the feasible powers back, so offspring
+    inherit feasible genes.
+    """
     from pymoo.core.problem import Problem
-
-    columns = [OBJECTIVES.index(o) for o in objectives]
-
-    class _Day(Problem):
-        def __init__(self) -> None:
-            super().__init__(n_var=len(day.prices), n_obj=len(columns), xl=-1.0, xu=1.0)
-
-        def _evaluate(self, x: np.ndarray, out: dict[str, Any], *args: Any, **kw: Any) -> None:
-            charge, discharge = repair(x, day)
-            out["F"] = day.objectives(charge, discharge)[:, columns]
-
-    return _Day()
-
-
-def _repair_operator(day: ParetoDay) -> Any:
     from pymoo.core.repair import Repair
 
-    a = day.asset
+    class _Flows(Problem):
+        def __init__(self) -> None:
+            super().__init__(n_var=steps, n_obj=objectives, xl=-1.0, xu=1.0)
 
-    class _SocRepair(Repair):
-        """Write the repaired powers back, so offspring inherit feasible genes."""
+        def _evaluate(self, x: np.ndarray, out: dict[str, Any], *args: Any, **kw: Any) -> None:
+            out["F"] = score(*flows(x))
 
+    class _Repair(Repair):
         def _do(self, problem: Any, x: np.ndarray, **kwargs: Any) -> np.ndarray:
-            charge, discharge = repair(np.asarray(x, dtype=float), day)
-            power = np.where(charge > 0, -charge / max(a.charge_kw, 1e-12), 0.0)
-            return np.where(discharge > 0, discharge / max(a.discharge_kw, 1e-12), power)
+            charge, discharge = flows(np.asarray(x, dtype=float))
+            power = np.where(charge > 0, -charge / max(asset.charge_kw, 1e-12), 0.0)
+            return np.where(discharge > 0, discharge / max(asset.discharge_kw, 1e-12), power)
 
-    return _SocRepair()
+    return _Flows(), _Repair()
+
+
+def _day_search(day: ParetoDay, objectives: tuple[str, ...]) -> tuple[Any, Any]:
+    columns = [OBJECTIVES.index(o) for o in objectives]
+    return flow_search(
+        len(day.prices),
+        day.asset,
+        lambda x: repair(x, day),
+        lambda charge, discharge: day.objectives(charge, discharge)[:, columns],
+        len(columns),
+    )
 
 
 def ga_front(
@@ -242,8 +258,8 @@ def ga_front(
             self.points = merge_front(self.points, algorithm.pop.get("F"))
 
     archive = _Archive()
-    algorithm = NSGA2(pop_size=population, repair=_repair_operator(day))
-    problem = _pymoo_problem(day, OBJECTIVES)
+    problem, repair_ = _day_search(day, OBJECTIVES)
+    algorithm = NSGA2(pop_size=population, repair=repair_)
     minimize(problem, algorithm, ("n_gen", generations), seed=seed, callback=archive)
     return archive.points
 
@@ -264,13 +280,13 @@ def ga_min_cost(
     from pymoo.algorithms.soo.nonconvex.ga import GA
     from pymoo.optimize import minimize
 
-    repair_ = _repair_operator(day)
+    problem, repair_ = _day_search(day, ("cost",))
     search = (
         DE(pop_size=population, repair=repair_)
         if algorithm == "de"
         else GA(pop_size=population, repair=repair_, eliminate_duplicates=True)
     )
-    result = minimize(_pymoo_problem(day, ("cost",)), search, ("n_gen", generations), seed=seed)
+    result = minimize(problem, search, ("n_gen", generations), seed=seed)
     charge, discharge = repair(np.atleast_2d(result.X), day)
     return float(day.objectives(charge, discharge)[:, 0].min())
 

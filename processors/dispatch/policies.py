@@ -12,12 +12,11 @@ decision time.
 """
 
 import time
-from typing import Any
 
 import numpy as np
 
 from gridbrain.processors.dispatch.lp import solve
-from gridbrain.processors.dispatch.pareto import repair_flows
+from gridbrain.processors.dispatch.pareto import flow_search, repair_flows
 from gridbrain.processors.dispatch.problem import DispatchProblem, Schedule
 from gridbrain.processors.dispatch.qlearning import MAX_STEPS, POLICY_QUANTITY, QPolicy
 from gridbrain.processors.dispatch.rules import with_grid
@@ -86,8 +85,6 @@ def evolve(
 ) -> Schedule:
     """Differential evolution's plan for ``problem`` (status ``ga``)."""
     from pymoo.algorithms.soo.nonconvex.de import DE
-    from pymoo.core.problem import Problem
-    from pymoo.core.repair import Repair
     from pymoo.optimize import minimize
 
     started = time.perf_counter()
@@ -96,24 +93,13 @@ def evolve(
     def flows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return repair_flows(x, a, h, problem.soc_initial, problem.soc_final)
 
-    class _Plan(Problem):
-        def __init__(self) -> None:
-            super().__init__(n_var=problem.steps, n_obj=1, xl=-1.0, xu=1.0)
+    def score(charge: np.ndarray, discharge: np.ndarray) -> np.ndarray:
+        penalty = _PENALTY * _violation(problem, charge, discharge)
+        return _objective(problem, charge, discharge) + penalty
 
-        def _evaluate(self, x: np.ndarray, out: dict[str, Any], *args: Any, **kw: Any) -> None:
-            charge, discharge = flows(x)
-            out["F"] = _objective(problem, charge, discharge) + _PENALTY * _violation(
-                problem, charge, discharge
-            )
-
-    class _Repair(Repair):
-        def _do(self, _problem: Any, x: np.ndarray, **kwargs: Any) -> np.ndarray:
-            charge, discharge = flows(np.asarray(x, dtype=float))
-            power = np.where(charge > 0, -charge / max(a.charge_kw, 1e-12), 0.0)
-            return np.where(discharge > 0, discharge / max(a.discharge_kw, 1e-12), power)
-
-    search = DE(pop_size=population, repair=_Repair())
-    result = minimize(_Plan(), search, ("n_gen", generations), seed=seed)
+    plan_search, repair_ = flow_search(problem.steps, a, flows, score, 1)
+    search = DE(pop_size=population, repair=repair_)
+    result = minimize(plan_search, search, ("n_gen", generations), seed=seed)
     charge, discharge = (f[0] for f in flows(np.atleast_2d(result.X)))
     soc = (
         problem.soc_initial

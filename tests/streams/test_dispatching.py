@@ -210,3 +210,23 @@ def test_each_site_is_planned_by_its_policy(services: Services) -> None:
             {"a": ga_site, "b": q_site},
         ).all()
     assert [tuple(r) for r in recorded] == [(ga_site, "ga", True), (q_site, "qlearning", True)]
+
+
+def test_a_corrupt_promoted_table_is_skipped_and_the_lp_plans(services: Services) -> None:
+    site = "dispatch-q-corrupt"
+    register(services, SiteProfile(site_id=site, storage=ASSET, policy="qlearning"))
+    with services.sessions.begin() as session:
+        version = register_model(
+            session, "q-corrupt", POLICY_QUANTITY, "qlearning", [site], {}, b"\x00\xff junk"
+        )
+        promote(session, version.id)
+    batch = messages(BASE + 50, forecast(site, "price", T0, [20.0] * 8 + [200.0] * 8))
+    apply_batch(services, "dispatch", DispatchingStage(Settings()).handle, batch)
+    rows = plans(services, site)
+    assert len(rows) == 16 and {r["status"] for r in rows} == {"optimal"}
+    assert "no promoted qlearning table" in str(rows[0]["reason"])
+
+
+def test_an_unknown_policy_is_refused_with_the_profile() -> None:
+    with pytest.raises(ValueError, match="policy"):
+        SiteProfile.model_validate({"site_id": "x", "storage": ASSET, "policy": "magic\x00"})

@@ -8,16 +8,9 @@ from gridbrain.processors.dispatch.lp import solve
 from gridbrain.processors.dispatch.policies import decide, evolve
 from gridbrain.processors.dispatch.problem import DispatchProblem
 from gridbrain.processors.dispatch.qlearning import QPolicy
+from tests.processors.dispatch.batteries import LOSSLESS
 
-ASSET = StorageAsset(
-    capacity_kwh=1.0,
-    charge_kw=0.4,
-    discharge_kw=0.4,
-    charge_efficiency=1.0,
-    discharge_efficiency=1.0,
-    soc_min=0.1,
-    soc_max=0.9,
-)
+ASSET = LOSSLESS
 PRICES = np.array([0.10, 0.10, 0.30, 0.30, 0.20, 0.05, 0.40, 0.20])
 
 

@@ -3,19 +3,8 @@
 import numpy as np
 import pytest
 
-from gridbrain.processors.dispatch.assets import StorageAsset
 from gridbrain.processors.dispatch.qlearning import QPolicy, price_bins
-
-LOSSLESS = StorageAsset(
-    capacity_kwh=1.0,
-    charge_kw=0.4,
-    discharge_kw=0.4,
-    charge_efficiency=1.0,
-    discharge_efficiency=1.0,
-    soc_min=0.1,
-    soc_max=0.9,
-    soc_target=0.5,
-)
+from tests.processors.dispatch.batteries import LOSSLESS
 
 
 def test_levels_and_actions_follow_the_battery() -> None:
