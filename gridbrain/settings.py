@@ -31,6 +31,27 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of an external Postgres; unset = embedded PostgreSQL.",
     )
     embedded_kafka_port: int = Field(default=19092, description="Port of the embedded broker.")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="How every Kafka client connects (Faust/aiokafka, kafka-python, producer).",
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        default="PLAIN", description="SASL mechanism when the protocol is SASL_*."
+    )
+    kafka_sasl_username: str | None = Field(default=None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(default=None, description="SASL password.")
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="CA bundle (PEM) the broker's certificate is checked against."
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="Client certificate (PEM) for mutual TLS."
+    )
+    kafka_ssl_keyfile: Path | None = Field(
+        default=None, description="Private key (PEM) of the client certificate."
+    )
+    kafka_ssl_check_hostname: bool = Field(
+        default=True, description="Check that the broker's certificate names its host."
+    )
     partitions: int = Field(default=4, ge=1, description="Partitions of the input topics.")
     replication_factor: int = Field(default=1, ge=1, description="Replication of new topics.")
     app_id: str = Field(default="gridbrain", description="Faust app id = consumer group.")
@@ -170,6 +191,38 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="How often a worker saves its report (gridbrain status)."
     )
     log_level: str = Field(default="WARNING", description="Log level of the workers.")
+    metrics_port: int = Field(
+        default=9100,
+        ge=0,
+        le=65535,
+        description="Port of a worker's Prometheus /metrics (`up` gives its workers this port "
+        "and the next ones); 0 = any free port (`gridbrain status` shows it).",
+    )
+    api_host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on.")
+    api_port: int = Field(default=8080, ge=0, le=65535, description="Port of the HTTP API.")
+    api_read_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for reading the API; with no token set the API serves "
+        "127.0.0.1 only.",
+    )
+    api_write_token: SecretStr | None = Field(
+        default=None, description="Bearer token for writes (silences); it may read too."
+    )
+    api_database_url: SecretStr | None = Field(
+        default=None,
+        description="Database URL of the API's own read-only login; unset = the platform's "
+        "database, with the API's queries run as the role gridbrain_api.",
+    )
+    api_statement_timeout_ms: int = Field(
+        default=5000, ge=1, description="Longest an API query may run."
+    )
+    api_max_body_bytes: int = Field(
+        default=65_536, ge=1, description="Largest request body the API accepts."
+    )
+    api_rate_per_s: float = Field(
+        default=50.0, gt=0, description="Requests per second per client (token bucket)."
+    )
+    api_rate_burst: int = Field(default=200, ge=1, description="Burst of the per-client limit.")
 
     @property
     def pgdata(self) -> Path:
