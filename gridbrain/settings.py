@@ -198,6 +198,10 @@ class Settings(BaseSettings):
         description="Port of a worker's Prometheus /metrics (`up` gives its workers this port "
         "and the next ones); 0 = any free port (`gridbrain status` shows it).",
     )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the workers' /metrics listen on (0.0.0.0 in compose, for Prometheus).",
+    )
     api_host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on.")
     api_port: int = Field(default=8080, ge=0, le=65535, description="Port of the HTTP API.")
     api_read_token: SecretStr | None = Field(

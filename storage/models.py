@@ -28,6 +28,7 @@ __all__ = [
     "BrokerEpoch",
     "DeadLetter",
     "ForecastIssue",
+    "ForecastLatest",
     "QualityCount",
     "Reading",
     "RegisteredModel",
@@ -137,6 +138,15 @@ class ForecastIssue(Base):
     completeness: Mapped[float | None] = mapped_column(Float)
     fallback: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+
+
+class ForecastLatest(Base):
+    """The newest issue time of every forecast series, kept by the forecast writer."""
+
+    __tablename__ = "forecast_latest"
+    site_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    quantity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    issued_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
 class ScheduleStep(Base):
@@ -317,6 +327,7 @@ class Worker(Base):
     detail: Mapped[str] = mapped_column(Text, server_default="")
     retries: Mapped[int] = mapped_column(BigInteger, server_default="0")
     quarantined: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    metrics_port: Mapped[int | None] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
 

@@ -180,6 +180,16 @@ def add_forecasts(session: Session, forecasts: Iterable["Forecast"]) -> int:
         "fallback = EXCLUDED.fallback",
         binary=True,
     )
+    if not rows:
+        return 0
+    session.execute(  # the newest issue per series, so readers never aggregate the issues
+        text(
+            "INSERT INTO forecast_latest (site_id, quantity, issued_at) "
+            f"SELECT site_id, quantity, max({MS_TO_TS.format('issued_ms')}) "
+            "FROM staged_forecasts GROUP BY 1, 2 ON CONFLICT (site_id, quantity) DO UPDATE SET "
+            "issued_at = GREATEST(forecast_latest.issued_at, EXCLUDED.issued_at)"
+        )
+    )
     return targets
 
 

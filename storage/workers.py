@@ -30,6 +30,7 @@ class WorkerReport:
         retries: batch attempts retried after an outage since it started.
         quarantined: messages it quarantined since it started.
         updated_at: when it reported.
+        metrics_port: the port of its Prometheus ``/metrics`` (None: not served).
     """
 
     worker_id: str
@@ -40,6 +41,7 @@ class WorkerReport:
     retries: int
     quarantined: int
     updated_at: datetime | None = None
+    metrics_port: int | None = None
 
 
 def report_worker(session: Session, report: WorkerReport) -> None:
@@ -47,10 +49,11 @@ def report_worker(session: Session, report: WorkerReport) -> None:
     session.execute(
         text(
             "INSERT INTO workers (worker_id, roles, partitions, state, detail, retries, "
-            "quarantined) VALUES (:w, :r, CAST(:p AS jsonb), :s, :d, :n, :q) "
+            "quarantined, metrics_port) VALUES (:w, :r, CAST(:p AS jsonb), :s, :d, :n, :q, :m) "
             "ON CONFLICT (worker_id) DO UPDATE SET roles = EXCLUDED.roles, "
             "partitions = EXCLUDED.partitions, state = EXCLUDED.state, detail = EXCLUDED.detail, "
-            "retries = EXCLUDED.retries, quarantined = EXCLUDED.quarantined, updated_at = now()"
+            "retries = EXCLUDED.retries, quarantined = EXCLUDED.quarantined, "
+            "metrics_port = EXCLUDED.metrics_port, updated_at = now()"
         ),
         {
             "w": report.worker_id,
@@ -60,6 +63,7 @@ def report_worker(session: Session, report: WorkerReport) -> None:
             "d": printable(report.detail),
             "n": report.retries,
             "q": report.quarantined,
+            "m": report.metrics_port,
         },
     )
 
@@ -82,6 +86,7 @@ def live_workers(session: Session, within_s: float) -> list[WorkerReport]:
             w.retries,
             w.quarantined,
             w.updated_at,
+            w.metrics_port,
         )
         for w in rows
     ]

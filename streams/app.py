@@ -97,9 +97,16 @@ def group_id(app_id: str, roles: tuple[str, ...]) -> str:
 
 
 def build_app(
-    settings: Settings, kafka_bootstrap: str, database_url: str, roles: tuple[Role, ...] = ROLES
+    settings: Settings,
+    kafka_bootstrap: str,
+    database_url: str,
+    roles: tuple[Role, ...] = ROLES,
+    metrics_port: int | None = None,
 ) -> faust.App:
-    """A Faust app running the stages of ``roles``, writing to ``database_url``."""
+    """A Faust app running the stages of ``roles``, writing to ``database_url``.
+
+    ``metrics_port`` is where the worker serves its metrics (reported with its state).
+    """
     members = group_id(settings.app_id, roles)
     app = _App(
         members,
@@ -111,7 +118,7 @@ def build_app(
     )
     sessions = make_sessionmaker(make_engine(database_url))
 
-    health = WorkerHealth(",".join(r for r in ROLES if r in roles))
+    health = WorkerHealth(",".join(r for r in ROLES if r in roles), metrics_port)
 
     async def publish(emissions: list[Emission]) -> None:
         """Send every emission, then wait until the broker has them all.

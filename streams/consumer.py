@@ -26,6 +26,8 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaError
 
+from gridbrain.streams import metrics
+
 __all__ = ["GroupConsumer", "byte_chunks"]
 
 _log = logging.getLogger(__name__)
@@ -80,12 +82,21 @@ class GroupConsumer:
         self._topics = topics
         self._on_assigned = on_assigned
         self._consumer: AIOKafkaConsumer | None = None
+        self._label = group_id.rsplit(".", 1)[-1]  # the stage group, for the metrics
+        self._next: dict[TopicPartition, int] = {}  # the offset after the last one taken
 
     async def start(self) -> None:
         """Connect (on the running loop); the group is joined in the background."""
         self._consumer = AIOKafkaConsumer(**self._settings)
-        self._consumer.subscribe(self._topics, listener=_Listener(self._on_assigned))
+        self._consumer.subscribe(self._topics, listener=_Listener(self._assigned))
         await self._consumer.start()
+
+    async def _assigned(self, held: set[tuple[str, int]]) -> None:
+        metrics.REBALANCES.labels(self._label).inc()
+        metrics.ASSIGNED.labels(self._label).set(len(held))
+        metrics.forget_partitions(self._label, held)
+        self._next = {tp: o for tp, o in self._next.items() if (tp.topic, tp.partition) in held}
+        await self._on_assigned(held)
 
     async def stop(self) -> None:
         """Leave the group and close."""
@@ -140,7 +151,20 @@ class GroupConsumer:
             for tp, records in more.items():
                 got.setdefault(tp, []).extend(records)
                 count += len(records)
+        self._observe_lag(got)
         return [r for records in got.values() for r in records]
+
+    def _observe_lag(self, got: dict[TopicPartition, list[Record]]) -> None:
+        """Lag per held partition: the fetch high watermark minus the next offset to take."""
+        consumer = self._started
+        for tp, records in got.items():
+            self._next[tp] = records[-1].offset + 1
+        lags = {}
+        for tp in consumer.assignment():
+            mark = consumer.highwater(tp)
+            if mark is not None and tp in self._next:
+                lags[(tp.topic, tp.partition)] = max(mark - self._next[tp], 0)
+        metrics.observe_lag(self._label, lags)
 
     async def commit(self, records: list[Record]) -> None:
         """Commit the positions after ``records`` (a failure only means more redelivery)."""

@@ -15,7 +15,9 @@ database.
 import asyncio
 import logging
 import os
+import time
 import traceback
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gridbrain.storage.transaction import BatchTransaction, InputPosition, prepare_batch
 from gridbrain.storage.workers import count_failure, forget_failure
+from gridbrain.streams import metrics
 from gridbrain.streams.envelope import DeadLetters, Emission, RawMessage, site_of_key
 from gridbrain.streams.health import WorkerHealth
 from gridbrain.streams.policy import Backoff, Verdict, classify, reason_of
@@ -104,7 +107,9 @@ class BatchExecutor:
         self, group: StageGroup, stage: str, messages: list[RawMessage], handler: Handler
     ) -> None:
         try:
-            await self._with_retries(group, stage, messages, lambda tx: handler(tx, messages))
+            await self._with_retries(
+                group, stage, messages, lambda tx: handler(tx, messages), _consumed(messages)
+            )
         except Exception as exc:
             if len(messages) == 1:
                 await self._failed(group, stage, messages[0], exc)
@@ -120,20 +125,29 @@ class BatchExecutor:
             await self._isolate(group, stage, messages[middle:], handler)
 
     async def _with_retries(
-        self, group: StageGroup, stage: str, messages: list[RawMessage], work: Work
+        self,
+        group: StageGroup,
+        stage: str,
+        messages: list[RawMessage],
+        work: Work,
+        consumed: Counter[str] | None = None,
     ) -> None:
-        """Run ``work`` until it succeeds or fails with something that is not an outage."""
+        """Run ``work`` until it succeeds or fails with something that is not an outage.
+
+        ``consumed`` (input messages per topic) is counted in the metrics once it commits.
+        """
         partitions = {(m.position.topic, m.position.partition) for m in messages}
         backoff = self._backoff()
         while True:
             try:
-                await self._once(group, stage, partitions, work)
+                await self._once(group, stage, partitions, work, consumed)
             except Exception as exc:
                 await group.forget()  # the memory ran ahead of what was committed
                 if classify(exc) is not Verdict.OUTAGE:
                     raise
                 delay = backoff.next_delay()
                 self._health.retrying(f"{stage}: {_short(exc)}")
+                metrics.RETRIES.labels(stage).inc()
                 _log.warning(
                     "stage %s: outage (%s); retry %d in %.1f s, offsets held",
                     stage,
@@ -149,9 +163,15 @@ class BatchExecutor:
             return
 
     async def _once(
-        self, group: StageGroup, stage: str, partitions: set[tuple[str, int]], work: Work
+        self,
+        group: StageGroup,
+        stage: str,
+        partitions: set[tuple[str, int]],
+        work: Work,
+        consumed: Counter[str] | None = None,
     ) -> None:
         """Prepare in the group's thread, publish, commit; roll back if publishing fails."""
+        started = time.perf_counter()
         loop = asyncio.get_running_loop()
         seen: list[BatchTransaction] = []
 
@@ -182,6 +202,8 @@ class BatchExecutor:
             raise
         await loop.run_in_executor(group.pool, prepared.commit)
         tx = seen[-1]
+        elapsed = time.perf_counter() - started
+        metrics.observe_batch(stage, consumed or {}, tx.counts, prepared.result, elapsed)
         for tp in partitions:
             done = max(tx.committed.get(tp, -1), tx.offsets.get(tp, -1))
             group.fence[(stage, *tp)] = done
@@ -214,6 +236,7 @@ class BatchExecutor:
             "stage %s: quarantining the message at %s after %d failures", stage, position, failures
         )
         self._health.quarantined += 1
+        metrics.QUARANTINED.labels(stage).inc()
         await self._dead_letter(group, stage, message, "quarantined", trace)
 
     async def _count_failure(
@@ -242,7 +265,7 @@ class BatchExecutor:
             return dead.store(tx.session)
 
         try:
-            await self._with_retries(group, stage, [message], work)
+            await self._with_retries(group, stage, [message], work, _consumed([message]))
         except Exception:
             _log.exception(
                 "stage %s: cannot dead-letter the message at %s", stage, message.position
@@ -257,6 +280,10 @@ class BatchExecutor:
 def _exit_process(code: int) -> None:
     logging.shutdown()
     os._exit(code)
+
+
+def _consumed(messages: list[RawMessage]) -> Counter[str]:
+    return Counter(m.position.topic for m in messages)
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:

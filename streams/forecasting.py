@@ -35,6 +35,7 @@ from gridbrain.storage.repositories import add_forecasts
 from gridbrain.storage.sites import ensure_sites, site_profiles
 from gridbrain.storage.transaction import BatchTransaction
 from gridbrain.storage.weather import forecasts_between
+from gridbrain.streams import metrics
 from gridbrain.streams.envelope import DeadLetters, Emission, RawMessage, fused_steps
 from gridbrain.streams.topics import FORECASTS
 
@@ -259,14 +260,15 @@ class ForecastingStage:
         windows = self._with_future_weather(
             tx.session, taken + [self._history.window(s, q, ts) for s, q, ts in due]
         )
-        forecasts = forecast_batch(
-            windows,
-            self._config,
-            self._capacities,
-            self._models.served,
-            self._locations,
-            self._budget,
-        )
+        with metrics.MODEL_CALL_SECONDS.time():
+            forecasts = forecast_batch(
+                windows,
+                self._config,
+                self._capacities,
+                self._models.served,
+                self._locations,
+                self._budget,
+            )
         # The clean stage publishes fused steps before its own commit: a brand-new site's
         # row may not be visible yet.
         ensure_sites(tx.session, {f.site_id for f in forecasts})

@@ -26,9 +26,11 @@ class WorkerHealth:
         detail: the outage being retried.
         retries: batch attempts retried after an outage.
         quarantined: messages quarantined after repeated failures.
+        metrics_port: the port of its Prometheus ``/metrics`` (None: not served).
     """
 
     roles: str
+    metrics_port: int | None = None
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     partitions: list[tuple[str, int]] = field(default_factory=list)
     state: str = "running"
@@ -55,6 +57,7 @@ class WorkerHealth:
             self.detail,
             self.retries,
             self.quarantined,
+            metrics_port=self.metrics_port,
         )
         try:
             with sessions() as session, session.begin():

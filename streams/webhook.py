@@ -15,6 +15,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
+from gridbrain.streams import metrics
+
 __all__ = ["WebhookNotifier", "WebhookStats"]
 
 _log = logging.getLogger(__name__)
@@ -65,6 +67,7 @@ class WebhookNotifier:
             self._queue.put_nowait(payload)
         except queue.Full:
             self.stats.dropped += 1
+            metrics.WEBHOOK.labels("dropped").inc()
             _log.warning("alert webhook queue full: notification dropped")
 
     def close(self, timeout_s: float = 10.0) -> None:
@@ -83,6 +86,7 @@ class WebhookNotifier:
         for attempt in range(self.retries + 1):
             if attempt:
                 self.stats.retried += 1
+                metrics.WEBHOOK.labels("retried").inc()
                 time.sleep(min(self.backoff_s * 2 ** (attempt - 1), 60.0))
             try:
                 request = urllib.request.Request(
@@ -90,6 +94,7 @@ class WebhookNotifier:
                 )
                 with urllib.request.urlopen(request, timeout=self.timeout_s):
                     self.stats.delivered += 1
+                    metrics.WEBHOOK.labels("delivered").inc()
                     return
             except urllib.error.HTTPError as exc:
                 if exc.code < 500 and exc.code != 429:
@@ -100,4 +105,5 @@ class WebhookNotifier:
                 error = exc
             _log.warning("alert webhook attempt %d failed: %s", attempt + 1, error)
         self.stats.failed += 1
+        metrics.WEBHOOK.labels("failed").inc()
         _log.error("alert webhook gave up on a notification after %d attempts", attempt + 1)

@@ -31,14 +31,16 @@ def database(settings: Settings) -> Iterator[sessionmaker[Session]]:
 
 
 def worker_command(
-    bootstrap: str, database_url: str | None, roles: tuple[str, ...] = ()
+    bootstrap: str, database_url: str | None, roles: tuple[str, ...] = (), metrics_port: int = 0
 ) -> list[str]:
     """The command line of a ``gridbrain worker`` process running ``roles`` (default: all).
 
     ``database_url`` is passed on the command line only for embedded databases (they hold
-    no secret); None leaves it to ``GRIDBRAIN_DATABASE_URL``.
+    no secret); None leaves it to ``GRIDBRAIN_DATABASE_URL``. The worker serves its
+    metrics on ``metrics_port`` (0: any free port; ``gridbrain status`` shows which).
     """
     command = [sys.executable, "-m", "gridbrain.cli", "worker", "--kafka-bootstrap", bootstrap]
+    command += ["--metrics-port", str(metrics_port)]
     if database_url is not None:
         command += ["--database-url", database_url]
     for role in roles:

@@ -3,6 +3,8 @@
 import socket
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from gridbrain.cli.services import database
 from gridbrain.settings import Settings
 from gridbrain.storage.queries import applied_offsets, stage_counts
@@ -10,7 +12,7 @@ from gridbrain.storage.workers import WorkerReport, live_workers
 from gridbrain.streams.lag import end_offsets, lag_of
 from gridbrain.streams.topics import INPUT_TOPICS, SENSOR_READINGS, WEATHER_OBSERVATIONS
 
-__all__ = ["collect_status"]
+__all__ = ["collect_status", "pipeline_status"]
 
 _COUNTERS = ("messages", "received", "processed", "duplicates", "deadlettered")
 
@@ -31,15 +33,21 @@ def collect_status(settings: Settings) -> tuple[list[dict[str, Any]], list[dict[
     stage committed) is given for the topics a stage consumes; it is empty when no broker
     is reachable.
     """
-    with database(settings) as sessions, sessions() as session:
-        counts = stage_counts(session)
-        applied = applied_offsets(session)
-        window_s = max(60.0, 6 * settings.worker_report_s)
-        workers = [_worker_row(r) for r in live_workers(session, within_s=window_s)]
     bootstrap = settings.kafka_bootstrap
     if not bootstrap and _embedded_broker_up(settings.embedded_kafka_port):
         bootstrap = f"127.0.0.1:{settings.embedded_kafka_port}"
     ends = end_offsets(bootstrap, list(INPUT_TOPICS)) if bootstrap else {}
+    with database(settings) as sessions, sessions() as session:
+        return pipeline_status(session, ends, max(60.0, 6 * settings.worker_report_s))
+
+
+def pipeline_status(
+    session: Session, ends: dict[tuple[str, int], int], window_s: float
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Stage rows (with lag against ``ends``) and the workers reported within ``window_s``."""
+    counts = stage_counts(session)
+    applied = applied_offsets(session)
+    workers = [_worker_row(r) for r in live_workers(session, within_s=window_s)]
     rows = []
     for (stage, topic), values in sorted(counts.items()):
         row: dict[str, Any] = {"stage": stage, "topic": topic}
@@ -73,6 +81,7 @@ def _worker_row(r: WorkerReport) -> dict[str, Any]:
         "retries": r.retries,
         "quarantined": r.quarantined,
         "detail": r.detail,
+        "metrics_port": r.metrics_port,
         "reported": r.updated_at,
     }
 

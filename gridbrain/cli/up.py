@@ -124,11 +124,17 @@ def _start_workers(
     """
     log = (settings.state_dir / "worker.log").open("ab")
     url = None if settings.database_url else db_url
-    ingest = worker_command(bootstrap, url, ("clean", "alert", "dispatch"))
-    forecast = worker_command(bootstrap, url, ("forecast",))
+    port = settings.metrics_port
+    commands = [
+        *(
+            worker_command(bootstrap, url, ("clean", "alert", "dispatch"), port and port + i)
+            for i in range(n)
+        ),
+        worker_command(bootstrap, url, ("forecast",), port and port + n),
+    ]
     return [
         subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        for argv in [*([ingest] * n), forecast]
+        for argv in commands
     ]
 
 
