@@ -1,5 +1,6 @@
-"""Read queries behind the CLI: latest forecasts, alerts and stage counters."""
+"""Read queries behind the CLI and the API: alerts, quality and stage counters."""
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -8,48 +9,49 @@ from sqlalchemy.orm import Session
 from gridbrain.storage.models import (
     Alert,
     QualityCount,
+    Reading,
     StageCount,
     StreamOffset,
 )
 
 __all__ = [
     "applied_offsets",
-    "latest_forecasts",
     "list_alerts",
+    "readings_between",
     "quality_counts",
     "stage_counts",
 ]
 
 
-def latest_forecasts(
+def readings_between(
     session: Session,
-    site: str | None = None,
-    quantity: str | None = None,
-    horizons: int | None = 4,
+    site: str,
+    quantity: str,
+    start: datetime,
+    end: datetime,
     limit: int = 1000,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """The newest forecast issue of every (site, quantity), one row per target.
-
-    Each model that issued then gives its first ``horizons`` targets.
-    """
-    where = [
-        *(["site_id = :site"] if site else []),
-        *(["quantity = :quantity"] if quantity else []),
-    ]
-    sql = text(
-        "WITH newest AS (SELECT DISTINCT ON (site_id, quantity) site_id, quantity, issued_at "
-        f"FROM forecast_issues {'WHERE ' + ' AND '.join(where) if where else ''} "
-        "ORDER BY site_id, quantity, issued_at DESC) "
-        "SELECT f.site_id, f.quantity, f.issued_at, "
-        "f.first_target + (u.h - 1) * f.step_ms * interval '1 millisecond' AS target_ts, "
-        "u.p10, u.p50, u.p90, f.model, f.model_version, f.completeness "
-        "FROM newest JOIN forecast_issues f USING (site_id, quantity, issued_at) "
-        "CROSS JOIN LATERAL unnest(f.p10, f.p50, f.p90) WITH ORDINALITY AS u(p10, p50, p90, h) "
-        f"{'WHERE u.h <= :horizons' if horizons else ''} "
-        "ORDER BY f.site_id, f.quantity, target_ts, f.model LIMIT :limit"
+    """Clean steps of a series in [start, end), oldest first, with their quality flags."""
+    query = (
+        select(
+            Reading.ts,
+            Reading.value,
+            Reading.quality,
+            Reading.n_samples,
+            Reading.n_flagged,
+        )
+        .where(
+            Reading.site_id == site,
+            Reading.quantity == quantity,
+            Reading.ts >= start,
+            Reading.ts < end,
+        )
+        .order_by(Reading.ts)
+        .limit(limit)
+        .offset(offset)
     )
-    params = {"site": site, "quantity": quantity, "horizons": horizons, "limit": limit}
-    return [dict(row) for row in session.execute(sql, params).mappings()]
+    return [dict(row) for row in session.execute(query).mappings()]
 
 
 def list_alerts(
@@ -58,6 +60,7 @@ def list_alerts(
     state: str | None = None,
     limit: int = 100,
     rule: str | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
     """Alert incidents, newest first (``id`` is what ``alerts --history`` takes)."""
     query = select(Alert).order_by(Alert.started_at.desc(), Alert.id.desc())
@@ -91,7 +94,7 @@ def list_alerts(
             "expected_at": a.expected_at,
             "message": a.message,
         }
-        for a in session.scalars(query.limit(limit))
+        for a in session.scalars(query.limit(limit).offset(offset))
     ]
 
 

@@ -37,6 +37,7 @@ class _LazyGroup(click.Group):
     #: name -> (module:command, the line ``--help`` lists it with)
     _LAZY = {
         "alerts": ("gridbrain.cli.alerts_cli:alerts", "Show alert incidents, newest first."),
+        "api": ("gridbrain.cli.api_cli:api", "Serve the HTTP API and the live page."),
         "silence": ("gridbrain.cli.alerts_cli:silence", "Mute notifications of matching alerts."),
         "rules": ("gridbrain.cli.alerts_cli:rules", "Inspect the alert rules."),
         "benchmark": ("gridbrain.cli.benchmark:benchmark", "Measure the stages and the models."),
@@ -160,7 +161,7 @@ def worker(
 @click.pass_obj
 def init(settings: Settings) -> None:
     """Create the topics and migrate the database schema (one-shot; idempotent)."""
-    from gridbrain.cli.services import database
+    from gridbrain.cli.services import database, kafka_security_of
     from gridbrain.streams.topics import create_topics, retention_ms_of
 
     if not settings.kafka_bootstrap:
@@ -170,6 +171,7 @@ def init(settings: Settings) -> None:
         settings.partitions,
         settings.replication_factor,
         retention_ms=retention_ms_of(settings.topic_retention_hours),
+        security=kafka_security_of(settings, embedded=False),
     )
     with database(settings):
         pass
@@ -213,11 +215,15 @@ def produce(
     from tqdm import tqdm
 
     from gridbrain.cli.replay import load_mapping, replay_file
+    from gridbrain.cli.services import kafka_security_of
     from gridbrain.cli.up import demo_messages
     from gridbrain.streams.producer import produce as send
 
     bootstrap = (
         kafka_bootstrap or settings.kafka_bootstrap or f"127.0.0.1:{settings.embedded_kafka_port}"
+    )
+    security = kafka_security_of(
+        settings, embedded=not (kafka_bootstrap or settings.kafka_bootstrap)
     )
     if csv_path is not None:
         if mapping is None:
@@ -238,7 +244,7 @@ def produce(
     else:
         raise click.UsageError("give --demo DAYS or --csv FILE --mapping FILE")
     with tqdm(total=total, unit="msg", desc="producing") as bar:
-        stats = send(bootstrap, messages, rate, bar.update)
+        stats = send(bootstrap, messages, rate, bar.update, security=security)
     click.echo(
         f"sent {stats.messages} messages ({stats.bytes / 1e6:.1f} MB) in {stats.seconds:.1f} s"
     )
@@ -319,7 +325,7 @@ def forecasts(
 ) -> None:
     """Show the newest forecast of each series (p10/p50/p90 per target time)."""
     from gridbrain.cli.services import database
-    from gridbrain.storage.queries import latest_forecasts
+    from gridbrain.storage.forecast_queries import latest_forecasts
 
     with database(settings) as sessions, sessions() as session:
         click.echo(render(latest_forecasts(session, site, quantity, horizons, limit), fmt))

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 import gridbrain.storage.db as db
 from gridbrain.processors.forecast.forecaster import Forecast
-from gridbrain.storage.queries import latest_forecasts
+from gridbrain.storage.forecast_queries import latest_forecasts
 from gridbrain.storage.repositories import add_forecasts
 from gridbrain.storage.sites import ensure_sites
 from tests.integration.conftest import Services

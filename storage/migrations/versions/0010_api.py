@@ -3,7 +3,9 @@
 ``forecast_latest`` holds the newest issue time of every series, kept by the forecast
 writer, so the newest forecasts are found without aggregating ``forecast_issues``.
 Workers report the port of their Prometheus ``/metrics``. The HTTP API runs its queries
-as the role ``gridbrain_api``: it may read every table and write only silences. Where the
+as the role ``gridbrain_api``: it may read every table and write only silences. It may log
+in (where the server lets it in without a password, as the embedded one does, the API
+connects as it; elsewhere give it a password, or the API assumes it with SET ROLE). Where the
 migrating user may not create roles (a managed database), the role is skipped with a
 notice: create it by hand, or give the API a read-only login (``GRIDBRAIN_API_DATABASE_URL``).
 
@@ -23,8 +25,9 @@ _ROLE = """
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gridbrain_api') THEN
-        CREATE ROLE gridbrain_api NOLOGIN;
+        CREATE ROLE gridbrain_api LOGIN;
     END IF;
+    ALTER ROLE gridbrain_api LOGIN;
     GRANT gridbrain_api TO CURRENT_USER;
     GRANT USAGE ON SCHEMA public TO gridbrain_api;
     GRANT SELECT ON ALL TABLES IN SCHEMA public TO gridbrain_api;
