@@ -267,6 +267,7 @@ def inference(
 
 def _add_subcommands() -> None:
     from gridbrain.cli.alert_eval import alerts
+    from gridbrain.cli.bench_api import api_latency
     from gridbrain.cli.bench_alert import alert_stage
     from gridbrain.cli.bench_dispatch import dispatch
     from gridbrain.cli.bench_forecast import forecast_stage
@@ -279,6 +280,7 @@ def _add_subcommands() -> None:
     from gridbrain.cli.bench_writes import writes
 
     benchmark.add_command(alerts)
+    benchmark.add_command(api_latency)
     benchmark.add_command(alert_stage)
     benchmark.add_command(dispatch)
     benchmark.add_command(forecast_stage)
