@@ -9,11 +9,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import click
+from sqlalchemy.exc import OperationalError
 
 from gridbrain.api.access import Access
 from gridbrain.api.app import create_app
 from gridbrain.api.database import ApiDatabase
 from gridbrain.api.state import ApiState
+from gridbrain.cli.redact import mask_url
+from gridbrain.errors import OutageError
 from gridbrain.settings import Settings
 
 __all__ = ["bind_host", "serve_api", "serving"]
@@ -52,7 +55,12 @@ def serve_api(settings: Settings, database_url: str, bootstrap: str | None, port
 
     access = Access(settings.api_read_token, settings.api_write_token)
     own_login = settings.api_database_url is not None
-    db = ApiDatabase.connect(database_url, settings.api_statement_timeout_ms, own_login)
+    try:
+        db = ApiDatabase.connect(database_url, settings.api_statement_timeout_ms, own_login)
+    except OperationalError as exc:
+        # The driver's message names the host, never the password; the URL is masked.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        raise OutageError(f"the API cannot reach {mask_url(database_url)}: {reason}") from None
     state = ApiState(db, access, bootstrap, max(60.0, 6 * settings.worker_report_s))
     app = create_app(
         state, settings.api_max_body_bytes, settings.api_rate_per_s, settings.api_rate_burst

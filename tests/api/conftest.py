@@ -1,7 +1,7 @@
 """A real API server (uvicorn, in a thread) on the session's real PostgreSQL, with seeded rows."""
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -113,5 +113,3 @@ def running_api(
 def api_url(services: Services, seeded: Seeded) -> Iterator[str]:
     with running_api(services) as url:
         yield url
-
-

@@ -71,9 +71,7 @@ def test_forecast_as_issued_at_a_time(api_url: str, seeded: Seeded) -> None:
     assert naive.status_code == 422 and "time zone" in naive.json()["detail"]
 
 
-def test_accuracy_per_horizon_matches_a_python_computation(
-    api_url: str, seeded: Seeded
-) -> None:
+def test_accuracy_per_horizon_matches_a_python_computation(api_url: str, seeded: Seeded) -> None:
     actual = {t: v for t, v, _ in seeded.readings if v is not None}
     expected: dict[tuple[str, int], list[tuple[float, float, float, float]]] = {}
     for f in seeded.issues:

@@ -24,7 +24,13 @@ def auth(token: str) -> dict[str, str]:
 
 def test_tokens_read_write_and_health(services: Services, seeded: Seeded) -> None:
     with running_api(services, read=READ, write=WRITE) as url:
-        for headers in ({}, auth("wrong"), {"Authorization": READ}, auth(READ + "x"), auth(READ[:-1])):
+        for headers in (
+            {},
+            auth("wrong"),
+            {"Authorization": READ},
+            auth(READ + "x"),
+            auth(READ[:-1]),
+        ):
             answer = httpx.get(url + "/alerts", headers=headers, timeout=10)
             assert answer.status_code == 401, headers
             assert answer.headers["www-authenticate"] == "Bearer"
@@ -92,7 +98,7 @@ HOSTILE = [
     "\\",
     "$1",
     ":site",
-    "𝔭𝔳-🌞",
+    "\U0001d52d\U0001d533-\U0001f31e",  # astral-plane characters
     "a" * 129,
     "\x00",
     "pv\x1bnorth",
@@ -169,3 +175,28 @@ def test_request_body_and_rate_limits(services: Services) -> None:
         assert codes[:2] == [200, 200] and codes[-1] == 429
         limited = httpx.get(url + "/health", timeout=10)
         assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+
+
+def test_secrets_stay_out_of_the_start_up_error(tmp_path: "object") -> None:
+    import os
+    import subprocess
+    import sys
+
+    from gridbrain.cli.embedded import free_port
+
+    password = "Pa55-w0rd-never-shown"
+    env = {
+        **os.environ,
+        "GRIDBRAIN_STATE_DIR": str(tmp_path),
+        "GRIDBRAIN_API_DATABASE_URL": f"postgresql://api:{password}@127.0.0.1:{free_port()}/x",
+        "GRIDBRAIN_API_READ_TOKEN": READ,
+        "GRIDBRAIN_API_WRITE_TOKEN": WRITE,
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "gridbrain.cli", "api", "--port", str(free_port())],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert "cannot reach postgresql://api:***@127.0.0.1" in run.stderr
+    for secret in (password, READ, WRITE):
+        assert secret not in run.stdout + run.stderr

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 from pathlib import Path
@@ -21,6 +22,8 @@ def fresh_env(tmp_path: Path) -> dict[str, str]:
         **os.environ,
         "GRIDBRAIN_STATE_DIR": str(tmp_path / "state"),
         "GRIDBRAIN_EMBEDDED_KAFKA_PORT": str(free_port()),
+        "GRIDBRAIN_API_PORT": "0",  # any free port: the API and the workers' metrics
+        "GRIDBRAIN_METRICS_PORT": "0",
     }
     env.pop("GRIDBRAIN_KAFKA_BOOTSTRAP", None)
     env.pop("GRIDBRAIN_DATABASE_URL", None)
@@ -38,6 +41,7 @@ def test_up_demo_runs_to_completion(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "Kafka bootstrap" in run.stdout and "stopped." in run.stdout
+    assert re.search(r"Live page +: http://127\.0\.0\.1:\d+/", run.stdout), run.stdout[:2000]
 
     def cli(*args: str) -> list[dict[str, object]]:
         out = subprocess.run(
