@@ -91,7 +91,7 @@ async function loadSides() {
   fillTable("sites", sites, (s) => [[s.site_id], [s.kind], [s.capacity_kw]]);
   const seen = new Set(open.map((a) => a.id));
   const incidents = [...open, ...recent.filter((a) => !seen.has(a.id))].slice(0, 20);
-  fillTable("incidents", incidents, (a) => [[a.state, `state-${a.state}`], [a.site_id], [a.rule], [short(a.fired_at || a.started_at)]]);
+  fillTable("incidents", incidents, (a) => [[a.state, `state-${a.state}`], [a.site_id], [a.rule], [short(a.fired_at || a.started_at).slice(5)]]);
 }
 
 async function loadPipeline() {
