@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gridbrain.storage.models import (
@@ -17,8 +17,8 @@ from gridbrain.storage.models import (
 __all__ = [
     "applied_offsets",
     "list_alerts",
-    "readings_between",
     "quality_counts",
+    "readings_between",
     "stage_counts",
 ]
 

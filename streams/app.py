@@ -33,6 +33,7 @@ from gridbrain.streams.envelope import Emission, RawMessage
 from gridbrain.streams.executor import BatchExecutor, Handler, StageGroup
 from gridbrain.streams.forecasting import ForecastingStage
 from gridbrain.streams.health import WorkerHealth
+from gridbrain.streams.kafka_security import KafkaSecurity
 from gridbrain.streams.rebalance import Holdings
 from gridbrain.streams.topics import (
     DEADLETTER,
@@ -102,12 +103,17 @@ def build_app(
     database_url: str,
     roles: tuple[Role, ...] = ROLES,
     metrics_port: int | None = None,
+    security: KafkaSecurity | None = None,
 ) -> faust.App:
     """A Faust app running the stages of ``roles``, writing to ``database_url``.
 
     ``metrics_port`` is where the worker serves its metrics (reported with its state).
+    ``security``: TLS/SASL options of every Kafka client of the worker (its consumers and
+    Faust's producer); None = the settings' (``KafkaSecurity.from_settings``).
     """
     members = group_id(settings.app_id, roles)
+    if security is None:
+        security = KafkaSecurity.from_settings(settings)
     app = _App(
         members,
         broker=f"kafka://{kafka_bootstrap}",
@@ -115,6 +121,7 @@ def build_app(
         datadir=_scratch_dir(),
         web_enabled=False,
         topic_allow_declare=False,  # topics are created by `gridbrain init` / `up`
+        broker_credentials=security.faust_credentials(),
     )
     sessions = make_sessionmaker(make_engine(database_url))
 
@@ -152,6 +159,7 @@ def build_app(
             partial(holdings.assigned, stages),
             settings.session_timeout_s,
             settings.batch_max_bytes,
+            security,
         )
         consumers[name] = consumer
 

@@ -27,6 +27,7 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaError
 
 from gridbrain.streams import metrics
+from gridbrain.streams.kafka_security import PLAINTEXT, KafkaSecurity
 
 __all__ = ["GroupConsumer", "byte_chunks"]
 
@@ -58,6 +59,7 @@ class GroupConsumer:
         on_assigned: awaited with the partitions held after every rebalance.
         session_timeout_s: the group session timeout.
         fetch_bytes: bytes fetched per partition at a time (a larger message still comes).
+        security: TLS/SASL options of the connection (default: plaintext).
     """
 
     def __init__(
@@ -68,6 +70,7 @@ class GroupConsumer:
         on_assigned: Callable[[set[tuple[str, int]]], Awaitable[None]],
         session_timeout_s: float,
         fetch_bytes: int = 4 << 20,
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
         self._settings: dict[str, Any] = {
             "bootstrap_servers": bootstrap,
@@ -78,6 +81,7 @@ class GroupConsumer:
             "session_timeout_ms": int(session_timeout_s * 1000),
             "heartbeat_interval_ms": int(min(3.0, session_timeout_s / 4) * 1000),
             "max_partition_fetch_bytes": fetch_bytes,
+            **security.aiokafka_kwargs(),
         }
         self._topics = topics
         self._on_assigned = on_assigned

@@ -6,11 +6,18 @@ responses carry instead. Lag is then measured against the offsets whose effects 
 has committed (table ``stream_offsets``), whichever consumer group the stage runs in.
 """
 
+from gridbrain.streams.kafka_security import PLAINTEXT, KafkaSecurity
+
 __all__ = ["end_offsets", "lag_of"]
 
 
-def end_offsets(bootstrap: str, topics: list[str]) -> dict[tuple[str, int], int]:
-    """The end offset of every partition of ``topics`` (empty when unreachable)."""
+def end_offsets(
+    bootstrap: str, topics: list[str], security: KafkaSecurity = PLAINTEXT
+) -> dict[tuple[str, int], int]:
+    """The end offset of every partition of ``topics`` (empty when unreachable).
+
+    ``security``: TLS/SASL options of the connection (default: plaintext).
+    """
     from kafka import KafkaConsumer, TopicPartition  # imported here: the CLI starts faster
     from kafka.errors import KafkaError
 
@@ -22,6 +29,7 @@ def end_offsets(bootstrap: str, topics: list[str]) -> dict[tuple[str, int], int]
             request_timeout_ms=5000,
             consumer_timeout_ms=1000,
             max_partition_fetch_bytes=1024,
+            **security.kafka_python_kwargs(),
         )
     except KafkaError:
         return {}

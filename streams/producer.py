@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from kafka import KafkaProducer
 
+from gridbrain.streams.kafka_security import PLAINTEXT, KafkaSecurity
+
 __all__ = ["ProduceStats", "produce"]
 
 
@@ -24,10 +26,12 @@ def produce(
     rate: float | None = None,
     on_sent: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> ProduceStats:
     """Send (topic, key, value) messages; ``rate`` caps messages per second.
 
-    Delivery is confirmed (flush) before returning; a send failure raises.
+    Delivery is confirmed (flush) before returning; a send failure raises. ``security``:
+    TLS/SASL options of the connection (default: plaintext).
     """
     producer = KafkaProducer(
         bootstrap_servers=bootstrap,
@@ -39,6 +43,7 @@ def produce(
         enable_idempotence=True,
         compression_type=None,
         client_id="gridbrain-producer",
+        **security.kafka_python_kwargs(),
     )
     stats = ProduceStats()
     start = time.monotonic()

@@ -13,6 +13,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
+from gridbrain.streams.kafka_security import PLAINTEXT, KafkaSecurity
+
 __all__ = ["raw_consumer_rate"]
 
 
@@ -43,7 +45,7 @@ class _DictWindows:
 
 
 async def _consume(
-    bootstrap: str, topic: str, idle_s: float, window_ms: int | None
+    bootstrap: str, topic: str, idle_s: float, window_ms: int | None, security: KafkaSecurity
 ) -> tuple[int, float]:
     consumer = AIOKafkaConsumer(
         topic,
@@ -51,6 +53,7 @@ async def _consume(
         group_id=None,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=8 << 20,
+        **security.aiokafka_kwargs(),
     )
     await consumer.start()
     windows = _DictWindows(window_ms) if window_ms else None
@@ -79,15 +82,20 @@ async def _consume(
 
 
 def raw_consumer_rate(
-    bootstrap: str, topic: str, idle_s: float = 2.0, window_ms: int | None = None
+    bootstrap: str,
+    topic: str,
+    idle_s: float = 2.0,
+    window_ms: int | None = None,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> tuple[int, float]:
     """Read ``topic`` from the start with aiokafka + ``json.loads`` until idle for ``idle_s``.
 
     ``window_ms``: also keep per-(site, quantity) tumbling means of that length in a dict
-    (the "dict-window" ceiling of the stream-engine comparison).
+    (the "dict-window" ceiling of the stream-engine comparison). ``security``: TLS/SASL
+    options of the connection (default: plaintext).
 
     Returns:
         The readings decoded (array items, or 1 per other message) and the seconds from the
         first to the last record.
     """
-    return asyncio.run(_consume(bootstrap, topic, idle_s, window_ms))
+    return asyncio.run(_consume(bootstrap, topic, idle_s, window_ms, security))

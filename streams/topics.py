@@ -10,6 +10,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from gridbrain.errors import EmbeddedStackError
+from gridbrain.streams.kafka_security import PLAINTEXT, KafkaSecurity
 
 __all__ = [
     "ALERTS",
@@ -85,11 +86,13 @@ def create_topics(
     replication: int = 1,
     timeout_s: float = 30.0,
     retention_ms: int = -1,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> list[str]:
     """Create every Gridbrain topic that does not exist yet; return the ones created.
 
     ``retention_ms`` applies to the topics created here only (-1: keep forever; see
-    ``retention_ms_of``); existing topics keep their configs.
+    ``retention_ms_of``); existing topics keep their configs. ``security``: TLS/SASL options
+    of the connection (default: plaintext).
 
     Raises:
         EmbeddedStackError: the broker cannot be reached within ``timeout_s``.
@@ -99,7 +102,11 @@ def create_topics(
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="gridbrain-admin")
+            admin = KafkaAdminClient(
+                bootstrap_servers=bootstrap,
+                client_id="gridbrain-admin",
+                **security.kafka_python_kwargs(),
+            )
             break
         except KafkaError as exc:
             if time.monotonic() > deadline:

@@ -18,6 +18,7 @@ from gridbrain.api.state import ApiState
 from gridbrain.cli.redact import mask_url
 from gridbrain.errors import OutageError
 from gridbrain.settings import Settings
+from gridbrain.streams.kafka_security import PLAINTEXT, KafkaSecurity
 
 __all__ = ["bind_host", "serve_api", "serving"]
 
@@ -49,7 +50,13 @@ def bind_host(settings: Settings, access: Access) -> tuple[str, str | None]:
     )
 
 
-def serve_api(settings: Settings, database_url: str, bootstrap: str | None, port: int) -> None:
+def serve_api(
+    settings: Settings,
+    database_url: str,
+    bootstrap: str | None,
+    port: int,
+    security: KafkaSecurity = PLAINTEXT,
+) -> None:
     """Serve until interrupted; print the URLs first."""
     import uvicorn
 
@@ -61,7 +68,7 @@ def serve_api(settings: Settings, database_url: str, bootstrap: str | None, port
         # The driver's message names the host, never the password; the URL is masked.
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
         raise OutageError(f"the API cannot reach {mask_url(database_url)}: {reason}") from None
-    state = ApiState(db, access, bootstrap, max(60.0, 6 * settings.worker_report_s))
+    state = ApiState(db, access, bootstrap, max(60.0, 6 * settings.worker_report_s), security)
     app = create_app(
         state, settings.api_max_body_bytes, settings.api_rate_per_s, settings.api_rate_burst
     )

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 
 from gridbrain.api.access import Access, Level
 from gridbrain.api.database import ApiDatabase
+from gridbrain.streams.kafka_security import PLAINTEXT, KafkaSecurity
 from gridbrain.streams.lag import end_offsets
 from gridbrain.streams.topics import INPUT_TOPICS
 
@@ -27,12 +28,14 @@ class ApiState:
         access: the configured tokens.
         bootstrap: the Kafka bootstrap servers (None: no broker to check).
         report_window_s: workers that reported within this long count as alive.
+        security: how to reach the broker (TLS/SASL).
     """
 
     db: ApiDatabase
     access: Access
     bootstrap: str | None
     report_window_s: float = 60.0
+    security: KafkaSecurity = PLAINTEXT
     _ends: tuple[float, dict[tuple[str, int], int]] = (0.0, {})
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -52,7 +55,7 @@ class ApiState:
         with self._lock:
             at, ends = self._ends
             if time.monotonic() - at > _ENDS_TTL_S and self.bootstrap:
-                ends = end_offsets(self.bootstrap, list(INPUT_TOPICS))
+                ends = end_offsets(self.bootstrap, list(INPUT_TOPICS), self.security)
                 self._ends = (time.monotonic(), ends)
             return ends
 

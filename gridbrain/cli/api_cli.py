@@ -18,10 +18,11 @@ def api(
     """Serve the HTTP API and the live page (OpenAPI at /docs)."""
     from gridbrain.api.server import serve_api
     from gridbrain.cli.embedded import open_database_url
-    from gridbrain.cli.services import database_url_of
+    from gridbrain.cli.services import database_url_of, kafka_security_of
     from gridbrain.storage.db import migrate
 
     bootstrap = kafka_bootstrap or settings.kafka_bootstrap
+    security = kafka_security_of(settings, embedded=not bootstrap)
     if not bootstrap:
         bootstrap = f"127.0.0.1:{settings.embedded_kafka_port}"
     own = settings.api_database_url.get_secret_value() if settings.api_database_url else None
@@ -30,4 +31,4 @@ def api(
     ) as url:
         if own is None:
             migrate(url)  # the API's own read-only login cannot migrate; the platform's can
-        serve_api(settings, url, bootstrap, settings.api_port if port is None else port)
+        serve_api(settings, url, bootstrap, settings.api_port if port is None else port, security)

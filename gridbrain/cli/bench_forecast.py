@@ -160,18 +160,20 @@ def _stage_rate(
     transaction start (``forecast_issues.created_at``): the forecasts of every batch but
     the last, over the time from the first batch's start to the last one's.
     """
-    import os
-
     from sqlalchemy import text
 
-    from gridbrain.cli.services import worker_command
+    from gridbrain.cli.services import embedded_kafka_env, worker_command
     from gridbrain.settings import Settings
     from gridbrain.storage.db import make_engine, make_sessionmaker
     from gridbrain.storage.queries import applied_offsets, stage_counts
     from gridbrain.streams.topics import FORECASTS, FUSED
 
     sessions = make_sessionmaker(make_engine(url))
-    env = {**os.environ, "GRIDBRAIN_TORCH_THREADS": str(threads), "GRIDBRAIN_DEVICE": "cpu"}
+    env = {
+        **embedded_kafka_env(),
+        "GRIDBRAIN_TORCH_THREADS": str(threads),
+        "GRIDBRAIN_DEVICE": "cpu",
+    }
     command = worker_command(bootstrap, url, ("forecast",))
     warm = _produce(bootstrap, live, step_ms, 1, until=1)
     worker = subprocess.Popen(command, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env)

@@ -23,7 +23,6 @@ they are judged against, and the rate the producer held.
 """
 
 import json
-import os
 import subprocess
 import threading
 import time
@@ -183,7 +182,7 @@ def latency(
 ) -> None:
     """Produce → forecast row and produce → alert row latency at a steady rate."""
     from gridbrain.cli.bench_worker import embedded_services
-    from gridbrain.cli.services import worker_command
+    from gridbrain.cli.services import embedded_kafka_env, worker_command
     from gridbrain.settings import Settings
 
     settings = Settings()
@@ -193,7 +192,7 @@ def latency(
     with embedded_services(settings.partitions) as (tmp, bootstrap, url):
         rules = tmp / "rules.yaml"
         rules.write_text(_RULES)
-        env = {**os.environ, "GRIDBRAIN_ALERT_RULES_FILE": str(rules)}
+        env = {**embedded_kafka_env(), "GRIDBRAIN_ALERT_RULES_FILE": str(rules)}
         log = (tmp / "worker.log").open("ab")
         role_sets = [("clean", "alert"), ("forecast",)] if split else [()]
         workers = [

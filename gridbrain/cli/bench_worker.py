@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 __all__ = ["embedded_services", "worker_rate"]
 
-from gridbrain.cli.services import worker_command
+from gridbrain.cli.services import embedded_kafka_env, worker_command
 from gridbrain.storage.db import make_engine, make_sessionmaker
 from gridbrain.storage.queries import stage_counts
 
@@ -34,7 +34,9 @@ def worker_rate(
     sessions = make_sessionmaker(make_engine(url))
     command = worker_command(bootstrap, url, roles)
     running = [
-        subprocess.Popen(command, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+        subprocess.Popen(
+            command, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=embedded_kafka_env()
+        )
         for _ in range(workers)
     ]
     first: tuple[float, int] | None = None

@@ -267,8 +267,8 @@ def inference(
 
 def _add_subcommands() -> None:
     from gridbrain.cli.alert_eval import alerts
-    from gridbrain.cli.bench_api import api_latency
     from gridbrain.cli.bench_alert import alert_stage
+    from gridbrain.cli.bench_api import api_latency
     from gridbrain.cli.bench_dispatch import dispatch
     from gridbrain.cli.bench_forecast import forecast_stage
     from gridbrain.cli.bench_household import household

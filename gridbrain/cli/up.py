@@ -10,15 +10,17 @@ from dataclasses import dataclass, field
 
 import click
 
+from gridbrain.cli.api_process import ApiProcess
 from gridbrain.cli.demo import DEMO_SITES, simulate
 from gridbrain.cli.embedded import EmbeddedBroker, open_database_url
 from gridbrain.cli.monitor import Monitor
 from gridbrain.cli.redact import mask_url
-from gridbrain.cli.services import database_url_of, worker_command
+from gridbrain.cli.services import database_url_of, kafka_security_of, worker_command
 from gridbrain.settings import Settings
 from gridbrain.storage.db import make_engine, make_sessionmaker, migrate
 from gridbrain.storage.repositories import forget_offsets, latest_reading_ms
 from gridbrain.storage.sites import upsert_sites
+from gridbrain.streams.kafka_security import KafkaSecurity
 from gridbrain.streams.producer import produce
 from gridbrain.streams.throughput import raw_consumer_rate
 from gridbrain.streams.topics import (
@@ -50,7 +52,10 @@ class _DemoFeed:
     stop: threading.Event = field(default_factory=threading.Event)
 
 
-def _banner(bootstrap: str, db_url: str, settings: Settings) -> str:
+def _banner(bootstrap: str, db_url: str, settings: Settings, api_url: str | None) -> str:
+    page = f"{api_url}/" if api_url else f"not started (see {settings.state_dir / 'api.log'})"
+    docs = f"{api_url}/docs" if api_url else "-"
+    curl = f"curl '{api_url}/forecasts/latest?site=pv-north&quantity=pv_power'" if api_url else ""
     shown = mask_url(db_url)
     # A URL with a password is named by its variable, never printed (issue 11).
     target = f"'{db_url}'" if shown == db_url else '"$GRIDBRAIN_DATABASE_URL"'
@@ -59,10 +64,13 @@ def _banner(bootstrap: str, db_url: str, settings: Settings) -> str:
     )
     return f"""
 Gridbrain is up.
+  Live page       : {page}
+  HTTP API        : {docs}
   Kafka bootstrap : {bootstrap}   (produce JSON to {SENSOR_READINGS}, {WEATHER_OBSERVATIONS})
   Database        : {shown}
   State directory : {settings.state_dir.resolve()}
 Try, in another terminal:
+  {curl}
   gridbrain status
   gridbrain forecasts --site pv-north --quantity pv_power
   gridbrain schedule --site feeder-a
@@ -97,7 +105,11 @@ def demo_messages(
 
 
 def _run_demo(
-    bootstrap: str, options: UpOptions, feed: _DemoFeed, resume_after_ms: int | None
+    bootstrap: str,
+    options: UpOptions,
+    feed: _DemoFeed,
+    resume_after_ms: int | None,
+    security: KafkaSecurity,
 ) -> None:
     def sent(n: int) -> None:
         feed.produced += n
@@ -109,6 +121,7 @@ def _run_demo(
             options.demo_rate,
             sent,
             feed.stop.is_set,
+            security,
         )
     except BaseException as exc:  # reported by the main thread, which decides to stop
         feed.error = exc
@@ -156,7 +169,12 @@ def run_up(settings: Settings, options: UpOptions) -> int:
 
     Returns:
         The exit code: 0 after a requested stop, 1 when a worker or the feed failed.
+
+    Raises:
+        ConfigurationError: invalid Kafka security settings, or TLS/SASL asked of the
+            embedded broker.
     """
+    security = kafka_security_of(settings, embedded=not settings.kafka_bootstrap)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -173,7 +191,11 @@ def run_up(settings: Settings, options: UpOptions) -> int:
         migrate(db_url)
         retention_ms = retention_ms_of(settings.topic_retention_hours)
         create_topics(
-            bootstrap, settings.partitions, settings.replication_factor, retention_ms=retention_ms
+            bootstrap,
+            settings.partitions,
+            settings.replication_factor,
+            retention_ms=retention_ms,
+            security=security,
         )
         engine = make_engine(db_url)
         stack.callback(engine.dispose)
@@ -190,13 +212,15 @@ def run_up(settings: Settings, options: UpOptions) -> int:
                 resume = latest_reading_ms(session, [s.site_id for s in DEMO_SITES])
         workers = _start_workers(settings, bootstrap, db_url, options.workers)
         stack.callback(_stop_workers, workers)
-        click.echo(_banner(bootstrap, db_url, settings))
+        api = ApiProcess.start(settings, bootstrap, None if settings.database_url else db_url)
+        stack.callback(api.stop)
+        click.echo(_banner(bootstrap, db_url, settings, api.url))
         feed: _DemoFeed | None = None
         if options.demo:
             feed = _DemoFeed()
             stack.callback(feed.stop.set)
             threading.Thread(
-                target=_run_demo, args=(bootstrap, options, feed, resume), daemon=True
+                target=_run_demo, args=(bootstrap, options, feed, resume, security), daemon=True
             ).start()
         monitor = Monitor(sessions, started)
         try:
@@ -206,7 +230,7 @@ def run_up(settings: Settings, options: UpOptions) -> int:
             code = 0
         finally:
             signal.signal(signal.SIGTERM, previous)
-        click.echo(_summary(monitor, bootstrap))
+        click.echo(_summary(monitor, bootstrap, security))
     click.echo("stopped.")
     return code
 
@@ -239,7 +263,7 @@ def _supervise(
     return 0
 
 
-def _summary(monitor: Monitor, bootstrap: str) -> str:
+def _summary(monitor: Monitor, bootstrap: str, security: KafkaSecurity) -> str:
     """Time to the first forecast and alert; throughput next to a raw consumer, same run."""
 
     def when(seconds: float | None) -> str:
@@ -252,7 +276,7 @@ def _summary(monitor: Monitor, bootstrap: str) -> str:
     rate = monitor.catch_up_rate()
     if rate is not None:
         readings, seconds = rate
-        raw_readings, raw_seconds = raw_consumer_rate(bootstrap, SENSOR_READINGS)
+        raw_readings, raw_seconds = raw_consumer_rate(bootstrap, SENSOR_READINGS, security=security)
         ours = readings / seconds
         raw = raw_readings / raw_seconds if raw_seconds > 0 else float("nan")
         lines.append(
