@@ -75,6 +75,7 @@ def list_alerts(
             "id": a.id,
             "site_id": a.site_id,
             "rule": a.rule,
+            "quantity": a.quantity,
             "severity": a.severity,
             "state": a.state,
             "started_at": a.started_at,

@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from gridbrain.api import routes_alerts, routes_data, routes_ops
+from gridbrain.api import routes_alerts, routes_ask, routes_data, routes_ops
 from gridbrain.api.limits import Limits
 from gridbrain.api.state import ApiState
 
@@ -31,7 +31,8 @@ def create_app(
         version="0.1.0",
     )
     app.state.api = state
-    for module in (routes_ops, routes_data, routes_alerts):
+    app.state.asker = routes_ask.AskerHolder()
+    for module in (routes_ops, routes_data, routes_alerts, routes_ask):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

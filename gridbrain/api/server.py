@@ -72,6 +72,7 @@ def serve_api(
     app = create_app(
         state, settings.api_max_body_bytes, settings.api_rate_per_s, settings.api_rate_burst
     )
+    app.state.asker.warm(state)  # the sentence encoder for /ask loads in the background
     host, note = bind_host(settings, access)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"Gridbrain API at http://{shown}:{port}/  (docs: /docs, OpenAPI: /openapi.json)")

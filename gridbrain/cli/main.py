@@ -38,6 +38,7 @@ class _LazyGroup(click.Group):
     _LAZY = {
         "alerts": ("gridbrain.cli.alerts_cli:alerts", "Show alert incidents, newest first."),
         "api": ("gridbrain.cli.api_cli:api", "Serve the HTTP API and the live page."),
+        "ask": ("gridbrain.cli.ask_cli:ask", "Answer a question in plain words."),
         "silence": ("gridbrain.cli.alerts_cli:silence", "Mute notifications of matching alerts."),
         "rules": ("gridbrain.cli.alerts_cli:rules", "Inspect the alert rules."),
         "benchmark": ("gridbrain.cli.benchmark:benchmark", "Measure the stages and the models."),

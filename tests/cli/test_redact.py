@@ -95,10 +95,10 @@ def test_the_up_banner_hides_the_password(tmp_path: Path) -> None:
     from gridbrain.cli.up import _banner
 
     url = "postgresql://gridbrain:hunter2@db.example:5432/gridbrain"
-    banner = _banner("kafka:9092", url, Settings(state_dir=tmp_path, database_url=url))
+    banner = _banner("kafka:9092", url, Settings(state_dir=tmp_path, database_url=url), None)
     assert "hunter2" not in banner
     assert "postgresql://gridbrain:***@db.example:5432/gridbrain" in banner
     assert 'psql "$GRIDBRAIN_DATABASE_URL"' in banner
     embedded = "postgresql://postgres:@/postgres?host=/tmp/pg"
-    banner = _banner("127.0.0.1:19092", embedded, Settings(state_dir=tmp_path))
+    banner = _banner("127.0.0.1:19092", embedded, Settings(state_dir=tmp_path), None)
     assert f"psql '{embedded}'" in banner

@@ -1,0 +1,1 @@
+"""Questions in plain words: intents, slots and time expressions, understood offline."""
