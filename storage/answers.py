@@ -40,9 +40,7 @@ class Ask:
 
 def site_directory(session: Session) -> dict[str, tuple[str | None, str | None, bool]]:
     """Every registered site: (kind, time zone, whether it has a battery to dispatch)."""
-    rows = session.execute(
-        text("SELECT site_id, kind, timezone, dispatch ? 'storage' FROM sites")
-    )
+    rows = session.execute(text("SELECT site_id, kind, timezone, dispatch ? 'storage' FROM sites"))
     return {site: (kind, zone, bool(battery)) for site, kind, zone, battery in rows}
 
 
@@ -111,11 +109,7 @@ def _of_quantity(alert: dict[str, Any], ask: Ask) -> bool:
 
 def _open_alerts(session: Session, ask: Ask) -> Rows:
     rows = list_alerts(session, ask.site, None, 1000)
-    return [
-        r
-        for r in rows
-        if r["state"] in ("pending", "firing") and _of_quantity(r, ask)
-    ]
+    return [r for r in rows if r["state"] in ("pending", "firing") and _of_quantity(r, ask)]
 
 
 def _next_exceedance(session: Session, ask: Ask) -> Rows:
@@ -133,11 +127,7 @@ def _next_exceedance(session: Session, ask: Ask) -> Rows:
 
 
 def _alert_history(session: Session, ask: Ask) -> Rows:
-    latest = [
-        a
-        for a in list_alerts(session, ask.site, None, 50)
-        if _of_quantity(a, ask)
-    ]
+    latest = [a for a in list_alerts(session, ask.site, None, 50) if _of_quantity(a, ask)]
     if not latest:
         return []
     return [{"id": latest[0]["id"], "rule": latest[0]["rule"], **h}
