@@ -1,6 +1,7 @@
 """``GET /ask?q=...``: a question in plain words (the same answers as ``gridbrain ask``)."""
 
 import threading
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -17,7 +18,8 @@ router = APIRouter(tags=["questions"])
 class AskerHolder:
     """Loads the sentence encoder once (in the background from the start), then answers."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache: Path | None = None) -> None:
+        self._cache = cache
         self._asker: Asker | None = None
         self._lock = threading.Lock()
 
@@ -29,7 +31,8 @@ class AskerHolder:
                 from gridbrain.processors.text.encoder import TextEncoder
 
                 encoder = TextEncoder("cpu")
-                self._asker = Asker(state.db, Understander(encoder.embed))
+                understander = Understander(encoder.embed, cache=self._cache)
+                self._asker = Asker(state.db, understander)
             return self._asker
 
     def warm(self, state: ApiState) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from gridbrain.api.access import Access
 from gridbrain.api.app import create_app
 from gridbrain.api.database import ApiDatabase
+from gridbrain.api.routes_ask import AskerHolder
 from gridbrain.api.state import ApiState
 from gridbrain.cli.redact import mask_url
 from gridbrain.errors import OutageError
@@ -72,6 +73,7 @@ def serve_api(
     app = create_app(
         state, settings.api_max_body_bytes, settings.api_rate_per_s, settings.api_rate_burst
     )
+    app.state.asker = AskerHolder(settings.state_dir / "cache")
     app.state.asker.warm(state)  # the sentence encoder for /ask loads in the background
     host, note = bind_host(settings, access)
     shown = f"[{host}]" if ":" in host else host

@@ -75,6 +75,7 @@ Try, in another terminal:
   gridbrain forecasts --site pv-north --quantity pv_power
   gridbrain schedule --site feeder-a
   gridbrain alerts
+  gridbrain ask "what will pv-north produce tomorrow at noon?"
   {psql_hint} -c "SELECT site_id, quantity, target_ts, p10, p50, p90, model FROM forecasts
      WHERE issued_at = (SELECT max(issued_at) FROM forecast_issues) ORDER BY 1, 2, 3 LIMIT 20"
 Ctrl-C stops everything.

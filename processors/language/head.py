@@ -52,16 +52,20 @@ class IntentHead:
         odds = np.exp(logits)
         return np.asarray(odds / odds.sum(axis=-1, keepdims=True))
 
-    def save(self, path: Path) -> None:
-        """Write the head to ``path`` (.npz)."""
+    def save(self, path: Path, index: np.ndarray) -> None:
+        """Write the head and the phrasings' embeddings ``index`` to ``path`` (.npz)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, labels=np.array(self.labels), weight=self.weight, bias=self.bias)
+        partial = path.with_suffix(".tmp.npz")
+        np.savez(partial, labels=np.array(self.labels), weight=self.weight, bias=self.bias,
+                 index=index)  # fmt: skip
+        partial.replace(path)  # whole or not at all: another process may be reading it
 
     @classmethod
-    def load(cls, path: Path) -> "IntentHead":
-        """Read a head written by :meth:`save`."""
+    def load(cls, path: Path) -> tuple["IntentHead", np.ndarray]:
+        """Read a head and its index written by :meth:`save`."""
         with np.load(path) as data:
-            return cls([str(s) for s in data["labels"]], data["weight"], data["bias"])
+            head = cls([str(s) for s in data["labels"]], data["weight"], data["bias"])
+            return head, data["index"]
 
 
 def cache_key(*parts: str) -> str:

@@ -85,7 +85,7 @@ def _forecast_vs_actual(u: Understanding, rows: Rows) -> str:
     errors = [abs(float(r["p50"]) - float(r["actual"])) for r in rows]
     inside = sum(float(r["p10"]) <= float(r["actual"]) <= float(r["p90"]) for r in rows)
     return (
-        f"{_period(u).capitalize()}, the forecast of {_series(u)} issued "
+        f"{_period(u)[:1].upper()}{_period(u)[1:]}, the forecast of {_series(u)} issued "
         f"{_when(u, rows[0]['issued_at'])} ({rows[0]['model']}) was off by "
         f"{_num(sum(errors) / len(errors), _unit(u.slots.quantity))} on average (MAE over "
         f"{len(rows)} steps); {inside} of {len(rows)} actuals fell within p10-p90."
@@ -272,7 +272,7 @@ def reply(u: Understanding, rows: Rows) -> str:
     """The sentence answering ``u`` from ``rows`` (saying so when there are none)."""
     if not rows:
         where = f" at {u.slots.site}" if u.slots.site else ""
-        template = _NONE.get(u.intent or "", "There is no data for that ({series}{period}).")
+        template = _NONE.get(u.intent or "", "There is no data for that ({series} {period}).")
         period = _period(u)
         return template.format(
             where=where, period=period, series=_series(u) if u.slots.site else "it",

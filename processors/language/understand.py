@@ -163,7 +163,8 @@ class Understander:
         min_probability: the least probability of the best intent to answer.
         min_similarity: the least cosine to some phrasing (else: out of the domain); 0.15
             less for a question naming a site, a quantity or a word of the domain.
-        cache: where the fitted head is kept between runs (None: fit every time).
+        cache: where the fitted head and the phrasings' embeddings are kept between runs
+            (None: made again every time, a few seconds).
     """
 
     embed: Embed
@@ -177,21 +178,19 @@ class Understander:
         pairs = variants()
         key = cache_key(repr(pairs), repr(CUE_NAMES), str(CUE_WEIGHT), _VERSION)
         path = self.cache / f"intent-head-{key}.npz" if self.cache else None
+        if path is not None and path.exists():
+            self._head, self._phrasings = IntentHead.load(path)
+            return
         sites = {site: SiteInfo(kind) for site, kind in TRAINING_SITES.items()}
         reads = [_read(text, sites, _TRAIN_NOW) for text, _ in pairs]
-        originals = [r.masked for r, (t, _) in zip(reads, pairs, strict=True)]
-        if path is not None and path.exists():
-            self._head = IntentHead.load(path)
-            self._phrasings = self.embed(sorted(set(originals)))
-            return
-        vectors = self.embed(originals)
-        self._phrasings = self.embed(sorted(set(originals)))
+        vectors = self.embed([r.masked for r in reads])
+        self._phrasings = np.unique(vectors, axis=0)
         features = np.hstack(
             [vectors, CUE_WEIGHT * np.stack([_cues(r, _TRAIN_NOW) for r in reads])]
         )
         self._head = IntentHead.fit(features, [intent for _, intent in pairs])
         if path is not None:
-            self._head.save(path)
+            self._head.save(path, self._phrasings)
 
     def understand(
         self, question: str, sites: Mapping[str, SiteInfo], now: datetime
