@@ -172,7 +172,8 @@ def _send(writer: asyncio.StreamWriter, payload: bytes) -> None:
     writer.write(struct.pack(">i", len(payload)) + payload)
 
 
-async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    """Copy bytes from ``source`` to ``sink`` until either side closes."""
     try:
         while data := await source.read(1 << 16):
             sink.write(data)
@@ -259,7 +260,7 @@ class KafkaTLSProxy:
             return
         try:
             if self.users is None or await self._authenticate(reader, writer, up_reader, up_writer):
-                await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+                await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
         except asyncio.CancelledError:  # the proxy stops
             pass
         finally:

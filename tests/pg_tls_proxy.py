@@ -14,19 +14,10 @@ import struct
 import threading
 from pathlib import Path
 
+from tests.kafka_proxy import pipe
+
 _SSL_REQUEST = 80877103
 _GSSENC_REQUEST = 80877104
-
-
-async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-    try:
-        while data := await source.read(1 << 16):
-            sink.write(data)
-            await sink.drain()
-    except (ConnectionError, ssl.SSLError):
-        pass
-    finally:
-        sink.close()
 
 
 class PostgresTLSProxy:
@@ -80,7 +71,7 @@ class PostgresTLSProxy:
                 return
             up_reader, up_writer = await asyncio.open_unix_connection(self.socket_path)
             up_writer.write(first)
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
         writer.close()
 
     async def _negotiate(

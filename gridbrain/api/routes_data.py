@@ -8,8 +8,8 @@ from fastapi.responses import Response
 from sqlalchemy import text
 
 from gridbrain.api.params import Fmt, Limit, Offset, OptQuantity, OptSite, Quantity, Site, Tz
-from gridbrain.api.responses import aware, respond
-from gridbrain.api.state import Reader
+from gridbrain.api.responses import Format, aware, respond
+from gridbrain.api.state import ApiState, Reader
 from gridbrain.storage.forecast_queries import (
     forecast_accuracy,
     forecast_as_of,
@@ -22,30 +22,30 @@ __all__ = ["router"]
 router = APIRouter(tags=["data"])
 
 
+def _listing(request: Request, state: ApiState, sql: str, fmt: Format, tz: str | None) -> Response:
+    with state.db.read() as session:
+        rows = [dict(r) for r in session.execute(text(sql)).mappings()]
+    return respond(request, rows, fmt, tz)
+
+
 @router.get("/sites", summary="Registered sites")
 def sites(request: Request, state: Reader, fmt: Fmt = "json", tz: Tz = None) -> Response:
     """Every registered site: kind, position, capacity, time zone, weather station."""
-    with state.db.read() as session:
-        rows = session.execute(
-            text(
-                "SELECT site_id, name, kind, latitude, longitude, capacity_kw, timezone, "
-                "weather_station, created_at FROM sites ORDER BY site_id"
-            )
-        ).mappings()
-        return respond(request, [dict(r) for r in rows], fmt, tz)
+    sql = (
+        "SELECT site_id, name, kind, latitude, longitude, capacity_kw, timezone, "
+        "weather_station, created_at FROM sites ORDER BY site_id"
+    )
+    return _listing(request, state, sql, fmt, tz)
 
 
 @router.get("/series", summary="Series with forecasts")
 def series(request: Request, state: Reader, fmt: Fmt = "json", tz: Tz = None) -> Response:
     """Every (site, quantity) forecast so far, with the time of its newest forecast."""
-    with state.db.read() as session:
-        rows = session.execute(
-            text(
-                "SELECT site_id, quantity, issued_at AS newest_forecast FROM forecast_latest "
-                "ORDER BY site_id, quantity"
-            )
-        ).mappings()
-        return respond(request, [dict(r) for r in rows], fmt, tz)
+    sql = (
+        "SELECT site_id, quantity, issued_at AS newest_forecast FROM forecast_latest "
+        "ORDER BY site_id, quantity"
+    )
+    return _listing(request, state, sql, fmt, tz)
 
 
 @router.get("/readings", summary="Clean readings of a series")
