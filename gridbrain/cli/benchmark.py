@@ -277,6 +277,7 @@ def _add_subcommands() -> None:
     from gridbrain.cli.bench_pipeline import pipeline
     from gridbrain.cli.bench_qlearning import qlearning
     from gridbrain.cli.bench_scenarios import scenarios
+    from gridbrain.cli.bench_weather_text import weather_text
     from gridbrain.cli.bench_writes import writes
 
     benchmark.add_command(alerts)
@@ -290,6 +291,7 @@ def _add_subcommands() -> None:
     benchmark.add_command(pipeline)
     benchmark.add_command(qlearning)
     benchmark.add_command(scenarios)
+    benchmark.add_command(weather_text)
     benchmark.add_command(writes)
 
 

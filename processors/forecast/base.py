@@ -43,6 +43,7 @@ _KIND_MODULES = {
     "arx": "gridbrain.processors.forecast.arx",
     "linear": "gridbrain.processors.forecast.linear",
     "patchtst": "gridbrain.processors.forecast.patchtst",
+    "text_regressor": "gridbrain.processors.text.regressor",
 }
 
 
