@@ -65,7 +65,7 @@ class Slots:
 def normalise(question: str) -> str:
     r"""Lower case, printable, single-spaced, at most 500 characters.
 
-    >>> normalise("  What WILL\\tpv-north\\x00 produce?? ")
+    >>> normalise("  What WILL\tpv-north\x00 produce?? ")
     'what will pv-north produce??'
     """
     text = "".join(c if c.isprintable() else " " for c in question[:500])

@@ -102,8 +102,8 @@ class Understanding:
 def correct_spelling(text: str) -> str:
     """Replace words within one (short) or two (long) edits of a lexicon word.
 
-    >>> correct_spelling("whats the forcast for tommorow")
-    'whats the forecast for tomorrow'
+    >>> correct_spelling("show the forcast for tommorow")
+    'show the forecast for tomorrow'
     """
     words = re.split(r"(\W+)", text)
     for i, word in enumerate(words):
