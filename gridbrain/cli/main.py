@@ -38,6 +38,7 @@ class _LazyGroup(click.Group):
     _LAZY = {
         "alerts": ("gridbrain.cli.alerts_cli:alerts", "Show alert incidents, newest first."),
         "api": ("gridbrain.cli.api_cli:api", "Serve the HTTP API and the live page."),
+        "worker": ("gridbrain.cli.worker_cli:worker", "Run a stream worker (a Faust worker)."),
         "ask": ("gridbrain.cli.ask_cli:ask", "Answer a question in plain words."),
         "silence": ("gridbrain.cli.alerts_cli:silence", "Mute notifications of matching alerts."),
         "rules": ("gridbrain.cli.alerts_cli:rules", "Inspect the alert rules."),
@@ -112,50 +113,6 @@ def up(
     from gridbrain.cli.up import UpOptions, run_up
 
     sys.exit(run_up(settings, UpOptions(demo, duration, workers, demo_days, demo_rate)))
-
-
-@cli.command()
-@click.option(
-    "--role",
-    "roles",
-    multiple=True,
-    type=click.Choice(["clean", "forecast", "alert", "dispatch"]),
-    help="Stages to run (default: all).",
-)
-@click.option("--kafka-bootstrap", help="Overrides GRIDBRAIN_KAFKA_BOOTSTRAP.")
-@click.option("--database-url", help="Overrides GRIDBRAIN_DATABASE_URL.")
-@click.option(
-    "--metrics-port",
-    type=click.IntRange(-1, 65535),
-    help="Port of /metrics (overrides GRIDBRAIN_METRICS_PORT; 0: any free port; -1: off).",
-)
-@click.pass_obj
-def worker(
-    settings: Settings,
-    roles: tuple[str, ...],
-    kafka_bootstrap: str | None,
-    database_url: str | None,
-    metrics_port: int | None,
-) -> None:
-    """Run a stream worker (a Faust worker) on external or given services."""
-    import faust
-
-    from gridbrain.streams import metrics
-    from gridbrain.streams.app import ROLES, build_app
-
-    bootstrap = kafka_bootstrap or settings.kafka_bootstrap
-    url = database_url or (
-        settings.database_url.get_secret_value() if settings.database_url else None
-    )
-    if not bootstrap or not url:
-        raise click.UsageError(
-            "a worker needs GRIDBRAIN_KAFKA_BOOTSTRAP and GRIDBRAIN_DATABASE_URL"
-        )
-    chosen = tuple(r for r in ROLES if not roles or r in roles)
-    port = settings.metrics_port if metrics_port is None else metrics_port
-    served = metrics.serve(port, settings.metrics_host) if port >= 0 else None
-    app = build_app(settings, bootstrap, url, chosen, served)
-    faust.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
 
 
 @cli.command()
