@@ -135,8 +135,8 @@ class ForecastAsOf:
 
     staleness_ms: int
     bounded: bool = True
-    # station -> valid time -> [(issued, variables)] sorted by issue time
-    _issues: dict[str, dict[int, list[tuple[int, dict[str, float]]]]] = field(
+    # station -> valid time -> [(issued, variables, description)] sorted by issue time
+    _issues: dict[str, dict[int, list[tuple[int, dict[str, float], str | None]]]] = field(
         default_factory=lambda: defaultdict(dict)
     )
     _valid: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
@@ -161,12 +161,19 @@ class ForecastAsOf:
         if issues is None:
             issues = by_valid[forecast.valid_ms] = []
             bisect.insort(self._valid[forecast.site_id], forecast.valid_ms)
-        times = [t for t, _ in issues]
+        times = [t for t, _, _ in issues]
         pos = bisect.bisect_left(times, forecast.issued_ms)
         if pos < len(issues) and issues[pos][0] == forecast.issued_ms:
-            issues[pos] = (forecast.issued_ms, {**issues[pos][1], **forecast.variables})
+            _, variables, description = issues[pos]
+            issues[pos] = (
+                forecast.issued_ms,
+                {**variables, **forecast.variables},
+                forecast.description or description,
+            )
         else:
-            issues.insert(pos, (forecast.issued_ms, dict(forecast.variables)))
+            issues.insert(
+                pos, (forecast.issued_ms, dict(forecast.variables), forecast.description)
+            )
 
     def _prune(self, station_id: str, before_ms: int) -> None:
         valid = self._valid.get(station_id, [])
@@ -184,6 +191,12 @@ class ForecastAsOf:
         from the newest issue at or before ``known_at_ms`` (default ``end_ms``: fusion; an
         issue time: the weather a forecast of a future step can use).
         """
+        return self.with_text(station_id, end_ms, known_at_ms)[0]
+
+    def with_text(
+        self, station_id: str, end_ms: int, known_at_ms: int | None = None
+    ) -> tuple[dict[str, float], str]:
+        """:meth:`for_step` and the weather text of that forecast (``""`` without)."""
         known_at_ms = end_ms if known_at_ms is None else known_at_ms
         valid = self._valid.get(station_id, [])
         pos = bisect.bisect_right(valid, end_ms)
@@ -192,10 +205,11 @@ class ForecastAsOf:
             if end_ms - valid[pos] > self.staleness_ms:
                 break
             issues = self._issues[station_id][valid[pos]]
-            known = bisect.bisect_right([t for t, _ in issues], known_at_ms)
+            known = bisect.bisect_right([t for t, _, _ in issues], known_at_ms)
             if known:
-                return dict(issues[known - 1][1])
-        return {}
+                _, variables, description = issues[known - 1]
+                return dict(variables), description or ""
+        return {}, ""
 
 
 def fuse(

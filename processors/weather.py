@@ -1,7 +1,9 @@
 """Validation of weather observations and weather forecasts.
 
 An observation names a site or station (``site_id`` or ``station_id``), a time ``ts`` and
-any of the variables in :data:`~processors.quantities.WEATHER_VARIABLES`. A forecast item
+any of the variables in :data:`~processors.quantities.WEATHER_VARIABLES` and/or a
+``description`` (weather text such as "light rain, mist": printable, at most 200
+characters). A forecast item
 has the same plus ``issued_at`` and ``valid_at`` instead of ``ts``; a forecast must not be
 issued in the future nor be valid before it was issued.
 """
@@ -47,6 +49,22 @@ class WeatherForecast:
     issued_ms: int
     valid_ms: int
     variables: dict[str, float]
+    description: str | None = None
+
+
+def _description(item: dict[str, Any]) -> str | None:
+    """The item's weather text (e.g. "light rain, mist"), checked; None when absent or empty."""
+    description = item.get("description")
+    if description is None:
+        return None
+    if not isinstance(description, str):
+        raise InvalidMessageError("bad_description", "description must be a string")
+    if len(description) > _MAX_DESCRIPTION or not description.isprintable():
+        raise InvalidMessageError(
+            "bad_description",
+            f"description must be printable text of at most {_MAX_DESCRIPTION} characters",
+        )
+    return description.strip() or None
 
 
 def _site_and_variables(item: Any) -> tuple[str, dict[str, float]]:
@@ -75,16 +93,7 @@ def _one_observation(item: Any, now_ms: int, max_future_ms: int) -> WeatherObser
     site_id, variables = _site_and_variables(item)
     ts_ms = _required_ts(item, "ts")
     check_not_future(ts_ms, now_ms, max_future_ms)
-    description = item.get("description")
-    if description is not None and not isinstance(description, str):
-        raise InvalidMessageError("bad_description", "description must be a string")
-    if description is not None and (
-        len(description) > _MAX_DESCRIPTION or not description.isprintable()
-    ):
-        raise InvalidMessageError(
-            "bad_description",
-            f"description must be printable text of at most {_MAX_DESCRIPTION} characters",
-        )
+    description = _description(item)
     if not variables and not description:
         raise InvalidMessageError("no_variables", "no known weather variable in the observation")
     return WeatherObservation(site_id, ts_ms, variables, description)
@@ -118,9 +127,10 @@ def _one_forecast(item: Any, now_ms: int, max_future_ms: int) -> WeatherForecast
     check_not_future(issued, now_ms, max_future_ms)
     if valid < issued:
         raise InvalidMessageError("valid_before_issued", "valid_at lies before issued_at")
-    if not variables:
+    description = _description(item)
+    if not variables and not description:
         raise InvalidMessageError("no_variables", "no known weather variable in the forecast")
-    return WeatherForecast(site_id, issued, valid, variables)
+    return WeatherForecast(site_id, issued, valid, variables, description)
 
 
 def validate_weather_forecasts(

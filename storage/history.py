@@ -79,11 +79,13 @@ class SeriesFrame:
         profile: the site's registered profile.
         values: value per step start (epoch ms).
         weather: variable -> value per observation time (epoch ms).
+        text: weather text per observation time (epoch ms) of the observations with one.
     """
 
     profile: SiteProfile
     values: pd.Series
     weather: dict[str, pd.Series]
+    text: pd.Series
 
 
 def load_series_frames(
@@ -110,14 +112,18 @@ def load_series_frames(
         station = profile.weather_station or profile.site_id
         span = (int(group["ms"].min()), int(group["ms"].max()))
         weather: dict[str, dict[int, float]] = {}
+        text: dict[int, str] = {}
         for observation in weather_between(session, {station: span}):
             for name, value in observation.variables.items():
                 weather.setdefault(name, {})[observation.ts_ms] = value
+            if observation.description:
+                text[observation.ts_ms] = observation.description
         out.append(
             SeriesFrame(
                 profile,
                 pd.Series(group["value"].to_numpy(), index=group["ms"].to_numpy()),
                 {name: pd.Series(values).sort_index() for name, values in weather.items()},
+                pd.Series(text, dtype=object).sort_index(),
             )
         )
     return out

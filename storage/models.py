@@ -113,6 +113,7 @@ class WeatherForecast(Base):
     issued_at: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
     valid_at: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
     variables: Mapped[dict[str, float]] = mapped_column(JSONB)
+    description: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (Index("ix_weather_forecasts_valid", "site_id", "valid_at", "issued_at"),)
 
 

@@ -44,7 +44,10 @@ def add_weather(session: Session, observations: Iterable[WeatherObservation]) ->
 
 
 def add_weather_forecasts(session: Session, forecasts: Iterable[WeatherForecast]) -> None:
-    """Store weather forecasts; a repeat of (site, issued, valid) merges its variables."""
+    """Store weather forecasts; a repeat of (site, issued, valid) merges its variables.
+
+    A repeat's description replaces the stored one; a repeat without keeps it.
+    """
     latest: dict[tuple[str, int, int], WeatherForecast] = {}
     for f in forecasts:
         latest[(f.site_id, f.issued_ms, f.valid_ms)] = f
@@ -54,14 +57,16 @@ def add_weather_forecasts(session: Session, forecasts: Iterable[WeatherForecast]
             ms_to_datetime(f.issued_ms),
             ms_to_datetime(f.valid_ms),
             json.dumps(f.variables),
+            f.description,
         )
         for f in latest.values()
     ]
     execute_batch(
         session,
-        "INSERT INTO weather_forecasts (site_id, issued_at, valid_at, variables) VALUES %s "
-        "ON CONFLICT (site_id, issued_at, valid_at) DO UPDATE SET "
-        "variables = weather_forecasts.variables || EXCLUDED.variables",
+        "INSERT INTO weather_forecasts (site_id, issued_at, valid_at, variables, description) "
+        "VALUES %s ON CONFLICT (site_id, issued_at, valid_at) DO UPDATE SET "
+        "variables = weather_forecasts.variables || EXCLUDED.variables, "
+        "description = COALESCE(EXCLUDED.description, weather_forecasts.description)",
         rows,
     )
 
@@ -93,12 +98,13 @@ def weather_between(session: Session, windows: Windows) -> list[WeatherObservati
         return []
     rows = session.execute(
         text(
-            f"SELECT o.site_id, o.ts, o.variables FROM weather_observations o JOIN {WINDOWS} "
-            "ON o.site_id = w.site_id AND o.ts BETWEEN w.lo AND w.hi ORDER BY o.ts"
+            "SELECT o.site_id, o.ts, o.variables, o.description FROM weather_observations o "
+            f"JOIN {WINDOWS} ON o.site_id = w.site_id AND o.ts BETWEEN w.lo AND w.hi "
+            "ORDER BY o.ts"
         ),
         window_params(windows),
     )
-    return [WeatherObservation(site, _ms(ts), dict(v)) for site, ts, v in rows]
+    return [WeatherObservation(site, _ms(ts), dict(v), d) for site, ts, v, d in rows]
 
 
 def forecasts_between(session: Session, windows: Windows) -> list[WeatherForecast]:
@@ -107,9 +113,10 @@ def forecasts_between(session: Session, windows: Windows) -> list[WeatherForecas
         return []
     rows = session.execute(
         text(
-            "SELECT f.site_id, f.issued_at, f.valid_at, f.variables FROM weather_forecasts f "
-            f"JOIN {WINDOWS} ON f.site_id = w.site_id AND f.valid_at BETWEEN w.lo AND w.hi"
+            "SELECT f.site_id, f.issued_at, f.valid_at, f.variables, f.description "
+            f"FROM weather_forecasts f JOIN {WINDOWS} "
+            "ON f.site_id = w.site_id AND f.valid_at BETWEEN w.lo AND w.hi"
         ),
         window_params(windows),
     )
-    return [WeatherForecast(site, _ms(i), _ms(v), dict(x)) for site, i, v, x in rows]
+    return [WeatherForecast(site, _ms(i), _ms(v), dict(x), d) for site, i, v, x, d in rows]

@@ -192,7 +192,8 @@ class ForecastingStage:
         """Windows with their station's weather forecast for each step of the horizon.
 
         For each target step: the forecast valid for it from the newest issue known at the
-        window's issue time (no look-ahead), within the weather staleness limit.
+        window's issue time (no look-ahead), within the weather staleness limit; its
+        variables and, where forecasts carry one, its weather text.
         """
         step_ms, horizon = self._config.step_ms, self._config.horizon_steps
         staleness = self._settings.weather_staleness_minutes * 60_000
@@ -210,20 +211,23 @@ class ForecastingStage:
             known.add(item)
         targets = np.arange(2, horizon + 2, dtype=np.int64) * step_ms  # ends of target steps
         # The sites of a station due at one instant share their weather forecast.
-        futures: dict[tuple[str, int], np.ndarray | None] = {}
+        futures: dict[tuple[str, int], tuple[np.ndarray | None, tuple[str, ...] | None]] = {}
         out = []
         for w in windows:
             key = (self._stations.get(w.site_id, w.site_id), w.last_ts_ms)
             if key not in futures:
                 issued = w.last_ts_ms + step_ms
-                rows = [known.for_step(key[0], int(w.last_ts_ms + t), issued) for t in targets]
+                rows = [known.with_text(key[0], int(w.last_ts_ms + t), issued) for t in targets]
+                values = [r for r, _ in rows]
+                texts = tuple(t for _, t in rows)
                 futures[key] = (
-                    np.array([[r.get(v, np.nan) for v in EXOG_VARIABLES] for r in rows])
-                    if any(rows)
-                    else None
+                    np.array([[r.get(v, np.nan) for v in EXOG_VARIABLES] for r in values])
+                    if any(values)
+                    else None,
+                    texts if any(texts) else None,
                 )
-            future = futures[key]
-            out.append(w if future is None else replace(w, future=future))
+            future, text = futures[key]
+            out.append(replace(w, future=future, future_text=text))
         return out
 
     def _take(self, due: list[tuple[str, str, int]], site_id: str) -> list[Window]:

@@ -4,7 +4,8 @@ Values are converted to canonical units, readings outside the physical range dro
 and everything averaged onto the platform's step grid, as the clean stage does (without
 its spike and flatline checks: files are taken as published). Weather comes from the
 mapping's ``weather:`` columns and from readings of weather-like quantities (a site's own
-temperature, irradiance and wind speed).
+temperature, irradiance and wind speed). Stored weather observations with a description
+give the series its weather text (for ``text_regressor``).
 """
 
 from collections import defaultdict
@@ -31,6 +32,9 @@ _AS_WEATHER = {
     "irradiance": "ghi_wm2",
     "wind_speed": "wind_speed_ms",
 }
+
+
+_NO_TEXT = pd.Series(dtype=object)
 
 
 @dataclass(frozen=True)
@@ -65,13 +69,30 @@ def _weather_matrix(weather: dict[str, pd.Series], grid: np.ndarray, step_ms: in
     return out
 
 
+def _text_on_grid(text: pd.Series, grid: np.ndarray, step_ms: int) -> np.ndarray:
+    """Per step, the newest weather text at or before its end, at most 2 h old ("": none).
+
+    As the stream picks a target step's forecast text (the newest valid at its end).
+    """
+    out = np.full(len(grid), "", dtype=object)
+    if text.empty:
+        return out
+    times, ends = text.index.to_numpy(dtype=np.int64), grid + step_ms
+    at = np.searchsorted(times, ends, side="right") - 1
+    fresh = (at >= 0) & (ends - times[np.maximum(at, 0)] <= 2 * 3_600_000)
+    out[fresh] = text.to_numpy(dtype=object)[at[fresh]]
+    return out
+
+
 def _build(
     values: dict[tuple[str, str], pd.Series],
     weather: dict[str, dict[str, pd.Series]],
     profiles: dict[str, SiteProfile],
     quantity: str,
     step_ms: int,
+    texts: dict[str, pd.Series] | None = None,
 ) -> list[Series]:
+    """The series of ``quantity``; ``texts``: site -> weather text per time (None: no text)."""
     out = []
     for (site, q), steps in sorted(values.items()):
         if q != quantity:
@@ -93,6 +114,9 @@ def _build(
                     np.nan if profile is None or profile.longitude is None else profile.longitude
                 ),
                 capacity=None if profile is None else profile.capacity_kw,
+                text=None
+                if texts is None
+                else _text_on_grid(texts.get(site, _NO_TEXT), grid, step_ms),
             )
         )
     if not out:
@@ -144,12 +168,15 @@ def series_from_database(
     """
     values: dict[tuple[str, str], pd.Series] = {}
     weather: dict[str, dict[str, pd.Series]] = {}
+    texts: dict[str, pd.Series] = {}
     profiles: dict[str, SiteProfile] = {}
     for frame in load_series_frames(session, quantity, sites):
+        if not frame.text.empty:
+            texts[frame.profile.site_id] = frame.text
         values[(frame.profile.site_id, quantity)] = frame.values
         weather[frame.profile.site_id] = {
             name: series.groupby(series.index // step_ms * step_ms).mean()
             for name, series in frame.weather.items()
         }
         profiles[frame.profile.site_id] = frame.profile
-    return _build(values, weather, profiles, quantity, step_ms)
+    return _build(values, weather, profiles, quantity, step_ms, texts)

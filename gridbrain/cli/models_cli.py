@@ -102,7 +102,7 @@ def _plan(settings: Settings, kwargs: dict[str, Any]) -> tuple[Any, Any]:
     "model_names",
     default="persistence,seasonal_naive,seasonal_naive_7d,arx,linear,linear_daily",
     show_default=True,
-    help="Comma-separated models (also: patchtst).",
+    help="Comma-separated models (also: patchtst, text_regressor).",
 )
 @click.option(
     "--out", type=click.Path(path_type=Path), help="Write metrics.json and PNG plots here."
@@ -118,13 +118,14 @@ def backtest(
     with MAE, RMSE, nMAE, MASE, pinball loss, CRPS and p10-p90 coverage, with skill
     against persistence and the seasonal naive.
     """
-    from gridbrain.cli.training import MODEL_NAMES, backtest_models, report
+    from gridbrain.cli.training import MODEL_NAMES, backtest_models, check_text, report
 
     names = [n.strip() for n in model_names.split(",") if n.strip()]
     unknown = sorted(set(names) - set(MODEL_NAMES))
     if unknown:
         raise click.UsageError(f"unknown models {unknown}; known: {list(MODEL_NAMES)}")
     plan, options = _plan(settings, kwargs)
+    check_text(names, plan)
     for baseline in ("seasonal_naive", "persistence"):
         if baseline not in names:
             names.insert(0, baseline)
@@ -138,9 +139,10 @@ def backtest(
 @click.option(
     "--model",
     "model_name",
-    type=click.Choice(["arx", "linear", "linear_daily", "patchtst"]),
+    type=click.Choice(["arx", "linear", "linear_daily", "patchtst", "text_regressor"]),
     default="linear",
     show_default=True,
+    help="text_regressor reads the weather text (needs --future-weather and descriptions).",
 )
 @click.option("--name", help="Registry name (default: QUANTITY-MODEL).")
 @click.option(
@@ -164,8 +166,10 @@ def train(
     Running forecasters pick up a promoted version within GRIDBRAIN_MODEL_REFRESH_S.
     """
     from gridbrain.cli.registry import train_and_register
+    from gridbrain.cli.training import check_text
 
     plan, options = _plan(settings, kwargs)
+    check_text([model_name], plan)
     sites = kwargs["sites"].split(",") if kwargs["sites"] else None
     outcome = train_and_register(
         settings,

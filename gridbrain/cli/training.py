@@ -7,6 +7,7 @@ from typing import Any
 
 from gridbrain.cli.plots import plot_forecasts, plot_reliability
 from gridbrain.cli.progress import epoch_bar
+from gridbrain.errors import ConfigurationError
 from gridbrain.processors.evaluation.backtest import BacktestPlan, Scored, fit, score
 from gridbrain.processors.evaluation.metrics import skill
 from gridbrain.processors.forecast.arx import Arx
@@ -16,11 +17,22 @@ from gridbrain.processors.forecast.history import EXOG_VARIABLES
 from gridbrain.processors.forecast.linear import LinearModel
 from gridbrain.processors.forecast.patchtst import PatchTst
 
-__all__ = ["BASELINES", "MODEL_NAMES", "TrainOptions", "backtest_models", "make_model", "report"]
+__all__ = [
+    "BASELINES",
+    "MODEL_NAMES",
+    "TEXT_MODELS",
+    "TrainOptions",
+    "backtest_models",
+    "check_text",
+    "make_model",
+    "report",
+]
 
 _DAY_MS = 86_400_000
 BASELINES = ("persistence", "seasonal_naive", "seasonal_naive_7d")
-MODEL_NAMES = (*BASELINES, "arx", "linear", "linear_daily", "patchtst")
+MODEL_NAMES = (*BASELINES, "arx", "linear", "linear_daily", "patchtst", "text_regressor")
+#: Models that read the weather text of the target steps.
+TEXT_MODELS = ("text_regressor",)
 
 
 @dataclass(frozen=True)
@@ -65,9 +77,37 @@ def make_model(name: str, options: TrainOptions) -> QuantileModel:
     elif name == "patchtst":
         common["train"] |= {"learning_rate": 0.001, "patience": 3}
         model = PatchTst(options.lookback, options.horizon, **common)
+    elif name == "text_regressor":
+        from gridbrain.processors.text.regressor import TextRegressor  # loads transformers
+
+        model = TextRegressor(options.lookback, options.horizon, places=1, **common)
     else:
         raise KeyError(name)
     return model.to(options.device)
+
+
+def check_text(names: list[str], plan: BacktestPlan) -> None:
+    """Refuse a text model the plan cannot feed.
+
+    It needs the target steps' weather text, which in the stream comes from weather
+    forecasts: in training that is the observed text (``--future-weather``).
+
+    Raises:
+        ConfigurationError: a text model is named but the windows carry no text.
+    """
+    wanted = sorted(set(names) & set(TEXT_MODELS))
+    if not wanted:
+        return
+    if not plan.future_weather:
+        raise ConfigurationError(
+            f"{wanted} read the weather text of the target steps: give --future-weather "
+            "(the stored observations' text stands in for the forecast text it is served)"
+        )
+    if not any(s.text is not None and (s.text != "").any() for s in plan.series):
+        raise ConfigurationError(
+            f"{wanted} need weather text: no stored weather observation of these sites "
+            "has a description"
+        )
 
 
 def backtest_models(

@@ -13,7 +13,6 @@ import numpy as np
 from gridbrain.cli.spain_weather import SpainHours
 from gridbrain.cli.weather_text_design import Study
 from gridbrain.processors.forecast.batch import P50, WindowBatch
-from gridbrain.processors.text.batch import TextWindowBatch, with_text
 from gridbrain.processors.text.regressor import TextRegressor
 
 __all__ = ["LOOKBACK", "STEPS", "DirectWindows", "direct_windows", "fit_direct", "predict_hours"]
@@ -35,7 +34,7 @@ class DirectWindows:
     """
 
     origins: np.ndarray
-    batch: TextWindowBatch
+    batch: WindowBatch
     target: np.ndarray
     train: np.ndarray
     val: np.ndarray
@@ -67,7 +66,7 @@ def direct_windows(data: SpainHours, study: Study, split: int, text: np.ndarray)
     test = np.isin(origins, study.origin[study.test])
     return DirectWindows(
         origins=origins,
-        batch=with_text(batch, words),
+        batch=batch.with_text(words),
         target=load[:, LOOKBACK:],
         train=train & (origins < cut),
         val=train & (origins >= cut),
@@ -79,7 +78,7 @@ def fit_direct(windows: DirectWindows, epochs: int, seed: int, device: str) -> T
     """A ``text_regressor`` fitted (with a progress bar) and calibrated on ``windows``."""
     from gridbrain.cli.progress import epoch_bar
 
-    cities = windows.batch.text.shape[-1]
+    cities = windows.batch.text.shape[-1] if windows.batch.text is not None else 1
     model = TextRegressor(
         LOOKBACK,
         STEPS,

@@ -55,6 +55,8 @@ class QuantileModel(ABC):
     """
 
     kind: ClassVar[str]
+    #: Whether the model reads the weather text of the target steps (``WindowBatch.text``).
+    reads_text: ClassVar[bool] = False
     #: History (steps) the model needs; windows may be longer (the newest steps are used).
     lookback: int = 1
 
@@ -112,17 +114,23 @@ class QuantileModel(ABC):
         return self
 
     def calibrate(self, batch: WindowBatch, target: np.ndarray) -> None:
-        """Learn per-(horizon, level) shifts so that each level covers its share of ``target``."""
+        """Learn per-(horizon, level) shifts so that each level covers its share of ``target``.
+
+        A horizon with fewer than 20 validation errors takes the shift of every horizon's
+        errors pooled (a narrow band is not drawn from too few windows); with fewer than
+        20 of those too, the raw quantiles stay as they are.
+        """
         raw = self.predict_raw(batch)
         _, scale = window_scale(batch.y)
         error = (target[..., None] - raw) / scale[..., None]  # (B, H, Q)
         shifts = np.zeros(raw.shape[1:])
         usable = np.isfinite(error)
         for q, level in enumerate(LEVELS):
+            pooled = error[..., q][usable[..., q]]
+            fallback = np.quantile(pooled, level) if len(pooled) >= 20 else 0.0
             for h in range(raw.shape[1]):
                 values = error[usable[:, h, q], h, q]
-                if len(values) >= 20:
-                    shifts[h, q] = np.quantile(values, level)
+                shifts[h, q] = np.quantile(values, level) if len(values) >= 20 else fallback
         self.shifts = shifts
 
     def forecast(self, batch: WindowBatch) -> np.ndarray:

@@ -6,7 +6,7 @@ it: calendar terms and the sun's elevation at each target step, and the weather.
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from pvlib import solarposition
@@ -42,6 +42,8 @@ class WindowBatch:
         horizon: steps ahead, H.
         latitude: site latitude in degrees, NaN where unknown, shape (B,).
         longitude: site longitude in degrees, NaN where unknown, shape (B,).
+        text: weather text of every target step and place (a station, a city), shape
+            (B, H, C), ``""`` where unknown; None: no text (only text models read it).
     """
 
     y: np.ndarray
@@ -51,6 +53,7 @@ class WindowBatch:
     horizon: int
     latitude: np.ndarray
     longitude: np.ndarray
+    text: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.y)
@@ -70,7 +73,18 @@ class WindowBatch:
             self.horizon,
             self.latitude[index],
             self.longitude[index],
+            None if self.text is None else self.text[index],
         )
+
+    def with_text(self, text: np.ndarray) -> "WindowBatch":
+        """These windows with the weather text (B, H, C) of their target steps.
+
+        >>> b = WindowBatch(np.zeros((1, 3)), np.zeros((1, 4, 0)), np.zeros(1), 1, 1,
+        ...                 np.full(1, np.nan), np.full(1, np.nan))
+        >>> b.with_text(np.array([[["fog"]]])).take(slice(0, 1)).text.tolist()
+        [[['fog']]]
+        """
+        return replace(self, text=np.asarray(text, dtype=object))
 
     def target_ts_ms(self) -> np.ndarray:
         """Start of every target step, shape (B, H)."""
@@ -79,8 +93,14 @@ class WindowBatch:
 
 
 def concat(batches: list[WindowBatch]) -> WindowBatch:
-    """One batch of the windows of several (same step, lookback and horizon)."""
+    """One batch of the windows of several (same step, lookback and horizon).
+
+    The text is kept where every batch has text of the same number of places.
+    """
     first = batches[0]
+    texts = [b.text for b in batches if b.text is not None]
+    same = len(texts) == len(batches) and len({t.shape[2:] for t in texts}) == 1
+    text = np.concatenate(texts) if same else None
     return WindowBatch(
         np.concatenate([b.y for b in batches]),
         np.concatenate([b.exog for b in batches]),
@@ -89,6 +109,7 @@ def concat(batches: list[WindowBatch]) -> WindowBatch:
         first.horizon,
         np.concatenate([b.latitude for b in batches]),
         np.concatenate([b.longitude for b in batches]),
+        text,
     )
 
 

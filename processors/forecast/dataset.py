@@ -38,6 +38,7 @@ class Series:
         latitude: site latitude (NaN: unknown).
         longitude: site longitude (NaN: unknown).
         capacity: rated power for PV and wind (None: unknown).
+        text: weather text per step (``""`` where none), shape (N,); None: no text.
     """
 
     site_id: str
@@ -49,6 +50,7 @@ class Series:
     latitude: float = float("nan")
     longitude: float = float("nan")
     capacity: float | None = None
+    text: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.values)
@@ -74,6 +76,9 @@ def padded(series: Series, steps: int) -> Series:
         series,
         values=np.concatenate([series.values, np.full(steps, np.nan)]),
         exog=np.concatenate([series.exog, np.full((steps, series.exog.shape[1]), np.nan)]),
+        text=None
+        if series.text is None
+        else np.concatenate([series.text, np.full(steps, "", dtype=object)]),
     )
 
 
@@ -88,7 +93,8 @@ def windows_at(
         lookback: history steps L.
         horizon: steps ahead H.
         future_weather: give the models the weather of the target steps (a stand-in for
-            weather forecasts); False leaves it unknown (NaN), as without forecasts.
+            weather forecasts); False leaves it unknown (NaN), as without forecasts. The
+            same holds for the weather text of a series that has text (``""``: unknown).
     """
     offsets = np.arange(-lookback + 1, horizon + 1)
     rows = origins[:, None] + offsets[None, :]
@@ -96,7 +102,7 @@ def windows_at(
     if not future_weather:
         exog[:, lookback:] = np.nan
     n = len(origins)
-    return WindowBatch(
+    batch = WindowBatch(
         y=series.values[rows[:, :lookback]].astype(np.float32),
         exog=exog,
         last_ts_ms=series.start_ms + origins.astype(np.int64) * series.step_ms,
@@ -105,6 +111,10 @@ def windows_at(
         latitude=np.full(n, series.latitude),
         longitude=np.full(n, series.longitude),
     )
+    if series.text is None:
+        return batch
+    text = series.text[rows[:, lookback:]] if future_weather else np.full((n, horizon), "")
+    return batch.with_text(text.astype(object)[:, :, None])
 
 
 def window_targets(

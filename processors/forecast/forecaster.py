@@ -169,8 +169,12 @@ def _trained_for(window: Window, served: dict[str, list[ServingModel]]) -> Servi
 
 
 def _as_batch(
-    windows: list[Window], config: ForecastConfig, locations: dict[str, tuple[float, float]]
+    windows: list[Window],
+    config: ForecastConfig,
+    locations: dict[str, tuple[float, float]],
+    text: bool = False,
 ) -> WindowBatch:
+    """The windows as one batch; ``text``: with each target step's weather text (one place)."""
     length = len(windows[0].y)
     exog = np.full((len(windows), length + config.horizon_steps, windows[0].exog.shape[1]), np.nan)
     exog[:, :length] = np.stack([w.exog for w in windows])
@@ -178,7 +182,7 @@ def _as_batch(
         if window.future is not None:
             exog[row, length:] = window.future
     where = [locations.get(w.site_id, (np.nan, np.nan)) for w in windows]
-    return WindowBatch(
+    batch = WindowBatch(
         y=np.stack([w.y for w in windows]),
         exog=exog,
         last_ts_ms=np.array([w.last_ts_ms for w in windows], dtype=np.int64),
@@ -187,6 +191,13 @@ def _as_batch(
         latitude=np.array([w[0] for w in where], dtype=np.float64),
         longitude=np.array([w[1] for w in where], dtype=np.float64),
     )
+    if not text:
+        return batch
+    words = np.full((len(windows), config.horizon_steps, 1), "", dtype=object)
+    for row, window in enumerate(windows):
+        if window.future_text is not None:
+            words[row, : len(window.future_text), 0] = window.future_text[: config.horizon_steps]
+    return batch.with_text(words)
 
 
 def forecast_batch(
@@ -218,6 +229,10 @@ def forecast_batch(
         # A trained model needs complete input and at least half its look-back observed
         # (a new site's first day is the built-in models' business).
         trained = _trained_for(window, served) if reason is None else None
+        if trained is not None and trained.model.reads_text and window.future_text is None:
+            # Its text would be unknown at every step: the model would guess, not forecast.
+            plans[id(window)] = (builtin, f"{trained.model.name}: no weather text forecast")
+            trained = None
         if trained is not None and window.observed_steps >= trained.model.lookback // 2:
             key = trained.version
             groups.setdefault(key, (trained.model, trained.version, []))[2].append(window)
@@ -229,7 +244,9 @@ def forecast_batch(
         for chunk in budget.chunks(key, members):
             started = time.perf_counter()
             try:
-                quantiles = model.forecast(_as_batch(chunk, config, locations))
+                quantiles = model.forecast(
+                    _as_batch(chunk, config, locations, text=model.reads_text)
+                )
             except (ModelError, RuntimeError, ValueError) as exc:
                 if version == BUILTIN_VERSION:
                     raise

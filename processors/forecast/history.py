@@ -29,6 +29,8 @@ class Window:
             first sample in the window to the window's end, that are present.
         future: weather forecast for the horizon's steps, shape (H, len(EXOG_VARIABLES)),
             NaN where unknown; None: no forecasts.
+        future_text: the weather text forecast for each of the horizon's steps (``""``
+            where unknown); None: no forecast text.
     """
 
     site_id: str
@@ -39,6 +41,7 @@ class Window:
     observed_steps: int
     completeness: float = 1.0
     future: np.ndarray | None = None
+    future_text: tuple[str, ...] | None = None
 
 
 @dataclass

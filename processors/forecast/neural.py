@@ -28,7 +28,7 @@ from gridbrain.processors.forecast.batch import (
     window_scale,
 )
 
-__all__ = ["NeuralModel", "TrainConfig", "covariates", "pinball_loss"]
+__all__ = ["NeuralModel", "TrainConfig", "covariates", "exog_statistics", "pinball_loss"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,20 @@ class TrainConfig:
     seed: int = 2021
     objective: str = "pinball"
     normalised_loss: bool = True
+
+
+def exog_statistics(batch: WindowBatch) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of each weather variable over a batch's windows.
+
+    A variable never observed gets mean 0 and scale 1; a constant one scale 1.
+    """
+    values = batch.exog.reshape(-1, batch.exog.shape[-1])
+    with warnings.catch_warnings():  # all-NaN columns give NaN: set below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nan_to_num(np.nanmean(values, axis=0))
+        std = np.nan_to_num(np.nanstd(values, axis=0), nan=1.0)
+    std[std < 1e-9] = 1.0
+    return mean, std
 
 
 def covariates(batch: WindowBatch, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
@@ -231,12 +245,7 @@ class NeuralModel(QuantileModel):
         """Train with early stopping; keep the weights of the best validation epoch."""
         batch, target = train
         if self.n_exog:
-            future = batch.exog.reshape(-1, self.n_exog)
-            with warnings.catch_warnings():  # variables never observed: mean 0, scale 1
-                warnings.simplefilter("ignore", RuntimeWarning)
-                self.exog_mean = np.nan_to_num(np.nanmean(future, axis=0))
-                self.exog_std = np.nan_to_num(np.nanstd(future, axis=0), nan=1.0)
-            self.exog_std[self.exog_std < 1e-9] = 1.0
+            self.exog_mean, self.exog_std = exog_statistics(batch)
         config = self.train_config
         torch.manual_seed(config.seed)
         generator = torch.Generator().manual_seed(config.seed)

@@ -9,8 +9,9 @@ it is fitted together by the mean squared error in each window's own scale, with
 stopping on the validation windows. Quantiles come from :class:`QuantileModel`'s residual
 calibration around the point forecast.
 
-It reads :class:`~processors.text.batch.TextWindowBatch` only: a plain window (the stream's)
-is refused with :class:`~gridbrain.errors.ModelError`, so the stream falls back.
+It reads windows that carry text (:attr:`WindowBatch.text`) of as many places as it was
+built for; a window without is refused with :class:`~gridbrain.errors.ModelError`, so the
+stream falls back to a built-in model.
 """
 
 from dataclasses import asdict, dataclass
@@ -25,8 +26,7 @@ from gridbrain.errors import ModelError
 from gridbrain.processors.forecast.base import Progress, QuantileModel
 from gridbrain.processors.forecast.batch import LEVELS, WindowBatch, fill_history, window_scale
 from gridbrain.processors.forecast.linear import CovariateHead
-from gridbrain.processors.forecast.neural import covariates
-from gridbrain.processors.text.batch import TextWindowBatch
+from gridbrain.processors.forecast.neural import covariates, exog_statistics
 from gridbrain.processors.text.encoder import model_path
 from gridbrain.processors.text.finetune import freeze_lower
 
@@ -104,6 +104,7 @@ class TextRegressor(QuantileModel):
     """
 
     kind = "text_regressor"
+    reads_text = True
 
     def __init__(
         self,
@@ -164,8 +165,10 @@ class TextRegressor(QuantileModel):
     # -- inputs ------------------------------------------------------------------------
     def _inputs(self, batch: WindowBatch) -> _Inputs:
         """The network's inputs, and each window's mean and scale."""
-        if not isinstance(batch, TextWindowBatch):
-            raise ModelError(f"{self.kind} needs the weather text of the target steps")
+        if batch.text is None or batch.text.shape[2:] != (self.places,):
+            raise ModelError(
+                f"{self.kind} needs the weather text of {self.places} place(s) per target step"
+            )
         if batch.horizon != self.horizon:
             raise ModelError(f"{self.kind} forecasts {self.horizon} steps, not {batch.horizon}")
         y = fill_history(batch.y[:, -self.lookback :])
@@ -224,10 +227,7 @@ class TextRegressor(QuantileModel):
         from transformers.utils import logging
 
         if self.n_exog:
-            future = batch.exog.reshape(-1, self.n_exog)
-            self.exog_mean = np.nan_to_num(np.nanmean(future, axis=0))
-            self.exog_std = np.nan_to_num(np.nanstd(future, axis=0), nan=1.0)
-            self.exog_std[self.exog_std < 1e-9] = 1.0
+            self.exog_mean, self.exog_std = exog_statistics(batch)
         torch.manual_seed(self.train_config.seed)
         verbosity = logging.get_verbosity()
         logging.set_verbosity_error()  # not the report of the new (classifier) weights

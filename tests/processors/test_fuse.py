@@ -100,3 +100,19 @@ def test_forecast_memory_is_bounded() -> None:
                 WeatherForecast("s", day * 24 * HOUR, day * 24 * HOUR + h * HOUR, {"ghi_wm2": 1.0})
             )
     assert len(f._valid["s"]) <= 48 + 4
+
+
+def test_forecast_text_follows_its_issue() -> None:
+    f = ForecastAsOf(staleness_ms=HOUR)
+    f.add(WeatherForecast("s", 0, 10 * HOUR, {"ghi_wm2": 1.0}, "light rain"))
+    f.add(WeatherForecast("s", 2 * HOUR, 10 * HOUR, {}, "sky is clear"))
+    # A repeat of an issue without text keeps its text; with text, replaces it.
+    f.add(WeatherForecast("s", 0, 10 * HOUR, {"temperature_c": 4.0}))
+    assert f.with_text("s", 10 * HOUR, known_at_ms=HOUR) == (
+        {"ghi_wm2": 1.0, "temperature_c": 4.0},
+        "light rain",
+    )
+    assert f.with_text("s", 10 * HOUR, known_at_ms=3 * HOUR) == ({}, "sky is clear")
+    f.add(WeatherForecast("s", 0, 10 * HOUR, {}, "fog"))
+    assert f.with_text("s", 10 * HOUR, known_at_ms=HOUR)[1] == "fog"
+    assert f.with_text("s", 20 * HOUR, known_at_ms=3 * HOUR) == ({}, "")

@@ -5,7 +5,7 @@ import pytest
 
 from gridbrain.errors import InvalidMessageError
 from gridbrain.processors.validate import decode_items, validate_readings
-from gridbrain.processors.weather import validate_weather
+from gridbrain.processors.weather import validate_weather, validate_weather_forecasts
 
 NOW = 1_714_557_600_000  # 2024-05-01T10:00Z
 FUTURE = 10 * 60_000
@@ -120,3 +120,40 @@ def test_weather_station_alias_and_range() -> None:
     assert observations[0].site_id == "st1"
     assert observations[0].variables == {"temperature_c": 12.5, "ghi_wm2": 300.0}
     assert [r.reason for r in rejections] == ["out_of_range", "no_variables"]
+
+
+@pytest.mark.parametrize(
+    ("description", "expected"),
+    [
+        pytest.param("light rain, mist", "light rain, mist", id="text"),
+        pytest.param("  fog  ", "fog", id="stripped"),
+        pytest.param("小雨", "小雨", id="chinese"),
+        pytest.param("", None, id="empty-is-none"),
+        pytest.param("rain\u0000", "bad_description", id="nul"),
+        pytest.param("rain\x1b[31m", "bad_description", id="escape"),
+        pytest.param("rain\nsnow", "bad_description", id="newline"),
+        pytest.param("\ud800", "bad_description", id="lone-surrogate"),
+        pytest.param("x" * 201, "bad_description", id="over-long"),
+        pytest.param(7, "bad_description", id="number"),
+        pytest.param(["rain"], "bad_description", id="list"),
+        pytest.param({"a": {"b": "rain"}}, "bad_description", id="nested"),
+    ],
+)
+def test_weather_text_of_observations_and_forecasts(description: Any, expected: str | None) -> None:
+    observation = {"site_id": "s1", "ts": NOW - 60_000, "ghi_wm2": 1.0, "description": description}
+    forecast = {
+        "site_id": "s1",
+        "issued_at": NOW - 60_000,
+        "valid_at": NOW + 3_600_000,
+        "description": description,
+    }
+    observed, rejected = validate_weather([observation], NOW, FUTURE)
+    forecasts, refused = validate_weather_forecasts([forecast], NOW, FUTURE)
+    if expected == "bad_description":
+        assert [r.reason for r in rejected] == [r.reason for r in refused] == [expected]
+        return
+    assert observed[0].description == expected
+    if expected is None:  # a forecast of nothing at all
+        assert [r.reason for r in refused] == ["no_variables"]
+    else:
+        assert forecasts[0].description == expected and forecasts[0].variables == {}

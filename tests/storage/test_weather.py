@@ -44,3 +44,25 @@ def test_each_station_gets_the_rows_in_its_own_window_bounds_included(
     ]
     assert sorted(f.valid_ms - T0 for f in forecast) == [HOUR, 2 * HOUR, 3 * HOUR]
     assert weather_between(services.sessions(), {}) == []
+
+
+def test_descriptions_are_stored_merged_and_read_back(services: Services) -> None:
+    t = T0 + 100 * HOUR
+    with services.sessions() as session:
+        add_weather(session, [WeatherObservation("wx-t", t, {"t": 1.0}, "light rain, mist")])
+        add_weather(session, [WeatherObservation("wx-t", t, {"u": 2.0})])  # no text: kept
+        add_weather_forecasts(session, [WeatherForecast("wx-t", t, t + HOUR, {}, "fog")])
+        add_weather_forecasts(session, [WeatherForecast("wx-t", t, t + HOUR, {"t": 3.0})])
+        add_weather_forecasts(session, [WeatherForecast("wx-t", t, t + 2 * HOUR, {}, "fog")])
+        add_weather_forecasts(
+            session, [WeatherForecast("wx-t", t, t + 2 * HOUR, {}, "sky is clear")]
+        )
+        window = {"wx-t": (t, t + 3 * HOUR)}
+        (observed,) = weather_between(session, window)
+        forecast = sorted(forecasts_between(session, window), key=lambda f: f.valid_ms)
+        session.rollback()
+    assert (observed.variables, observed.description) == ({"t": 1.0, "u": 2.0}, "light rain, mist")
+    assert [(f.variables, f.description) for f in forecast] == [
+        ({"t": 3.0}, "fog"),
+        ({}, "sky is clear"),
+    ]

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -203,3 +205,31 @@ def test_latency_budget_sizes_calls_from_measured_cost() -> None:
     budget.observe("m", 2, 0.0001)  # faster now: the moving average lowers the cost
     assert budget.size("m") == 0.2 // (0.7 * 0.1 + 0.3 * 0.00005)
     assert [len(c) for c in budget.chunks("x", [window(daily(1))] * 25)] == [10, 10, 5]
+
+
+class _Rainy(QuantileModel):
+    """A text model stand-in: 1 at steps whose text says rain, else 0."""
+
+    kind = "rainy_test"
+    reads_text = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookback = DAY
+
+    def predict_raw(self, batch: WindowBatch) -> np.ndarray:
+        assert batch.text is not None and batch.text.shape == (len(batch), batch.horizon, 1)
+        rain = np.char.find(batch.text[..., 0].astype(str), "rain") >= 0
+        return np.repeat(rain[..., None].astype(float), len(LEVELS), axis=-1)
+
+
+def test_text_model_reads_the_forecast_text_and_falls_back_without_it() -> None:
+    texts = ("light rain",) * 4 + ("sky is clear",) * (DAY - 8)  # 4 steps unknown (short)
+    with_text = replace(window(daily(7)), future_text=texts)
+    without = window(daily(7))
+    served = {"load": [ServingModel(_Rainy(), "load-rainy:1")]}
+    rainy, fallback = forecast_batch([with_text, without], CONFIG, served=served)
+    assert (rainy.model, rainy.fallback) == ("rainy_test", None)
+    np.testing.assert_allclose(rainy.p50, [1.0] * 4 + [0.0] * (DAY - 4))
+    assert (fallback.model, fallback.model_version) == ("arx", BUILTIN_VERSION)
+    assert fallback.fallback == "rainy_test: no weather text forecast"

@@ -11,7 +11,7 @@ from gridbrain.errors import ModelError
 from gridbrain.processors.forecast.arx import Arx
 from gridbrain.processors.forecast.base import QuantileModel, clip_quantiles, load_model
 from gridbrain.processors.forecast.baselines import Persistence, SeasonalNaive
-from gridbrain.processors.forecast.batch import LEVELS, P10, P50, P90
+from gridbrain.processors.forecast.batch import LEVELS, P10, P50, P90, WindowBatch
 from gridbrain.processors.forecast.dataset import Series, split_origins, window_targets, windows_at
 from gridbrain.processors.forecast.linear import LinearModel
 from gridbrain.processors.forecast.patchtst import PatchTst
@@ -158,3 +158,27 @@ def test_artifact_loads_where_its_module_was_never_imported(tmp_path: Path) -> N
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "linear_p24"
+
+
+class _Point(QuantileModel):
+    """A point forecast (the last value) given as every quantile: no band of its own."""
+
+    kind = "point_test"
+
+    def predict_raw(self, batch: WindowBatch) -> np.ndarray:
+        last = np.nan_to_num(batch.y[:, -1])
+        return np.broadcast_to(last[:, None, None], (len(batch), batch.horizon, len(LEVELS)))
+
+
+def test_few_validation_windows_calibrate_on_every_horizon_pooled() -> None:
+    train, val, test = parts(series(days=40))
+    few = (val[0].take(slice(0, 5)), val[1][:5])  # 5 windows: under 20 per horizon
+    q = _Point().fit(train, few).forecast(test[0])
+    assert (q[..., P90] - q[..., P10] > 0).all()  # a band, not p10 = p50 = p90
+    covered = (test[1] >= q[..., P10]) & (test[1] <= q[..., P90])
+    assert 0.5 < covered.mean() <= 1.0
+    one = (val[0].take(slice(0, 1)), val[1][:1])  # 24 errors pooled: still a band
+    band = _Point().fit(train, one).forecast(test[0])
+    assert (band[..., P90] - band[..., P10] > 0).all()
+    nothing = _Point().fit(train, (val[0].take(slice(0, 0)), val[1][:0])).forecast(test[0])
+    np.testing.assert_array_equal(nothing[..., P10], nothing[..., P90])  # no errors: raw

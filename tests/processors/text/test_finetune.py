@@ -6,7 +6,6 @@ import pytest
 from gridbrain.errors import ModelError
 from gridbrain.processors.forecast.base import _KIND_MODULES, MODEL_KINDS, load_model
 from gridbrain.processors.forecast.batch import LEVELS, WindowBatch
-from gridbrain.processors.text.batch import with_text
 from gridbrain.processors.text.finetune import FineTuneConfig, fine_tune
 
 pytestmark = pytest.mark.timeout(90)
@@ -63,7 +62,7 @@ def _windows(count: int, seed: int) -> tuple[WindowBatch, np.ndarray]:
         np.full(count, np.nan),
         np.full(count, np.nan),
     )
-    return with_text(batch, text), y[:, 48:]
+    return batch.with_text(text), y[:, 48:]
 
 
 def test_text_regressor_is_a_registered_kind_that_round_trips() -> None:
