@@ -102,6 +102,23 @@ class _SiteWeather:
 
 
 _FORECAST_EVERY_MS = 6 * 3_600_000
+#: Weather text by cloud cover (OpenWeather's words), as observations and forecasts carry it.
+_SKY = (
+    (0.1, "sky is clear"),
+    (0.25, "few clouds"),
+    (0.5, "scattered clouds"),
+    (0.85, "broken clouds"),
+    (1.01, "overcast clouds"),
+)
+
+
+def sky(cloud: float) -> str:
+    """The weather text of a cloud cover fraction.
+
+    >>> sky(0.05), sky(0.6), sky(1.0)
+    ('sky is clear', 'broken clouds', 'overcast clouds')
+    """
+    return next(text for upper, text in _SKY if cloud < upper)
 
 
 def _weather_forecast(site: DemoSite, w: _SiteWeather, issued: int) -> list[dict[str, object]]:
@@ -124,6 +141,7 @@ def _weather_forecast(site: DemoSite, w: _SiteWeather, issued: int) -> list[dict
                 "ghi_wm2": round(1000 * elevation**1.2 * (1 - 0.75 * cloud**3), 1),
                 "wind_speed_ms": round(7.5 + (w.wind - 7.5) * relax, 2),
                 "cloud_cover_pct": round(100 * cloud, 0),
+                "description": sky(cloud),
             }
         )
     return items
@@ -176,6 +194,7 @@ def simulate(
                 "wind_dir_deg": round(float(rng.uniform(0, 360)), 0),
                 "humidity_pct": round(60 + 20 * w.cloud, 1),
                 "cloud_cover_pct": round(100 * w.cloud, 0),
+                "description": sky(w.cloud),
             }
             yield DemoMessage(
                 "weather.observations", site.site_id, json.dumps(weather).encode(), tick

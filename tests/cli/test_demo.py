@@ -4,7 +4,7 @@ from gridbrain.cli.demo import DEMO_SITES, simulate
 from gridbrain.processors.quality.checker import QualityChecker
 from gridbrain.processors.quality.flags import Flag
 from gridbrain.processors.validate import decode_items, validate_readings
-from gridbrain.processors.weather import validate_weather_forecasts
+from gridbrain.processors.weather import validate_weather, validate_weather_forecasts
 
 DAY = 86_400_000
 START = 1_767_225_600_000  # 2026-01-01
@@ -26,6 +26,25 @@ def test_demo_weather_forecasts_are_valid_and_ahead() -> None:
     forecasts, rejections = validate_weather_forecasts(items, START + DAY, 0)
     assert rejections == [] and len(forecasts) == len(DEMO_SITES) * 4 * 24
     assert all(0 < f.valid_ms - f.issued_ms <= DAY for f in forecasts)
+    # Each carries weather text that follows its cloud cover, as the observations do.
+    texts = {f.description for f in forecasts}
+    assert texts <= {
+        "sky is clear",
+        "few clouds",
+        "scattered clouds",
+        "broken clouds",
+        "overcast clouds",
+    }
+    assert len(texts) >= 2
+    overcast = [
+        f.variables["cloud_cover_pct"] for f in forecasts if f.description == "overcast clouds"
+    ]
+    assert all(c >= 85 for c in overcast)
+    observed = [m for m in simulate(START, START + DAY) if m.topic == "weather.observations"]
+    obs, refused = validate_weather(
+        [i for m in observed for i in decode_items(m.value)], START + DAY, 0
+    )
+    assert refused == [] and all(o.description for o in obs)
 
 
 def test_demo_contains_faults_and_a_pm25_episode() -> None:
