@@ -171,9 +171,7 @@ class ForecastAsOf:
                 forecast.description or description,
             )
         else:
-            issues.insert(
-                pos, (forecast.issued_ms, dict(forecast.variables), forecast.description)
-            )
+            issues.insert(pos, (forecast.issued_ms, dict(forecast.variables), forecast.description))
 
     def _prune(self, station_id: str, before_ms: int) -> None:
         valid = self._valid.get(station_id, [])
