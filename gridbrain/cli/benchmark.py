@@ -269,6 +269,7 @@ def _add_subcommands() -> None:
     from gridbrain.cli.alert_eval import alerts
     from gridbrain.cli.bench_alert import alert_stage
     from gridbrain.cli.bench_api import api_latency
+    from gridbrain.cli.bench_dayahead import dayahead
     from gridbrain.cli.bench_dispatch import dispatch
     from gridbrain.cli.bench_forecast import forecast_stage
     from gridbrain.cli.bench_household import household
@@ -283,6 +284,7 @@ def _add_subcommands() -> None:
     benchmark.add_command(alerts)
     benchmark.add_command(api_latency)
     benchmark.add_command(alert_stage)
+    benchmark.add_command(dayahead)
     benchmark.add_command(dispatch)
     benchmark.add_command(forecast_stage)
     benchmark.add_command(household)

@@ -102,7 +102,8 @@ def _plan(settings: Settings, kwargs: dict[str, Any]) -> tuple[Any, Any]:
     "model_names",
     default="persistence,seasonal_naive,seasonal_naive_7d,arx,linear,linear_daily",
     show_default=True,
-    help="Comma-separated models (also: patchtst, text_regressor).",
+    help="Comma-separated models (also: patchtst, lightgbm, lightgbm_calibrated, "
+    "lightgbm_weather, text_regressor).",
 )
 @click.option(
     "--out", type=click.Path(path_type=Path), help="Write metrics.json and PNG plots here."
@@ -139,7 +140,18 @@ def backtest(
 @click.option(
     "--model",
     "model_name",
-    type=click.Choice(["arx", "linear", "linear_daily", "patchtst", "text_regressor"]),
+    type=click.Choice(
+        [
+            "arx",
+            "linear",
+            "linear_daily",
+            "patchtst",
+            "lightgbm",
+            "lightgbm_calibrated",
+            "lightgbm_weather",
+            "text_regressor",
+        ]
+    ),
     default="linear",
     show_default=True,
     help="text_regressor reads the weather text (needs --future-weather and descriptions).",

@@ -30,7 +30,17 @@ __all__ = [
 
 _DAY_MS = 86_400_000
 BASELINES = ("persistence", "seasonal_naive", "seasonal_naive_7d")
-MODEL_NAMES = (*BASELINES, "arx", "linear", "linear_daily", "patchtst", "text_regressor")
+MODEL_NAMES = (
+    *BASELINES,
+    "arx",
+    "linear",
+    "linear_daily",
+    "patchtst",
+    "lightgbm",
+    "lightgbm_calibrated",
+    "lightgbm_weather",
+    "text_regressor",
+)
 #: Models that read the weather text of the target steps.
 TEXT_MODELS = ("text_regressor",)
 
@@ -77,6 +87,17 @@ def make_model(name: str, options: TrainOptions) -> QuantileModel:
     elif name == "patchtst":
         common["train"] |= {"learning_rate": 0.001, "patience": 3}
         model = PatchTst(options.lookback, options.horizon, **common)
+    elif name.startswith("lightgbm"):
+        from gridbrain.processors.forecast.gbm import LightGbm
+
+        model = LightGbm(
+            options.lookback,
+            options.horizon,
+            n_exog=len(EXOG_VARIABLES),
+            calibrated=name != "lightgbm",
+            weather_days=name == "lightgbm_weather",
+            train={"seed": options.seed},
+        )
     elif name == "text_regressor":
         from gridbrain.processors.text.regressor import TextRegressor  # loads transformers
 

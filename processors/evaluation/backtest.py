@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gridbrain.processors.evaluation.metrics import forecast_metrics
-from gridbrain.processors.forecast.base import Progress, QuantileModel, clip_quantiles
+from gridbrain.processors.forecast.base import Progress, QuantileModel, physical_quantiles
 from gridbrain.processors.forecast.batch import WindowBatch, concat
 from gridbrain.processors.forecast.dataset import (
     Series,
@@ -111,7 +111,7 @@ def score(model: QuantileModel, plan: BacktestPlan) -> Scored:
         batch = windows_at(series, split.test, plan.lookback, plan.horizon, plan.future_weather)
         actual = window_targets(series, split.test, plan.horizon)
         capacity = series.capacity or float(np.nanmax(series.values[: split.val[-1]]))
-        quantiles = clip_quantiles(model.forecast(batch), series.quantity, capacity)
+        quantiles = physical_quantiles(model.forecast(batch), batch, series.quantity, capacity)
         is_power = series.quantity in ("pv_power", "wind_power")
         per_series[series.site_id] = forecast_metrics(
             quantiles,

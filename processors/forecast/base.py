@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from gridbrain.errors import ModelError
-from gridbrain.processors.forecast.batch import LEVELS, WindowBatch, window_scale
+from gridbrain.processors.forecast.batch import LEVELS, WindowBatch, sun_down, window_scale
 
 __all__ = [
     "MODEL_KINDS",
@@ -29,6 +29,7 @@ __all__ = [
     "clip_quantiles",
     "load_model",
     "physical_bounds",
+    "physical_quantiles",
     "sort_levels",
 ]
 
@@ -44,6 +45,8 @@ _KIND_MODULES = {
     "linear": "gridbrain.processors.forecast.linear",
     "patchtst": "gridbrain.processors.forecast.patchtst",
     "text_regressor": "gridbrain.processors.text.regressor",
+    "lightgbm": "gridbrain.processors.forecast.gbm",
+    "ensemble": "gridbrain.processors.forecast.ensemble",
 }
 
 
@@ -214,3 +217,17 @@ def clip_quantiles(
     [[0.0, 5.0, 10.0]]
     """
     return np.clip(quantiles, *physical_bounds(quantity, capacity))
+
+
+def physical_quantiles(
+    quantiles: np.ndarray, batch: WindowBatch, quantity: str, capacity: float | None = None
+) -> np.ndarray:
+    """:func:`clip_quantiles`, and PV power 0 at target steps the sun never lights.
+
+    A step counts as dark when the sun is below the horizon at its start and its end
+    (where the site's location is known).
+    """
+    out = clip_quantiles(quantiles, quantity, capacity)
+    if quantity == "pv_power":
+        out[sun_down(batch)] = 0.0
+    return out

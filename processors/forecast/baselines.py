@@ -5,6 +5,8 @@ inside the window (by horizon), so they answer sensibly before any training; fit
 only the calibration of :class:`~processors.forecast.base.QuantileModel`.
 """
 
+import warnings
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -44,6 +46,30 @@ def nan_quantiles(values: np.ndarray, levels: tuple[float, ...] = LEVELS) -> np.
     return np.stack(out, axis=-1)
 
 
+#: Standard normal quantiles of the levels.
+_Z = np.array([NormalDist().inv_cdf(level) for level in LEVELS])
+
+
+def _unknown_spread(y: np.ndarray) -> np.ndarray:
+    """A band for windows without a single error of their rule (B, 1, Q): no false certainty.
+
+    Normal quantiles with the spread of the observed values, or with the size of their
+    level where fewer than two (or only equal) values are observed.
+
+    >>> band = _unknown_spread(np.array([[np.nan, 90.0, np.nan]]))[0, 0]
+    >>> round(float(band[LEVELS.index(0.1)]), 1), round(float(band[LEVELS.index(0.9)]), 1)
+    (-115.3, 115.3)
+    """
+    observed = np.isfinite(y)
+    count = observed.sum(axis=1)
+    with warnings.catch_warnings():  # windows without any value: NaN, set below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        std = np.nanstd(y, axis=1)
+        level = np.abs(np.nanmean(y, axis=1))
+    width = np.where((count >= 2) & (std > 0), std, np.maximum(np.nan_to_num(level), 1.0))
+    return width[:, None, None] * _Z[None, None, :]
+
+
 class _LagRule(QuantileModel):
     """Forecast y[t+h] by y[t+h-lag(h)]: persistence and seasonal naive."""
 
@@ -64,8 +90,8 @@ class _LagRule(QuantileModel):
                 errors[:, lags == lag, : length - lag] = diff[:, None, :]
         spread = nan_quantiles(errors)  # (B, H, Q)
         pooled = nan_quantiles(errors.reshape(len(y), -1))[:, None, :]
-        spread = np.nan_to_num(np.where(np.isnan(spread), pooled, spread))
-        return point[..., None] + spread
+        spread = np.where(np.isnan(spread), pooled, spread)
+        return point[..., None] + np.where(np.isnan(spread), _unknown_spread(batch.y), spread)
 
 
 class Persistence(_LagRule):

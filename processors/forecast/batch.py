@@ -20,6 +20,7 @@ __all__ = [
     "calendar_features",
     "concat",
     "fill_history",
+    "sun_down",
     "window_scale",
 ]
 
@@ -195,6 +196,22 @@ def _sun_sine(ts_ms: np.ndarray, latitude: np.ndarray, longitude: np.ndarray) ->
     cos_zenith = cos_dec * np.cos(lat) * np.cos(hour_angle) + sin_dec * np.sin(lat)
     # sin(elevation) = cos(zenith); as the elevation's sine, kept within [-1, 1].
     return np.maximum(np.clip(cos_zenith, -1.0, 1.0), 0.0)
+
+
+def sun_down(batch: WindowBatch) -> np.ndarray:
+    """Target steps with the sun below the horizon from start to end, shape (B, H).
+
+    False where the site's location is unknown.
+    """
+    start = batch.target_ts_ms()
+    known = np.isfinite(batch.latitude) & np.isfinite(batch.longitude)
+    out = np.zeros(start.shape, dtype=bool)
+    if known.any():
+        lat, lon = batch.latitude[known], batch.longitude[known]
+        at_start = _sun_sine(start[known], lat, lon)
+        at_end = _sun_sine(start[known] + batch.step_ms, lat, lon)
+        out[known] = (at_start <= 0) & (at_end <= 0)
+    return out
 
 
 def calendar_features(batch: WindowBatch) -> np.ndarray:

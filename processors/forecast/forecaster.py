@@ -16,7 +16,7 @@ from gridbrain.errors import ModelError
 from gridbrain.processors.forecast.arx import Arx
 from gridbrain.processors.forecast.base import QuantileModel, physical_bounds, sort_levels
 from gridbrain.processors.forecast.baselines import Persistence, SeasonalNaive
-from gridbrain.processors.forecast.batch import P10, P50, P90, WindowBatch
+from gridbrain.processors.forecast.batch import P10, P50, P90, WindowBatch, sun_down
 from gridbrain.processors.forecast.history import Window
 
 __all__ = [
@@ -243,10 +243,9 @@ def forecast_batch(
         failed: list[Window] = []
         for chunk in budget.chunks(key, members):
             started = time.perf_counter()
+            batch = _as_batch(chunk, config, locations, text=model.reads_text)
             try:
-                quantiles = model.forecast(
-                    _as_batch(chunk, config, locations, text=model.reads_text)
-                )
+                quantiles = model.forecast(batch)
             except (ModelError, RuntimeError, ValueError) as exc:
                 if version == BUILTIN_VERSION:
                     raise
@@ -255,14 +254,13 @@ def forecast_batch(
                 failed.extend(chunk)
                 continue
             budget.observe(key, len(chunk), time.perf_counter() - started)
-            out.extend(_forecasts(chunk, quantiles, model.name, version, plans, config, capacities))
+            out.extend(_forecasts(chunk, batch, quantiles, model.name, version, plans, capacities))
         for builtin in {plans[id(w)][0] for w in failed} - {None}:
             redo = [w for w in failed if plans[id(w)][0] == builtin]
-            quantiles = builtins[str(builtin)].forecast(_as_batch(redo, config, locations))
+            batch = _as_batch(redo, config, locations)
+            quantiles = builtins[str(builtin)].forecast(batch)
             out.extend(
-                _forecasts(
-                    redo, quantiles, str(builtin), BUILTIN_VERSION, plans, config, capacities
-                )
+                _forecasts(redo, batch, quantiles, str(builtin), BUILTIN_VERSION, plans, capacities)
             )
     return out
 
@@ -277,24 +275,30 @@ def _physical_bounds(
 
 def _forecasts(
     windows: list[Window],
+    batch: WindowBatch,
     quantiles: np.ndarray,
     model: str,
     version: str,
     plans: dict[int, tuple[str | None, str | None]],
-    config: ForecastConfig,
     capacities: dict[str, float],
 ) -> list[Forecast]:
-    """The forecasts of a model call: p10/p50/p90 kept physical and in order."""
+    """The forecasts of a model call: p10/p50/p90 kept physical and in order.
+
+    PV power is 0 at the target steps the sun never lights (at a known location).
+    """
     lo, hi = _physical_bounds(windows, capacities)
     q = np.clip(quantiles[:, :, [P10, P50, P90]], lo[:, None, None], hi[:, None, None])
     q = sort_levels(q)
-    steps = np.arange(1, config.horizon_steps + 1, dtype=np.int64) * config.step_ms
+    pv = np.array([w.quantity == "pv_power" for w in windows])
+    if pv.any():
+        q[sun_down(batch) & pv[:, None]] = 0.0
+    targets = batch.target_ts_ms()
     return [
         Forecast(
             window.site_id,
             window.quantity,
-            window.last_ts_ms + config.step_ms,
-            window.last_ts_ms + steps,
+            window.last_ts_ms + batch.step_ms,
+            targets[row],
             q[row, :, 0],
             q[row, :, 1],
             q[row, :, 2],

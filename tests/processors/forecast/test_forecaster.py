@@ -5,6 +5,7 @@ import pytest
 
 from gridbrain.errors import ModelError
 from gridbrain.processors.forecast.base import QuantileModel
+from gridbrain.processors.forecast.baselines import Persistence, SeasonalNaive
 from gridbrain.processors.forecast.batch import LEVELS, WindowBatch
 from gridbrain.processors.forecast.forecaster import (
     BUILTIN_VERSION,
@@ -233,3 +234,42 @@ def test_text_model_reads_the_forecast_text_and_falls_back_without_it() -> None:
     np.testing.assert_allclose(rainy.p50, [1.0] * 4 + [0.0] * (DAY - 4))
     assert (fallback.model, fallback.model_version) == ("arx", BUILTIN_VERSION)
     assert fallback.fallback == "rainy_test: no weather text forecast"
+
+
+def test_pv_quantiles_are_zero_while_the_sun_is_down_and_within_capacity() -> None:
+    golden = {"s": (39.74, -105.18)}  # Golden, Colorado (UTC-7); the windows end in November
+    hours = (np.arange(7 * DAY) % DAY) / 4  # UTC hour of each step
+    noise = np.random.default_rng(1).normal(0, 1.0, len(hours))
+    sun = np.sin(np.pi * (hours - 14.2) / 9.4)  # up 07:12-16:36 local
+    pv = np.where(sun > 0, np.clip(15 * sun + noise, 0, None), 0.0)
+    (f,) = forecast_batch(
+        [window(pv, quantity="pv_power")], CONFIG, capacities={"s": 12.0}, locations=golden
+    )
+    target_hours = (f.target_ts_ms % 86_400_000) / 3_600_000
+    night = (target_hours >= 1) & (target_hours < 13)  # 18:00-06:00 local: dark
+    day = (target_hours >= 17) & (target_hours < 22)  # 10:00-15:00 local
+    for q in (f.p10, f.p50, f.p90):
+        assert (q[night] == 0).all()
+        assert ((q >= 0) & (q <= 12.0)).all()  # within capacity always
+    assert (f.p90[day] > 0).all()
+    # Without a location nothing is known of the sun: only the bounds apply.
+    (unknown,) = forecast_batch([window(pv, quantity="pv_power")], CONFIG)
+    assert (unknown.p50 >= 0).all()
+
+
+def _as_one(y: np.ndarray) -> WindowBatch:
+    nan = np.full(1, np.nan)
+    exog = np.full((1, len(y) + DAY, 3), np.nan)
+    return WindowBatch(y[None], exog, np.array([T0 + (len(y) - 1) * STEP]), STEP, DAY, nan, nan)
+
+
+def test_a_rule_without_any_error_in_its_window_gives_a_band_not_certainty() -> None:
+    y = np.full(7 * DAY, np.nan)
+    y[-8:] = [92.0, 90.0, 95.0, 91.0, 93.0, 94.0, 92.0, 92.0]  # two hours after a long gap
+    q = SeasonalNaive(1).predict_raw(_as_one(y))
+    p10, p90 = q[0, :, LEVELS.index(0.1)], q[0, :, LEVELS.index(0.9)]
+    assert (p90 - p10 > 2.0).all()  # the spread of the values seen, not p10 = p90
+    lone = np.full(7 * DAY, np.nan)
+    lone[-1] = 92.0
+    q = Persistence().predict_raw(_as_one(lone))
+    assert q[0, 0, LEVELS.index(0.9)] - q[0, 0, LEVELS.index(0.1)] > 100  # nothing known

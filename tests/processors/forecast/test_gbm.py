@@ -1,0 +1,120 @@
+"""LightGBM (OpenSTEF style) and the quantile ensemble as model kinds."""
+
+import numpy as np
+import pytest
+
+from gridbrain.errors import ModelError
+from gridbrain.processors.forecast.base import load_model
+from gridbrain.processors.forecast.baselines import Persistence
+from gridbrain.processors.forecast.batch import LEVELS, P10, P50, P90, WindowBatch
+from gridbrain.processors.forecast.ensemble import Ensemble
+from gridbrain.processors.forecast.gbm import LightGbm, gbm_features
+from tests.processors.forecast.test_models import DAY, parts, series
+
+QUICK = {"rounds": 60, "min_rows": 20, "patience": 10}
+
+
+@pytest.fixture(scope="module")
+def data():  # type: ignore[no-untyped-def]
+    return parts(series(days=60))
+
+
+@pytest.fixture(scope="module")
+def gbm(data):  # type: ignore[no-untyped-def]
+    train, val, _ = data
+    return LightGbm(7 * DAY, DAY, n_exog=3, train=QUICK).fit(train, val)
+
+
+def test_features_put_each_lag_where_it_lies_in_the_history() -> None:
+    y = np.arange(200, dtype=float)[None, :]  # value = position in the history
+    batch = WindowBatch(
+        y,
+        np.full((1, 224, 2), 7.0),
+        np.array([0]),
+        3_600_000,
+        24,
+        np.array([np.nan]),
+        np.array([np.nan]),
+    )
+    x = gbm_features(batch)
+    assert x.shape == (24, 10 + 2)
+    lead, lag_1d, lag_2d, lag_7d, last, day_mean = (x[:, k] for k in range(6))
+    assert lead.tolist() == list(range(1, 25))
+    assert lag_1d.tolist() == [199 + h - 24 for h in range(1, 25)]  # the same hour yesterday
+    assert lag_2d[0] == 199 + 1 - 48 and lag_7d[0] == 199 + 1 - 168
+    assert (last == 199).all() and (day_mean == np.mean(np.arange(176, 200))).all()
+    assert (x[:, -2:] == 7.0).all()  # weather at the target step
+
+
+def test_day_weather_features_cover_the_24_hours_up_to_each_target() -> None:
+    exog = np.arange(224, dtype=float)[None, :, None].repeat(2, axis=-1)  # value = position
+    batch = WindowBatch(
+        np.zeros((1, 200)),
+        exog,
+        np.array([0]),
+        3_600_000,
+        24,
+        np.array([np.nan]),
+        np.array([np.nan]),
+    )
+    x = gbm_features(batch, weather_days=True)
+    assert x.shape == (24, 10 + 2 + 3 * 2)
+    mean, low, high = x[:, 12], x[:, 14], x[:, 16]  # the first variable's mean, min, max
+    target = 200 + np.arange(24)  # position of each target step
+    np.testing.assert_allclose(high, target)
+    np.testing.assert_allclose(low, target - 23)
+    np.testing.assert_allclose(mean, target - 11.5)
+
+
+def test_lightgbm_beats_persistence_and_round_trips(data, gbm) -> None:  # type: ignore[no-untyped-def]
+    train, val, (test, target) = data
+    q = gbm.forecast(test)
+    assert q.shape == (len(test), DAY, len(LEVELS))
+    mae = np.nanmean(np.abs(q[..., P50] - target))
+    naive = Persistence().fit(train, val).forecast(test)
+    assert mae < 0.7 * np.nanmean(np.abs(naive[..., P50] - target))
+    assert (q[..., P90] >= q[..., P10]).all()
+    again = load_model(gbm.to_bytes())
+    assert again.name == "lightgbm_calibrated"
+    np.testing.assert_allclose(again.forecast(test), q)
+
+
+def test_raw_quantiles_are_not_calibrated(data) -> None:  # type: ignore[no-untyped-def]
+    train, val, (test, _) = data
+    raw = LightGbm(7 * DAY, DAY, n_exog=3, calibrated=False, train=QUICK).fit(train, val)
+    assert raw.name == "lightgbm" and raw.shifts is None
+    np.testing.assert_allclose(raw.forecast(test), np.sort(raw.predict_raw(test), axis=-1))
+    assert load_model(raw.to_bytes()).name == "lightgbm"
+
+
+def test_wrong_windows_are_refused(data, gbm) -> None:  # type: ignore[no-untyped-def]
+    _, _, (test, _) = data
+    with pytest.raises(ModelError):
+        LightGbm(7 * DAY, DAY, n_exog=3).forecast(test)  # not trained
+    shorter = WindowBatch(
+        test.y,
+        test.exog[:, : 7 * DAY + 12],
+        test.last_ts_ms,
+        test.step_ms,
+        12,
+        test.latitude,
+        test.longitude,
+    )
+    with pytest.raises(ModelError, match="forecasts 24 steps"):
+        gbm.forecast(shorter)
+
+
+def test_ensemble_averages_its_members_and_round_trips(data, gbm) -> None:  # type: ignore[no-untyped-def]
+    train, val, (test, _) = data
+    naive = Persistence().fit(train, val)
+    ensemble = Ensemble.of([gbm, naive])
+    assert ensemble.name == "ensemble_lightgbm_calibrated+persistence"
+    np.testing.assert_allclose(
+        ensemble.predict_raw(test), (gbm.forecast(test) + naive.forecast(test)) / 2
+    )
+    ensemble.calibrate(*val)
+    again = load_model(ensemble.to_bytes())
+    assert again.name == ensemble.name and again.lookback == ensemble.lookback
+    np.testing.assert_allclose(again.forecast(test), ensemble.forecast(test))
+    with pytest.raises(ModelError):
+        Ensemble().fit(train, val)
