@@ -274,6 +274,7 @@ def _add_subcommands() -> None:
     from gridbrain.cli.bench_forecast import forecast_stage
     from gridbrain.cli.bench_household import household
     from gridbrain.cli.bench_latency import latency
+    from gridbrain.cli.bench_operator import operator
     from gridbrain.cli.bench_pareto import pareto
     from gridbrain.cli.bench_pipeline import pipeline
     from gridbrain.cli.bench_qlearning import qlearning
@@ -289,6 +290,7 @@ def _add_subcommands() -> None:
     benchmark.add_command(forecast_stage)
     benchmark.add_command(household)
     benchmark.add_command(latency)
+    benchmark.add_command(operator)
     benchmark.add_command(pareto)
     benchmark.add_command(pipeline)
     benchmark.add_command(qlearning)

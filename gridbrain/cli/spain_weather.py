@@ -16,7 +16,14 @@ import pandas as pd
 
 from gridbrain.processors.text.descriptions import join_descriptions
 
-__all__ = ["CITIES", "NUMERIC", "SpainHours", "load_spain", "spain_folder"]
+__all__ = ["CITIES", "NUMERIC", "SERIES", "SpainHours", "load_spain", "spain_folder"]
+
+#: The energy series with an operator's day-ahead forecast: name -> (actual, forecast).
+SERIES = {
+    "load": ("total load actual", "total load forecast"),
+    "solar": ("generation solar", "forecast solar day ahead"),
+    "wind": ("generation wind onshore", "forecast wind onshore day ahead"),
+}
 
 CITIES = ("Madrid", "Barcelona", "Valencia", "Seville", "Bilbao")
 #: Numeric weather per city, in this order.
@@ -38,8 +45,9 @@ class SpainHours:
 
     Attributes:
         stamps: start of each hour (UTC).
-        load: actual total load (MW), NaN where missing, shape (N,).
-        operator: the operator's day-ahead load forecast (MW), shape (N,).
+        load: the series' actual values (MW; the national load unless another of
+            :data:`SERIES` was asked for), NaN where missing, shape (N,).
+        operator: the operator's day-ahead forecast of it (MW), shape (N,).
         weather: numeric weather (N, len(CITIES), len(NUMERIC)).
         text: the hour's weather text per city (N, len(CITIES)).
     """
@@ -80,8 +88,8 @@ def _clean(weather: pd.DataFrame) -> pd.DataFrame:
     return weather
 
 
-def load_spain(folder: Path, hours: int | None = None) -> SpainHours:
-    """The data set, or its first ``hours`` hours."""
+def load_spain(folder: Path, hours: int | None = None, series: str = "load") -> SpainHours:
+    """The data set, or its first ``hours`` hours; ``series`` (:data:`SERIES`) as ``load``."""
     energy = pd.read_csv(folder / "energy_dataset.csv")
     stamps = pd.DatetimeIndex(pd.to_datetime(energy["time"], utc=True))
     weather = _clean(pd.read_csv(folder / "weather_features.csv"))
@@ -100,8 +108,8 @@ def load_spain(folder: Path, hours: int | None = None) -> SpainHours:
         words[:, c] = text.loc[city].reindex(stamps).ffill().bfill().to_numpy()
     return SpainHours(
         stamps=stamps,
-        load=energy["total load actual"].to_numpy(dtype=float),
-        operator=energy["total load forecast"].to_numpy(dtype=float),
+        load=energy[SERIES[series][0]].to_numpy(dtype=float),
+        operator=energy[SERIES[series][1]].to_numpy(dtype=float),
         weather=values,
         text=words,
     )

@@ -11,7 +11,7 @@ import numpy as np
 
 from gridbrain.processors.evaluation.metrics import forecast_metrics
 from gridbrain.processors.forecast.base import Progress, QuantileModel, physical_quantiles
-from gridbrain.processors.forecast.batch import WindowBatch, concat
+from gridbrain.processors.forecast.batch import WindowBatch, concat, sun_down
 from gridbrain.processors.forecast.dataset import (
     Series,
     SplitOrigins,
@@ -57,14 +57,20 @@ def plan_backtest(
 
 
 def training_data(plan: BacktestPlan, part: str) -> tuple[WindowBatch, np.ndarray]:
-    """Windows and targets (short gaps interpolated) of ``part`` of every series."""
+    """Windows and targets (short gaps interpolated) of ``part`` of every series.
+
+    The validation targets of PV power at steps the sun never lights are left out (NaN):
+    they are 0 by physics, and counting them would calibrate the daylight band on them.
+    """
     batches, targets = [], []
     for series, split in zip(plan.series, plan.splits, strict=True):
         origins = getattr(split, part)
-        batches.append(
-            windows_at(series, origins, plan.lookback, plan.horizon, plan.future_weather)
-        )
-        targets.append(window_targets(series, origins, plan.horizon, filled=True))
+        batch = windows_at(series, origins, plan.lookback, plan.horizon, plan.future_weather)
+        target = window_targets(series, origins, plan.horizon, filled=True)
+        if part == "val" and series.quantity == "pv_power":
+            target[sun_down(batch)] = np.nan
+        batches.append(batch)
+        targets.append(target)
     return concat(batches), np.concatenate(targets)
 
 
@@ -118,6 +124,7 @@ def score(model: QuantileModel, plan: BacktestPlan) -> Scored:
             actual,
             mase_scale(series, int(split.train[-1]) + 1),
             capacity if is_power else None,
+            ~sun_down(batch) if series.quantity == "pv_power" else None,
         )
         parts.append((quantiles, actual, batch.last_ts_ms, np.full(len(actual), series.site_id)))
     weights = np.array([m["windows"] for m in per_series.values()], dtype=np.float64)

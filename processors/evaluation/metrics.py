@@ -31,6 +31,7 @@ def forecast_metrics(
     actual: np.ndarray,
     mase_scale: float,
     capacity: float | None = None,
+    covered: np.ndarray | None = None,
 ) -> dict[str, float]:
     """MAE, RMSE, nMAE, MASE, pinball, CRPS and p10-p90 coverage of p50 forecasts.
 
@@ -39,6 +40,8 @@ def forecast_metrics(
         actual: observations (N, H), NaN where missing.
         mase_scale: in-sample MAE of the one-day seasonal naive (the MASE denominator).
         capacity: normalises nMAE for PV and wind; otherwise the mean actual does.
+        covered: the steps (N, H) coverage is counted on (PV: daylight; a dark step's 0
+            inside a band of zeros says nothing); default every step.
 
     >>> q = np.repeat(np.array([[[1.0]]]), len(LEVELS), axis=-1)
     >>> m = forecast_metrics(q, np.array([[2.0]]), mase_scale=2.0, capacity=10.0)
@@ -49,8 +52,9 @@ def forecast_metrics(
     error = quantiles[..., P50][known] - actual[known]
     mae = float(np.mean(np.abs(error)))
     denominator = capacity if capacity else float(np.mean(np.abs(actual[known])))
-    inside = (actual[known] >= quantiles[..., P10][known]) & (
-        actual[known] <= quantiles[..., P90][known]
+    counted = known if covered is None else known & covered
+    inside = (actual[counted] >= quantiles[..., P10][counted]) & (
+        actual[counted] <= quantiles[..., P90][counted]
     )
     loss = pinball(quantiles, actual)
     return {

@@ -20,14 +20,18 @@ import torch
 from typing_extensions import override
 
 from gridbrain.errors import ModelError
-from gridbrain.processors.forecast.base import Progress, QuantileModel, sort_levels
-from gridbrain.processors.forecast.batch import LEVELS, P50, WindowBatch, calendar_features
+from gridbrain.processors.forecast.base import (
+    Progress,
+    QuantileModel,
+    band_factors,
+    scale_band,
+    sort_levels,
+)
+from gridbrain.processors.forecast.batch import LEVELS, WindowBatch, calendar_features
 
 __all__ = ["GbmTrainConfig", "LightGbm", "gbm_features"]
 
 _DAY_MS = 86_400_000
-#: Band factors tried by the calibration.
-_FACTORS = np.geomspace(0.2, 5.0, 97)
 
 
 @dataclass(frozen=True)
@@ -119,9 +123,9 @@ class LightGbm(QuantileModel):
         n_exog: weather variables in the windows.
         calibrated: widen or narrow the band on the validation windows (False: raw
             quantiles): each level's distance from the median is scaled by the factor
-            that gives the level its share of outcomes. The median stays as trained (a
-            shift learnt on the validation season can hurt the next), and so does the
-            order of the levels.
+            with the least pinball loss (:func:`~processors.forecast.base.band_factors`).
+            The median stays as trained (a shift learnt on the validation season can
+            hurt the next).
         weather_days: add the day's weather statistics (:func:`gbm_features`).
         train: :class:`GbmTrainConfig` fields.
     """
@@ -223,24 +227,15 @@ class LightGbm(QuantileModel):
         features = gbm_features(self._window(batch), self.weather_days)
         out = np.stack([b.predict(features) for b in self.boosters], axis=-1)
         out = sort_levels(out.reshape(len(batch), self.horizon, len(LEVELS)))
-        median = out[..., P50 : P50 + 1]
-        return median + (out - median) * self.band_scale
+        return scale_band(out, self.band_scale)
 
     @override
     def calibrate(self, batch: WindowBatch, target: np.ndarray) -> None:
-        """Each level's band factor: the one whose coverage on ``target`` is nearest its level."""
+        """Scale the band (:func:`~processors.forecast.base.band_factors`); the median stays."""
         if not self.calibrated:
             return
         self.band_scale = np.ones(len(LEVELS))
-        raw = self.predict_raw(batch)
-        error = target[:, : self.horizon] - raw[..., P50]
-        known = np.isfinite(error)
-        for q, level in enumerate(LEVELS):
-            distance = (raw[..., q] - raw[..., P50])[known]
-            if q == P50 or len(distance) < 20:
-                continue
-            cover = [(error[known] <= f * distance).mean() for f in _FACTORS]
-            self.band_scale[q] = _FACTORS[int(np.argmin(np.abs(np.array(cover) - level)))]
+        self.band_scale = band_factors(self.predict_raw(batch), target[:, : self.horizon])
 
     @override
     def fit_parameters(

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from gridbrain.processors.evaluation.backtest import (
     fit,
@@ -8,6 +9,7 @@ from gridbrain.processors.evaluation.backtest import (
     training_data,
 )
 from gridbrain.processors.forecast.baselines import Persistence, SeasonalNaive
+from gridbrain.processors.forecast.batch import LEVELS, sun_down
 from gridbrain.processors.forecast.dataset import Series, split_origins, window_targets, windows_at
 
 STEP = 3_600_000
@@ -70,3 +72,37 @@ def test_mase_scale_is_the_seasonal_naive_mae() -> None:
     s = series("a", days=10)
     expected = np.mean(np.abs(s.values[DAY : 5 * DAY] - s.values[: 4 * DAY]))
     assert mase_scale(s, 5 * DAY) == expected
+
+
+def test_pv_is_zero_at_night_calibrated_and_covered_on_daylight_only() -> None:
+    days = 60
+    hours = np.arange(days * DAY) % DAY  # UTC; Golden, Colorado is UTC-7 (sun ~14-24 UTC)
+    sun = np.clip(np.sin(np.pi * (hours - 14) / 10), 0, None)
+    rng = np.random.default_rng(0)
+    y = 3.0 * sun * rng.uniform(0.5, 1.0, len(hours))
+    pv = Series(
+        "pv",
+        "pv_power",
+        1_704_067_200_000,
+        STEP,
+        y,
+        np.full((len(y), 3), np.nan),
+        39.74,
+        -105.18,
+        capacity=3.0,
+    )
+    plan = plan_backtest([pv], lookback=7 * DAY, horizon=DAY)
+    batch, target = training_data(plan, "val")
+    dark = sun_down(batch)
+    assert dark.any() and np.isnan(target[dark]).all()  # left out of calibration
+    assert np.isfinite(target[~dark & (target == target)]).all()
+    naive = SeasonalNaive(1)
+    fit(naive, plan)
+    scored = score(naive, plan)
+    test_batch = windows_at(pv, plan.splits[0].test, 7 * DAY, DAY, False)
+    assert (scored.quantiles[sun_down(test_batch)] == 0).all()
+    inside = (scored.actual >= scored.quantiles[..., LEVELS.index(0.1)]) & (
+        scored.actual <= scored.quantiles[..., LEVELS.index(0.9)]
+    )
+    daylight = ~sun_down(test_batch)
+    assert scored.metrics["coverage_80"] == pytest.approx(inside[daylight].mean())

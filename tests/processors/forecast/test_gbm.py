@@ -79,10 +79,14 @@ def test_lightgbm_beats_persistence_and_round_trips(data, gbm) -> None:  # type:
     np.testing.assert_allclose(again.forecast(test), q)
 
 
-def test_raw_quantiles_are_not_calibrated(data) -> None:  # type: ignore[no-untyped-def]
+def test_raw_quantiles_are_not_calibrated_and_calibration_keeps_the_median(  # type: ignore[no-untyped-def]
+    data, gbm
+) -> None:
     train, val, (test, _) = data
     raw = LightGbm(7 * DAY, DAY, n_exog=3, calibrated=False, train=QUICK).fit(train, val)
-    assert raw.name == "lightgbm" and raw.shifts is None
+    assert raw.name == "lightgbm" and raw.shifts is None and (raw.band_scale == 1).all()
+    np.testing.assert_allclose(gbm.forecast(test)[..., P50], raw.forecast(test)[..., P50])
+    assert not np.allclose(gbm.band_scale, 1.0)  # the band did move
     np.testing.assert_allclose(raw.forecast(test), np.sort(raw.predict_raw(test), axis=-1))
     assert load_model(raw.to_bytes()).name == "lightgbm"
 
@@ -113,6 +117,8 @@ def test_ensemble_averages_its_members_and_round_trips(data, gbm) -> None:  # ty
         ensemble.predict_raw(test), (gbm.forecast(test) + naive.forecast(test)) / 2
     )
     ensemble.calibrate(*val)
+    medians = (gbm.forecast(test)[..., P50] + naive.forecast(test)[..., P50]) / 2
+    np.testing.assert_allclose(ensemble.forecast(test)[..., P50], medians)
     again = load_model(ensemble.to_bytes())
     assert again.name == ensemble.name and again.lookback == ensemble.lookback
     np.testing.assert_allclose(again.forecast(test), ensemble.forecast(test))
