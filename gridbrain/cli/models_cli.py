@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from gridbrain.cli.model_names import MODEL_NAMES, TRAINABLE
 from gridbrain.cli.output import render
 from gridbrain.errors import ConfigurationError
 from gridbrain.settings import Settings
@@ -119,7 +120,7 @@ def backtest(
     with MAE, RMSE, nMAE, MASE, pinball loss, CRPS and p10-p90 coverage, with skill
     against persistence and the seasonal naive.
     """
-    from gridbrain.cli.training import MODEL_NAMES, backtest_models, check_text, report
+    from gridbrain.cli.training import backtest_models, check_text, report
 
     names = [n.strip() for n in model_names.split(",") if n.strip()]
     unknown = sorted(set(names) - set(MODEL_NAMES))
@@ -140,18 +141,7 @@ def backtest(
 @click.option(
     "--model",
     "model_name",
-    type=click.Choice(
-        [
-            "arx",
-            "linear",
-            "linear_daily",
-            "patchtst",
-            "lightgbm",
-            "lightgbm_calibrated",
-            "lightgbm_weather",
-            "text_regressor",
-        ]
-    ),
+    type=click.Choice(TRAINABLE),
     default="linear",
     show_default=True,
     help="text_regressor reads the weather text (needs --future-weather and descriptions).",

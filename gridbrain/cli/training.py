@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gridbrain.cli.model_names import TEXT_MODELS
 from gridbrain.cli.plots import plot_forecasts, plot_reliability
 from gridbrain.cli.progress import epoch_bar
 from gridbrain.errors import ConfigurationError
@@ -18,9 +19,6 @@ from gridbrain.processors.forecast.linear import LinearModel
 from gridbrain.processors.forecast.patchtst import PatchTst
 
 __all__ = [
-    "BASELINES",
-    "MODEL_NAMES",
-    "TEXT_MODELS",
     "TrainOptions",
     "backtest_models",
     "check_text",
@@ -29,20 +27,6 @@ __all__ = [
 ]
 
 _DAY_MS = 86_400_000
-BASELINES = ("persistence", "seasonal_naive", "seasonal_naive_7d")
-MODEL_NAMES = (
-    *BASELINES,
-    "arx",
-    "linear",
-    "linear_daily",
-    "patchtst",
-    "lightgbm",
-    "lightgbm_calibrated",
-    "lightgbm_weather",
-    "text_regressor",
-)
-#: Models that read the weather text of the target steps.
-TEXT_MODELS = ("text_regressor",)
 
 
 @dataclass(frozen=True)
@@ -67,7 +51,7 @@ class TrainOptions:
 
 
 def make_model(name: str, options: TrainOptions) -> QuantileModel:
-    """A fresh model by name (see :data:`MODEL_NAMES`)."""
+    """A fresh model by name (see :data:`~gridbrain.cli.model_names.MODEL_NAMES`)."""
     if name == "persistence":
         return Persistence()
     if name.startswith("seasonal_naive"):

@@ -1,0 +1,19 @@
+"""The model names the CLI accepts (no heavy imports: ``--help`` stays fast)."""
+
+__all__ = ["BASELINES", "MODEL_NAMES", "TEXT_MODELS", "TRAINABLE"]
+
+BASELINES = ("persistence", "seasonal_naive", "seasonal_naive_7d")
+#: What ``gridbrain train --model`` fits into the registry.
+TRAINABLE = (
+    "arx",
+    "linear",
+    "linear_daily",
+    "patchtst",
+    "lightgbm",
+    "lightgbm_calibrated",
+    "lightgbm_weather",
+    "text_regressor",
+)
+MODEL_NAMES = (*BASELINES, *TRAINABLE)
+#: Models that read the weather text of the target steps.
+TEXT_MODELS = ("text_regressor",)
