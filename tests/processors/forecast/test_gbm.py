@@ -124,3 +124,38 @@ def test_ensemble_averages_its_members_and_round_trips(data, gbm) -> None:  # ty
     np.testing.assert_allclose(again.forecast(test), ensemble.forecast(test))
     with pytest.raises(ModelError):
         Ensemble().fit(train, val)
+
+
+def test_a_trained_lightgbm_serves_the_streams_15_minute_windows() -> None:
+    from gridbrain.processors.forecast.dataset import Series, split_origins, window_targets
+    from gridbrain.processors.forecast.dataset import windows_at as cut
+    from gridbrain.processors.forecast.forecaster import (
+        ForecastConfig,
+        ServingModel,
+        forecast_batch,
+    )
+    from gridbrain.processors.forecast.history import Window
+
+    step, per_day = 900_000, 96
+    t = np.arange(40 * per_day)
+    y = 100 + 30 * np.sin(2 * np.pi * t / per_day) + np.random.default_rng(2).normal(0, 2, len(t))
+    s = Series("feeder", "load", 1_704_067_200_000, step, y, np.full((len(t), 3), np.nan))
+    parts = split_origins(len(t), 2 * per_day, per_day, (0.7, 0.2), 8, per_day)
+    model = LightGbm(2 * per_day, per_day, n_exog=3, train=QUICK).fit(
+        (cut(s, parts.train, 2 * per_day, per_day, False), window_targets(s, parts.train, per_day)),
+        (cut(s, parts.val, 2 * per_day, per_day, False), window_targets(s, parts.val, per_day)),
+    )
+    history = y[-7 * per_day :]
+    last = s.start_ms + (len(t) - 1) * step
+    w = Window("feeder", "load", last, history, np.full((len(history), 3), np.nan), len(history))
+    config = ForecastConfig(step_ms=step, horizon_steps=per_day)
+    served = {"load": [ServingModel(load_model(model.to_bytes()), "load-lightgbm:1")]}
+    (f,) = forecast_batch([w], config, served=served)
+    assert (f.model, f.model_version, f.fallback) == (
+        "lightgbm_calibrated",
+        "load-lightgbm:1",
+        None,
+    )
+    expected = 100 + 30 * np.sin(2 * np.pi * np.arange(len(t), len(t) + per_day) / per_day)
+    assert np.mean(np.abs(f.p50 - expected)) < 5.0
+    assert (f.p10 <= f.p50).all() and (f.p50 <= f.p90).all()
