@@ -90,7 +90,14 @@ QUANTITIES: dict[str, Quantity] = {
 }
 
 #: Quantities the forecasting stage produces forecasts for.
-FORECAST_QUANTITIES: tuple[str, ...] = ("load", "pv_power", "wind_power", "pm25", "price")
+FORECAST_QUANTITIES: tuple[str, ...] = (
+    "load",
+    "pv_power",
+    "wind_power",
+    "pm25",
+    "price",
+    "dissolved_oxygen",
+)
 
 #: Weather observation variables: name -> (low, high) physical range.
 WEATHER_VARIABLES: dict[str, tuple[float, float]] = {

@@ -145,11 +145,13 @@ def _predictive_rows(
     window = (ts > ts[origins[0]]) & (ts <= ts[origins[-1]] + horizon * step_ms)
     issued = series.start_ms + (origins + 1) * step_ms
     measured = ts[window][~np.isnan(series.values[window])]
-    level = series.values[window][~np.isnan(series.values[window])]
+    # A rule on lows ("<") is scored as a rule on highs of the negated series.
+    sign = 1.0 if rule.op == ">" else -1.0
+    level = sign * series.values[window][~np.isnan(series.values[window])]
 
     def truth_rate(threshold: float) -> float:
         """Share of issues with a measured exceedance within the horizon."""
-        above = np.sort(measured[level > threshold])
+        above = np.sort(measured[level > sign * threshold])
         hi = np.searchsorted(above, issued + horizon * step_ms, side="right")
         return float((hi > np.searchsorted(above, issued, side="right")).mean())
 
@@ -160,7 +162,8 @@ def _predictive_rows(
         with epoch_bar(f"fitting {name}", model) as progress:
             fit(model, plan, progress)
         issues = _forecast_issues(model, series, origins, horizon)
-        for threshold, quantile in itertools.product(thresholds, ("p50", "p90")):
+        cautious = "p90" if rule.op == ">" else "p10"  # the quantile that warns earlier
+        for threshold, quantile in itertools.product(thresholds, ("p50", cautious)):
             variant = rule.model_copy(
                 update={"quantile": quantile, "model": None, "threshold": threshold}
             )
@@ -175,8 +178,8 @@ def _predictive_rows(
                 spans,
                 np.array([i.issued_at_ms for i in issues]),
                 ts[window],
-                series.values[window],
-                threshold,
+                sign * series.values[window],
+                sign * threshold,
                 horizon * step_ms,
             )
             rows.append(

@@ -207,7 +207,7 @@ def physical_bounds(quantity: str, capacity: float | None = None) -> tuple[float
     """
     if quantity in ("pv_power", "wind_power"):
         return 0.0, math.inf if capacity is None else capacity
-    if quantity in ("pm25", "pm10", "o3", "no2", "co", "so2"):
+    if quantity in ("pm25", "pm10", "o3", "no2", "co", "so2", "dissolved_oxygen"):
         return 0.0, math.inf
     return -math.inf, math.inf
 
