@@ -99,6 +99,13 @@ def _forecast_issues(
     issues = []
     for chunk in np.array_split(origins, max(1, len(origins) // 1024)):
         batch = windows_at(series, chunk, lookback, horizon, future_weather=False)
+        # As the stream: no forecast without a newest value and half the look-back observed
+        # (a window inside a month-long gap would otherwise forecast from nothing).
+        observed = np.isfinite(batch.y)
+        keep = observed[:, -1] & (observed.sum(axis=1) >= lookback // 2)
+        if not keep.any():
+            continue
+        batch = batch.take(np.flatnonzero(keep))
         quantiles = clip_quantiles(model.forecast(batch), series.quantity, None)
         for i, last in enumerate(batch.last_ts_ms.tolist()):
             issued = int(last) + series.step_ms
@@ -143,13 +150,12 @@ def _predictive_rows(
     origins = plan.splits[0].test
     ts = series.start_ms + np.arange(len(series)) * step_ms
     window = (ts > ts[origins[0]]) & (ts <= ts[origins[-1]] + horizon * step_ms)
-    issued = series.start_ms + (origins + 1) * step_ms
     measured = ts[window][~np.isnan(series.values[window])]
     # A rule on lows ("<") is scored as a rule on highs of the negated series.
     sign = 1.0 if rule.op == ">" else -1.0
     level = sign * series.values[window][~np.isnan(series.values[window])]
 
-    def truth_rate(threshold: float) -> float:
+    def truth_rate(threshold: float, issued: np.ndarray) -> float:
         """Share of issues with a measured exceedance within the horizon."""
         above = np.sort(measured[level > sign * threshold])
         hi = np.searchsorted(above, issued + horizon * step_ms, side="right")
@@ -162,6 +168,7 @@ def _predictive_rows(
         with epoch_bar(f"fitting {name}", model) as progress:
             fit(model, plan, progress)
         issues = _forecast_issues(model, series, origins, horizon)
+        issued_ms = np.array([i.issued_at_ms for i in issues], dtype=np.int64)
         cautious = "p90" if rule.op == ">" else "p10"  # the quantile that warns earlier
         for threshold, quantile in itertools.product(thresholds, ("p50", cautious)):
             variant = rule.model_copy(
@@ -176,7 +183,7 @@ def _predictive_rows(
                 drawn[f"{name} {quantile}"] = [(s.fired_ms, s.resolved_ms) for s in spans]
             score = predictive_score(
                 spans,
-                np.array([i.issued_at_ms for i in issues]),
+                issued_ms,
                 ts[window],
                 sign * series.values[window],
                 sign * threshold,
@@ -187,7 +194,7 @@ def _predictive_rows(
                     "model": name,
                     "threshold": threshold,
                     "quantile": quantile,
-                    "base_rate": round(float(truth_rate(threshold)), 3),
+                    "base_rate": round(float(truth_rate(threshold, issued_ms)), 3),
                     "incidents": score.incidents,
                     "incident_precision": round(score.precision, 3),
                     "firing_issues": score.firing_issues,
