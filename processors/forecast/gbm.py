@@ -12,7 +12,7 @@ by default the platform's conformal calibration follows, as for every model.
 """
 
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -176,15 +176,12 @@ class LightGbm(QuantileModel):
     def parameters_state(self) -> dict[str, Any]:
         return {
             "band_scale": torch.from_numpy(self.band_scale),
-            **self._booster_state(),
-        }
-
-    def _booster_state(self) -> dict[str, Any]:
-        return {
-            f"level_{q}": torch.frombuffer(
-                bytearray(b.model_to_string().encode()), dtype=torch.uint8
-            )
-            for q, b in enumerate(self.boosters)
+            **{
+                f"level_{q}": torch.frombuffer(
+                    bytearray(b.model_to_string().encode()), dtype=torch.uint8
+                )
+                for q, b in enumerate(self.boosters)
+            },
         }
 
     @override
@@ -209,16 +206,7 @@ class LightGbm(QuantileModel):
         if batch.lookback == self.lookback:
             return batch
         cut = batch.lookback - self.lookback
-        return WindowBatch(
-            batch.y[:, cut:],
-            batch.exog[:, cut:],
-            batch.last_ts_ms,
-            batch.step_ms,
-            batch.horizon,
-            batch.latitude,
-            batch.longitude,
-            batch.text,
-        )
+        return replace(batch, y=batch.y[:, cut:], exog=batch.exog[:, cut:])
 
     @override
     def predict_raw(self, batch: WindowBatch) -> np.ndarray:
