@@ -42,6 +42,8 @@ LOOKBACK, HORIZON = 7 * 24, 24
 #: Candidates for "ours", chosen by validation MAE.
 CANDIDATES = ("arx", "linear", "lightgbm_calibrated", "lightgbm_weather")
 ANCHOR = "lightgbm"
+#: Our models' bands are rescaled online by the outcomes of the last four weeks.
+ADAPTIVE_POOL_MS = 28 * 24 * HOUR_MS
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,11 @@ def run_models(
     fitted[ensemble.name] = ensemble
     validation[ensemble.name] = _validation_mae(ensemble, plan)
     chosen = min(validation, key=validation.__getitem__)
-    return {name: score(m, plan) for name, m in fitted.items()}, validation, chosen
+    scored = {
+        name: score(m, plan, ADAPTIVE_POOL_MS if name in validation else None)
+        for name, m in fitted.items()
+    }
+    return scored, validation, chosen
 
 
 def _round(value: float) -> float:

@@ -8,6 +8,7 @@ from gridbrain.processors.evaluation.backtest import (
     score,
     training_data,
 )
+from gridbrain.processors.forecast.arx import Arx
 from gridbrain.processors.forecast.baselines import Persistence, SeasonalNaive
 from gridbrain.processors.forecast.batch import LEVELS, sun_down
 from gridbrain.processors.forecast.dataset import Series, split_origins, window_targets, windows_at
@@ -106,3 +107,25 @@ def test_pv_is_zero_at_night_calibrated_and_covered_on_daylight_only() -> None:
     )
     daylight = ~sun_down(test_batch)
     assert scored.metrics["coverage_80"] == pytest.approx(inside[daylight].mean())
+
+
+def test_adaptive_band_follows_a_regime_change_and_keeps_the_median() -> None:
+    calm = series("a", days=120)
+    values = calm.values.copy()
+    t = np.arange(96 * DAY, len(values))  # the last 20 %: the daily cycle's timing wanders
+    phase = np.random.default_rng(5).uniform(-1.5, 1.5, len(t) // DAY).repeat(DAY)
+    values[t] += 20 * (np.sin(2 * np.pi * t / DAY + phase) - np.sin(2 * np.pi * t / DAY))
+    stormy = Series("a", "load", calm.start_ms, STEP, values, calm.exog)
+    plan = plan_backtest([stormy], lookback=7 * DAY, horizon=DAY)
+    model = Arx()  # its band is learnt on the calm validation weeks
+    fit(model, plan)
+    static = score(model, plan)
+    adaptive = score(model, plan, adaptive_pool_ms=7 * DAY * STEP)
+    assert static.metrics["coverage_80"] < 0.6
+    assert adaptive.metrics["coverage_80"] > 0.7
+    assert adaptive.metrics["mae"] == pytest.approx(static.metrics["mae"])
+    np.testing.assert_allclose(
+        adaptive.quantiles[..., LEVELS.index(0.5)], static.quantiles[..., LEVELS.index(0.5)]
+    )
+    # the first test day only knows validation outcomes: its band is the static one's
+    np.testing.assert_allclose(adaptive.quantiles[0], static.quantiles[0], rtol=0.05)
