@@ -42,8 +42,8 @@ LOOKBACK, HORIZON = 7 * 24, 24
 #: Candidates for "ours", chosen by validation MAE.
 CANDIDATES = ("arx", "linear", "lightgbm_calibrated", "lightgbm_weather")
 ANCHOR = "lightgbm"
-#: Our models' bands are rescaled online by the outcomes of the last four weeks.
-ADAPTIVE_POOL_MS = 28 * 24 * HOUR_MS
+#: Our models' bands are tracked online (step per day, in window scales), as served.
+BAND_RATE = 0.1
 
 
 @dataclass(frozen=True)
@@ -167,8 +167,7 @@ def run_models(
     validation[ensemble.name] = _validation_mae(ensemble, plan)
     chosen = min(validation, key=validation.__getitem__)
     scored = {
-        name: score(m, plan, ADAPTIVE_POOL_MS if name in validation else None)
-        for name, m in fitted.items()
+        name: score(m, plan, BAND_RATE if name in validation else 0.0) for name, m in fitted.items()
     }
     return scored, validation, chosen
 

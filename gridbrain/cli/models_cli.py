@@ -48,10 +48,12 @@ def _data_options(command: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--horizon-hours", type=float, default=24.0, show_default=True),
             click.option("--epochs", type=int, default=30, show_default=True),
             click.option(
+                "--observed-weather-as-forecast",
                 "--future-weather",
+                "future_weather",
                 is_flag=True,
-                help="Give models the observed weather of the target steps (stands in for "
-                "weather forecasts: optimistic).",
+                help="Give models the observed weather of the target steps as a perfect "
+                "forecast (an oracle: optimistic). Alias: --future-weather.",
             ),
         ]
     ):
@@ -144,7 +146,8 @@ def backtest(
     type=click.Choice(TRAINABLE),
     default="linear",
     show_default=True,
-    help="text_regressor reads the weather text (needs --future-weather and descriptions).",
+    help="text_regressor reads the weather text (needs --observed-weather-as-forecast "
+    "and descriptions).",
 )
 @click.option("--name", help="Registry name (default: QUANTITY-MODEL).")
 @click.option(

@@ -95,7 +95,7 @@ def check_text(names: list[str], plan: BacktestPlan) -> None:
     """Refuse a text model the plan cannot feed.
 
     It needs the target steps' weather text, which in the stream comes from weather
-    forecasts: in training that is the observed text (``--future-weather``).
+    forecasts: in training that is the observed text (``--observed-weather-as-forecast``).
 
     Raises:
         ConfigurationError: a text model is named but the windows carry no text.
@@ -105,7 +105,8 @@ def check_text(names: list[str], plan: BacktestPlan) -> None:
         return
     if not plan.future_weather:
         raise ConfigurationError(
-            f"{wanted} read the weather text of the target steps: give --future-weather "
+            f"{wanted} read the weather text of the target steps: give "
+            "--observed-weather-as-forecast (alias --future-weather) "
             "(the stored observations' text stands in for the forecast text it is served)"
         )
     if not any(s.text is not None and (s.text != "").any() for s in plan.series):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gridbrain.processors.evaluation.metrics import forecast_metrics
-from gridbrain.processors.forecast.adaptive_band import adaptive_band, outcome_known_ms
+from gridbrain.processors.forecast.adaptive_band import track_band
 from gridbrain.processors.forecast.base import Progress, QuantileModel, physical_quantiles
 from gridbrain.processors.forecast.batch import WindowBatch, concat, sun_down, window_scale
 from gridbrain.processors.forecast.dataset import (
@@ -110,58 +110,36 @@ def fit(model: QuantileModel, plan: BacktestPlan, progress: Progress | None = No
     model.fit(training_data(plan, "train"), training_data(plan, "val"), progress)
 
 
-def _forecast(
-    model: QuantileModel, plan: BacktestPlan, series: Series, origins: np.ndarray, capacity: float
-) -> tuple[WindowBatch, np.ndarray, np.ndarray]:
-    """Windows at ``origins``, their physical quantiles and their outcomes."""
-    batch = windows_at(series, origins, plan.lookback, plan.horizon, plan.future_weather)
-    actual = window_targets(series, origins, plan.horizon)
-    quantiles = physical_quantiles(model.forecast(batch), batch, series.quantity, capacity)
-    return batch, quantiles, actual
-
-
-def _adapted(
-    model: QuantileModel,
-    plan: BacktestPlan,
-    series: Series,
-    split: SplitOrigins,
-    capacity: float,
-    test: tuple[WindowBatch, np.ndarray, np.ndarray],
-    pool_ms: int,
+def _tracked(
+    series: Series, batch: WindowBatch, quantiles: np.ndarray, actual: np.ndarray, rate: float
 ) -> np.ndarray:
-    """The test quantiles with :func:`adaptive_band`, pools starting on the validation ones.
+    """Test quantiles with the band tracked online (:func:`track_band`).
 
-    Validation windows join the pools at the test origins' cadence (hourly validation
-    windows would outnumber daily test ones 24 to 1 and slow the adaptation down).
+    Tracking before the physical clipping misses nothing: an outcome cannot pass a bound.
     """
-    cadence = int(np.median(np.diff(split.test))) if len(split.test) > 1 else 1
-    val_origins = split.val[(split.val - split.test[0]) % cadence == 0]
-    val = _forecast(model, plan, series, val_origins, capacity)
-    batches = (val[0], test[0])
-    quantiles = np.concatenate([val[1], test[1]])
-    actual = np.concatenate([val[2], test[2]])
-    if series.quantity == "pv_power":  # the daylight band is calibrated on daylight
-        actual[np.concatenate([sun_down(b) for b in batches])] = np.nan
-    last_ts = np.concatenate([b.last_ts_ms for b in batches])
-    known = outcome_known_ms(last_ts, plan.horizon, series.step_ms)
-    scale = np.concatenate([window_scale(b.y)[1][:, 0] for b in batches])
-    return adaptive_band(quantiles, actual, last_ts, known, pool_ms, len(val[2]), scale)
+    if series.quantity == "pv_power":  # the daylight band is tracked on daylight
+        actual = np.where(sun_down(batch), np.nan, actual)
+    known = batch.last_ts_ms + batch.horizon * series.step_ms
+    scale = window_scale(batch.y)[1][:, 0]
+    return track_band(quantiles, actual, batch.last_ts_ms, known, scale, rate)
 
 
-def score(model: QuantileModel, plan: BacktestPlan, adaptive_pool_ms: int | None = None) -> Scored:
+def score(model: QuantileModel, plan: BacktestPlan, band_rate: float = 0.0) -> Scored:
     """Forecast every test origin of every series and score the forecasts.
 
-    With ``adaptive_pool_ms`` the bands are scaled online (:func:`adaptive_band`) by the
-    outcomes of that long before each origin, validation windows first.
+    With a ``band_rate`` the band is tracked online as the stream does (:func:`track_band`,
+    that step per day), from the outcomes known before each origin.
     """
     per_series: dict[str, dict[str, float]] = {}
     parts = []
     for series, split in zip(plan.series, plan.splits, strict=True):
         capacity = series.capacity or float(np.nanmax(series.values[: split.val[-1]]))
-        test = _forecast(model, plan, series, split.test, capacity)
-        batch, quantiles, actual = test
-        if adaptive_pool_ms is not None:
-            quantiles = _adapted(model, plan, series, split, capacity, test, adaptive_pool_ms)
+        batch = windows_at(series, split.test, plan.lookback, plan.horizon, plan.future_weather)
+        actual = window_targets(series, split.test, plan.horizon)
+        quantiles = model.forecast(batch)
+        if band_rate > 0:
+            quantiles = _tracked(series, batch, quantiles, actual, band_rate)
+        quantiles = physical_quantiles(quantiles, batch, series.quantity, capacity)
         is_power = series.quantity in ("pv_power", "wind_power")
         per_series[series.site_id] = forecast_metrics(
             quantiles,

@@ -1,89 +1,124 @@
-"""Online conformal calibration: each issue's band moved by what recent outcomes call for.
+"""Online conformal calibration: quantile tracking of the p10-p90 band (conformal PID's P).
 
 A model's band is calibrated once, on validation windows. When the regime changes (a
-windier season, a new load pattern) its coverage drifts. The adaptive band keeps it: for
-every issue time and level, the errors ``(outcome - quantile) / scale`` of the forecasts
-of the last ``pool_ms`` whose outcomes were all known by then give the shift that makes
-the level cover its share (split-conformal, as a model's own calibration, on a rolling
-pool), and the issue's level is moved by it times the window's scale. The median stays
-as it is (no level crosses it) and no outcome from the issue's future is used, so the
-procedure is what an operator can run every day on the forecasts it has stored.
+windier season, a new load pattern) its coverage drifts. A :class:`BandTracker` keeps it:
+after each issue whose outcomes are known, the shift of its lower levels moves down by
+``rate * (share below p10 - 0.1)`` and that of its upper levels up by ``rate * (share
+above p90 - 0.1)`` (Angelopoulos, Candès & Tibshirani, 2023: quantile tracking, whose
+long-run miss rate is the target whatever the data). Shifts are in units of each window's
+scale (its history's standard deviation) and spread over the levels as a normal
+distribution would (p05 moves 1.28 times as far as p10, p40 0.2 times); the median never
+moves and no level crosses it.
 
-Steps whose outcome is NaN in ``actual`` are left out of the pools (PV's dark steps,
-where a 0 inside a band of zeros says nothing about the daylight band).
+The tracker reads only misses of the band as it was issued, so the served path can keep
+it from stored forecasts and readings alone (``storage.band_trackers``) and the back-test
+runs the same updates in time order (:func:`track_band`).
 """
+
+from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
 from gridbrain.processors.forecast.base import sort_levels
 from gridbrain.processors.forecast.batch import LEVELS, P50
 
-__all__ = ["adaptive_band", "outcome_known_ms"]
+__all__ = ["LIMIT", "BandTracker", "misses", "track_band"]
+
+#: Shifts stay within this many window scales (a band no outcome falls in cannot run away).
+LIMIT = 5.0
+_Z = np.array([NormalDist().inv_cdf(level) for level in LEVELS])
+#: Per level, its share of the lower (negative) or upper shift.
+_LOWER = np.arange(len(LEVELS)) < P50
+_SPREAD = np.where(_LOWER, _Z / _Z[LEVELS.index(0.1)], _Z / _Z[LEVELS.index(0.9)])
+_SPREAD[P50] = 0.0
+_MISS = 0.1  # below p10, and above p90
 
 
-def outcome_known_ms(last_ts_ms: np.ndarray, horizon: int, step_ms: int) -> np.ndarray:
-    """When each window's last target is observed: its newest step plus the horizon.
+@dataclass(frozen=True)
+class BandTracker:
+    """Shifts of a series' band, in window scales: ``low`` for p10 (and below), ``high`` p90.
 
-    A window whose newest step starts at ``t`` is issued once that step is complete; its
-    last target step starts at ``t + horizon * step``, complete a step later. Comparing
-    ``known`` with the *newest step start* of a later window (as :func:`adaptive_band`
-    does) therefore takes ``t + horizon * step``.
+    >>> BandTracker().update(below=0.3, above=0.1, weight=1.0, rate=0.5)
+    BandTracker(low=-0.1, high=0.0)
     """
-    return np.asarray(last_ts_ms, dtype=np.int64) + horizon * step_ms
+
+    low: float = 0.0
+    high: float = 0.0
+
+    def update(self, below: float, above: float, weight: float, rate: float) -> "BandTracker":
+        """After an issue whose outcomes fell ``below`` p10 and ``above`` p90 (shares).
+
+        ``weight`` is the issue's share of a day (issues overlap: a day of hourly issues
+        moves the band as much as one daily issue), ``rate`` the step per day.
+        """
+        step = rate * weight
+        low = self.low - step * (below - _MISS)
+        high = self.high + step * (above - _MISS)
+        return BandTracker(
+            round(float(np.clip(low, -LIMIT, LIMIT)), 12),
+            round(float(np.clip(high, -LIMIT, LIMIT)), 12),
+        )
+
+    def apply(self, quantiles: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """Quantiles (B, H, Q) with the shifts times each window's ``scale`` (B,)."""
+        if self.low == 0.0 and self.high == 0.0:
+            return quantiles
+        spread = np.where(_LOWER, self.low, self.high) * _SPREAD
+        moved = quantiles + spread * np.asarray(scale, dtype=np.float64)[:, None, None]
+        median = quantiles[..., P50 : P50 + 1]
+        moved[..., :P50] = np.minimum(moved[..., :P50], median)
+        moved[..., P50 + 1 :] = np.maximum(moved[..., P50 + 1 :], median)
+        return sort_levels(moved)
 
 
-def adaptive_band(
+def misses(quantiles: np.ndarray, actual: np.ndarray) -> tuple[float, float] | None:
+    """Shares of known outcomes (H,) below p10 and above p90 of one issue (H, Q)."""
+    known = np.isfinite(actual)
+    if not known.any():
+        return None
+    y = actual[known]
+    below = float(np.mean(y < quantiles[known, LEVELS.index(0.1)]))
+    above = float(np.mean(y > quantiles[known, LEVELS.index(0.9)]))
+    return below, above
+
+
+def track_band(
     quantiles: np.ndarray,
     actual: np.ndarray,
     last_ts_ms: np.ndarray,
     known_ms: np.ndarray,
-    pool_ms: int,
-    first: int = 0,
-    scale: np.ndarray | None = None,
+    scale: np.ndarray,
+    rate: float,
+    day_ms: int = 86_400_000,
 ) -> np.ndarray:
-    """Quantiles (N, H, Q) of windows ``first`` onward, their levels moved online.
+    """The issues (N, H, Q) of one series, in time order, each with the tracked band.
 
-    Args:
-        quantiles: calibrated forecasts of one series, (N, H, Q), earlier windows first
-            (windows before ``first`` only feed the pools: e.g. the validation ones).
-        actual: the outcomes (N, H), NaN where unknown or not to be counted.
-        last_ts_ms: each window's newest step (its issue time).
-        known_ms: when each window's outcome is complete (:func:`outcome_known_ms`).
-        pool_ms: how far back a pool reaches from the issue time.
-        first: the index of the first window to adapt.
-        scale: each window's scale (N,), the unit of the errors (default 1): the history's
-            standard deviation makes a shift learnt on calm days small on calm days.
+    Before each issue the tracker takes in every earlier issue whose outcomes were all
+    known by then (``known_ms`` <= its time), in the order they became known, each as
+    issued; ``actual`` NaN steps are not counted (PV's dark steps: a 0 in a band of zeros
+    says nothing of the daylight band).
 
-    Returns:
-        The adapted quantiles of windows ``first:`` (N - first, H, Q); a level whose pool
-        holds fewer than 20 known outcomes is not moved.
-
-    >>> from statistics import NormalDist
-    >>> from gridbrain.processors.forecast.batch import LEVELS, P90
-    >>> band = np.array([NormalDist().inv_cdf(p) for p in LEVELS])  # N(0, 1) quantiles
-    >>> q = np.tile(band, (60, 4, 1))
-    >>> actual = np.random.default_rng(1).normal(0, 3, (60, 4))  # three times as wide
-    >>> ts = np.arange(60) * 10
-    >>> out = adaptive_band(q, actual, ts, ts + 10, pool_ms=300, first=40)
-    >>> out.shape, bool(2 < out[-1, 0, P90] / band[P90] < 4)
-    ((20, 4, 11), True)
+    >>> q = np.tile(np.linspace(-1, 1, len(LEVELS)), (30, 24, 1))  # too narrow a band
+    >>> y = np.random.default_rng(0).normal(0, 3, (30, 24))
+    >>> t = np.arange(30) * 24
+    >>> out = track_band(q, y, t, t + 24, np.ones(30), rate=1.0, day_ms=24)
+    >>> bool(out[-1, 0, -2] > 2 * q[-1, 0, -2])  # p90 moved out
+    True
     """
-    out = np.array(quantiles[first:], dtype=np.float64, copy=True)
-    issues = np.asarray(last_ts_ms[first:])
-    scale = np.ones(len(quantiles)) if scale is None else np.asarray(scale, dtype=np.float64)
-    error = (actual[..., None] - quantiles) / scale[:, None, None]  # (N, H, Q)
-    for issued in np.unique(issues):
-        pool = (known_ms <= issued) & (known_ms > issued - pool_ms)
-        at = issues == issued
-        shifts = np.zeros(quantiles.shape[-1])
-        for q, level in enumerate(LEVELS):
-            values = error[pool, :, q]
-            values = values[np.isfinite(values)]
-            if q != P50 and len(values) >= 20:
-                shifts[q] = np.quantile(values, level)
-        moved = out[at] + shifts * scale[first:][at, None, None]
-        median = out[at][..., P50 : P50 + 1]  # levels do not cross it: it stays as it was
-        moved[..., :P50] = np.minimum(moved[..., :P50], median)
-        moved[..., P50 + 1 :] = np.maximum(moved[..., P50 + 1 :], median)
-        out[at] = sort_levels(moved)
+    out = np.array(quantiles, dtype=np.float64, copy=True)
+    tracker = BandTracker()
+    taken = 0
+    order = np.argsort(known_ms, kind="stable")
+    previous: int | None = None
+    for i in range(len(out)):
+        while taken < len(order) and known_ms[order[taken]] <= last_ts_ms[i]:
+            j = int(order[taken])
+            shares = misses(out[j], actual[j])
+            if shares is not None:
+                gap = day_ms if previous is None else last_ts_ms[j] - previous
+                previous = int(last_ts_ms[j])
+                tracker = tracker.update(*shares, min(1.0, gap / day_ms), rate)
+            taken += 1
+        out[i] = tracker.apply(out[i : i + 1], scale[i : i + 1])[0]
     return out

@@ -120,7 +120,7 @@ def test_adaptive_band_follows_a_regime_change_and_keeps_the_median() -> None:
     model = Arx()  # its band is learnt on the calm validation weeks
     fit(model, plan)
     static = score(model, plan)
-    adaptive = score(model, plan, adaptive_pool_ms=7 * DAY * STEP)
+    adaptive = score(model, plan, band_rate=0.5)
     assert static.metrics["coverage_80"] < 0.6
     assert adaptive.metrics["coverage_80"] > 0.7
     assert adaptive.metrics["mae"] == pytest.approx(static.metrics["mae"])
