@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     forecast_latency_budget_s: float = Field(
         default=0.5, gt=0, description="A model call is sized to take about this long."
     )
+    band_rate: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="Step per day of the p10-p90 band tracking, in window scales (0: off).",
+    )
     dispatch_time_limit_s: float = Field(
         default=10.0, gt=0, description="Longest a dispatch solve may take (then: idle plan)."
     )

@@ -23,6 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "Alert",
     "AlertHistory",
+    "BandTracker",
     "Base",
     "BatchFailure",
     "BrokerEpoch",
@@ -139,6 +140,22 @@ class ForecastIssue(Base):
     completeness: Mapped[float | None] = mapped_column(Float)
     fallback: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+
+
+class BandTracker(Base):
+    """The online shifts of a served series' band (``processors.forecast.adaptive_band``).
+
+    ``low`` and ``high`` are in window scales; ``through`` is the newest issue counted.
+    """
+
+    __tablename__ = "band_trackers"
+    site_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    quantity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    low: Mapped[float] = mapped_column(Float)
+    high: Mapped[float] = mapped_column(Float)
+    through: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
 
 
 class ForecastLatest(Base):

@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from gridbrain.errors import ModelError
 from gridbrain.processors.alerting.site_state import ForecastIssue
 from gridbrain.processors.dispatch.qlearning import POLICY_QUANTITY
+from gridbrain.processors.forecast.adaptive_band import DAY_MS as _DAY_MS
+from gridbrain.processors.forecast.adaptive_band import BandTracker
 from gridbrain.processors.forecast.base import load_model
 from gridbrain.processors.forecast.forecaster import (
     Forecast,
@@ -29,6 +31,7 @@ from gridbrain.processors.forecast.history import EXOG_VARIABLES, SeriesHistory,
 from gridbrain.processors.fuse import ForecastAsOf, FusedStep
 from gridbrain.processors.timestamps import ms_to_datetime
 from gridbrain.settings import Settings
+from gridbrain.storage.band_trackers import Trackers, refresh_trackers
 from gridbrain.storage.history import load_fused_histories
 from gridbrain.storage.registry import load_artifact, promoted_versions
 from gridbrain.storage.repositories import add_forecasts
@@ -143,6 +146,8 @@ class ForecastingStage:
         self._capacities: dict[str, float] = {}  # kW, of the sites met that have one
         self._seen: dict[str, float] = {}  # site -> clock when last met
         self._swept_s = self._clock()
+        self._bands: dict[str, Trackers] = {}  # site -> its band trackers
+        self._bands_day: dict[str, int] = {}  # site -> the data day they were brought to
 
     def _evict_idle(self, now_s: float) -> None:
         """Drop the sites not met for the idle limit (looked for at most once a minute)."""
@@ -156,6 +161,8 @@ class ForecastingStage:
             self._stations.pop(site_id, None)
             self._locations.pop(site_id, None)
             self._capacities.pop(site_id, None)
+            self._bands.pop(site_id, None)
+            self._bands_day.pop(site_id, None)
 
     def _warm_up(self, tx: BatchTransaction, steps: list[FusedStep]) -> None:
         """Load the position and stored history of the sites this worker meets first.
@@ -230,6 +237,63 @@ class ForecastingStage:
             out.append(replace(w, future=future, future_text=text))
         return out
 
+    def _band_trackers(
+        self, session: Session, windows: list[Window], day: int
+    ) -> dict[tuple[str, str, str], BandTracker]:
+        """The band trackers of the windows' sites for data day ``day``.
+
+        They take in the issues whose outcomes were complete a day before the day began
+        (the readings of the last hours may still be in the clean stage's open batch), so
+        what they are depends on the data alone, not on how batches cut it.
+        """
+        sites = {w.site_id for w in windows}
+        for site_id in sites:
+            if self._bands_day.get(site_id) != day:
+                until = (day - 1) * _DAY_MS
+                rate = self._settings.band_rate
+                self._bands[site_id] = refresh_trackers(session, site_id, until, rate)
+                self._bands_day[site_id] = day
+        return {
+            (site_id, quantity, model): tracker
+            for site_id in sites
+            for (quantity, model), (tracker, _) in self._bands.get(site_id, {}).items()
+        }
+
+    def _forecast_by_day(self, tx: BatchTransaction, windows: list[Window]) -> list[Forecast]:
+        """Forecast and store the windows one data day at a time (see ``_band_trackers``).
+
+        A catch-up batch so gives the bands a live run would: each day's trackers see
+        the issues of the days before it, stored in this transaction.
+        """
+        step_ms = self._config.step_ms
+        days: dict[int, list[Window]] = {}
+        for w in windows:
+            days.setdefault((w.last_ts_ms + step_ms) // _DAY_MS, []).append(w)
+        out: list[Forecast] = []
+        for day in sorted(days):
+            bands = (
+                self._band_trackers(tx.session, days[day], day)
+                if self._settings.band_rate > 0
+                else {}
+            )
+            with metrics.MODEL_CALL_SECONDS.time():
+                forecasts = forecast_batch(
+                    days[day],
+                    self._config,
+                    self._capacities,
+                    self._models.served,
+                    self._locations,
+                    self._budget,
+                    bands,
+                )
+            # The clean stage publishes fused steps before its own commit: a brand-new
+            # site's row may not be visible yet.
+            ensure_sites(tx.session, {f.site_id for f in forecasts})
+            tx.counts[(FORECASTS, "series_forecast")] += len(forecasts)
+            tx.counts[(FORECASTS, "rows")] += add_forecasts(tx.session, forecasts)
+            out += forecasts
+        return out
+
     def _take(self, due: list[tuple[str, str, int]], site_id: str) -> list[Window]:
         """Remove ``site_id``'s entries from ``due``; return their windows."""
         mine = [d for d in due if d[0] == site_id]
@@ -264,20 +328,7 @@ class ForecastingStage:
         windows = self._with_future_weather(
             tx.session, taken + [self._history.window(s, q, ts) for s, q, ts in due]
         )
-        with metrics.MODEL_CALL_SECONDS.time():
-            forecasts = forecast_batch(
-                windows,
-                self._config,
-                self._capacities,
-                self._models.served,
-                self._locations,
-                self._budget,
-            )
-        # The clean stage publishes fused steps before its own commit: a brand-new site's
-        # row may not be visible yet.
-        ensure_sites(tx.session, {f.site_id for f in forecasts})
-        tx.counts[(FORECASTS, "series_forecast")] += len(forecasts)
-        tx.counts[(FORECASTS, "rows")] += add_forecasts(tx.session, forecasts)
+        forecasts = self._forecast_by_day(tx, windows)
         return dead.store(tx.session) + [
             Emission(FORECASTS, f.site_id.encode(), forecast_bytes(f)) for f in forecasts
         ]

@@ -23,7 +23,7 @@ import numpy as np
 from gridbrain.processors.forecast.base import sort_levels
 from gridbrain.processors.forecast.batch import LEVELS, P50
 
-__all__ = ["LIMIT", "BandTracker", "misses", "track_band"]
+__all__ = ["DAY_MS", "LIMIT", "BandTracker", "IssueMisses", "follow", "misses", "track_band"]
 
 #: Shifts stay within this many window scales (a band no outcome falls in cannot run away).
 LIMIT = 5.0
@@ -33,6 +33,7 @@ _LOWER = np.arange(len(LEVELS)) < P50
 _SPREAD = np.where(_LOWER, _Z / _Z[LEVELS.index(0.1)], _Z / _Z[LEVELS.index(0.9)])
 _SPREAD[P50] = 0.0
 _MISS = 0.1  # below p10, and above p90
+DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -72,15 +73,47 @@ class BandTracker:
         return sort_levels(moved)
 
 
-def misses(quantiles: np.ndarray, actual: np.ndarray) -> tuple[float, float] | None:
-    """Shares of known outcomes (H,) below p10 and above p90 of one issue (H, Q)."""
+@dataclass(frozen=True)
+class IssueMisses:
+    """How the outcomes of one issue fell: shares below its p10 and above its p90."""
+
+    issued_ms: int
+    below: float
+    above: float
+
+
+def follow(
+    tracker: BandTracker,
+    through_ms: int | None,
+    issues: list[IssueMisses],
+    rate: float,
+    day_ms: int = DAY_MS,
+) -> tuple[BandTracker, int | None]:
+    """The tracker after ``issues`` (in issue order), and the newest issue counted.
+
+    Each issue weighs its share of a day since the one before (``through_ms``; a day at
+    most, and a whole day for the first one ever).
+
+    >>> tracker, through = follow(BandTracker(), None, [IssueMisses(0, 0.4, 0.1)], rate=0.1)
+    >>> tracker, through
+    (BandTracker(low=-0.03, high=0.0), 0)
+    """
+    for issue in issues:
+        gap = day_ms if through_ms is None else issue.issued_ms - through_ms
+        tracker = tracker.update(issue.below, issue.above, min(1.0, gap / day_ms), rate)
+        through_ms = issue.issued_ms
+    return tracker, through_ms
+
+
+def misses(issued_ms: int, quantiles: np.ndarray, actual: np.ndarray) -> IssueMisses | None:
+    """How the known outcomes (H,) of one issue (H, Q) fell; None without any."""
     known = np.isfinite(actual)
     if not known.any():
         return None
     y = actual[known]
     below = float(np.mean(y < quantiles[known, LEVELS.index(0.1)]))
     above = float(np.mean(y > quantiles[known, LEVELS.index(0.9)]))
-    return below, above
+    return IssueMisses(issued_ms, below, above)
 
 
 def track_band(
@@ -107,18 +140,15 @@ def track_band(
     True
     """
     out = np.array(quantiles, dtype=np.float64, copy=True)
-    tracker = BandTracker()
+    tracker, through = BandTracker(), None
     taken = 0
     order = np.argsort(known_ms, kind="stable")
-    previous: int | None = None
     for i in range(len(out)):
         while taken < len(order) and known_ms[order[taken]] <= last_ts_ms[i]:
             j = int(order[taken])
-            shares = misses(out[j], actual[j])
-            if shares is not None:
-                gap = day_ms if previous is None else last_ts_ms[j] - previous
-                previous = int(last_ts_ms[j])
-                tracker = tracker.update(*shares, min(1.0, gap / day_ms), rate)
+            issue = misses(int(last_ts_ms[j]), out[j], actual[j])
+            if issue is not None:
+                tracker, through = follow(tracker, through, [issue], rate, day_ms)
             taken += 1
         out[i] = tracker.apply(out[i : i + 1], scale[i : i + 1])[0]
     return out

@@ -13,10 +13,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gridbrain.errors import ModelError
+from gridbrain.processors.forecast.adaptive_band import BandTracker
 from gridbrain.processors.forecast.arx import Arx
 from gridbrain.processors.forecast.base import QuantileModel, physical_bounds, sort_levels
 from gridbrain.processors.forecast.baselines import Persistence, SeasonalNaive
-from gridbrain.processors.forecast.batch import P10, P50, P90, WindowBatch, sun_down
+from gridbrain.processors.forecast.batch import (
+    P10,
+    P50,
+    P90,
+    WindowBatch,
+    sun_down,
+    window_scale,
+)
 from gridbrain.processors.forecast.history import Window
 
 __all__ = [
@@ -207,6 +215,7 @@ def forecast_batch(
     served: dict[str, list[ServingModel]] | None = None,
     locations: dict[str, tuple[float, float]] | None = None,
     budget: LatencyBudget | None = None,
+    bands: dict[tuple[str, str, str], BandTracker] | None = None,
 ) -> list[Forecast]:
     """Forecast every window that has enough history, batched by model.
 
@@ -217,8 +226,10 @@ def forecast_batch(
         served: quantity -> promoted models.
         locations: site -> (latitude, longitude), for the sun covariate.
         budget: sizes the calls (default: ``config.latency_budget_s``).
+        bands: (site, quantity, model) -> the tracked shifts of its band.
     """
     capacities, served, locations = capacities or {}, served or {}, locations or {}
+    bands = bands or {}
     budget = budget or LatencyBudget(config.latency_budget_s)
     builtins = _builtins(config)
     groups: dict[str, tuple[QuantileModel, str, list[Window]]] = {}
@@ -254,14 +265,35 @@ def forecast_batch(
                 failed.extend(chunk)
                 continue
             budget.observe(key, len(chunk), time.perf_counter() - started)
+            quantiles = _tracked(chunk, batch, quantiles, model.name, bands)
             out.extend(_forecasts(chunk, batch, quantiles, model.name, version, plans, capacities))
         for builtin in {plans[id(w)][0] for w in failed} - {None}:
             redo = [w for w in failed if plans[id(w)][0] == builtin]
             batch = _as_batch(redo, config, locations)
-            quantiles = builtins[str(builtin)].forecast(batch)
+            raw = builtins[str(builtin)].forecast(batch)
+            quantiles = _tracked(redo, batch, raw, str(builtin), bands)
             out.extend(
                 _forecasts(redo, batch, quantiles, str(builtin), BUILTIN_VERSION, plans, capacities)
             )
+    return out
+
+
+def _tracked(
+    windows: list[Window],
+    batch: WindowBatch,
+    quantiles: np.ndarray,
+    model: str,
+    bands: dict[tuple[str, str, str], BandTracker],
+) -> np.ndarray:
+    """The quantiles with each series' tracked band shifts (in its window's scale)."""
+    found = [(r, bands.get((w.site_id, w.quantity, model))) for r, w in enumerate(windows)]
+    rows = [(r, t) for r, t in found if t is not None]
+    if not rows:
+        return quantiles
+    out = np.array(quantiles, copy=True)
+    _, scale = window_scale(batch.y)
+    for row, tracker in rows:
+        out[row : row + 1] = tracker.apply(out[row : row + 1], scale[row])
     return out
 
 

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pytest
+from sqlalchemy import text
 
 from gridbrain.settings import Settings
 from gridbrain.storage.transaction import InputPosition
@@ -117,3 +118,35 @@ def test_a_restarted_forecaster_reloads_the_weather_of_its_windows(services: Ser
     first = run(services, "fc-r-first", [[m] for m in steps[:half]])
     restarted = run(services, "fc-r-second", [[m] for m in steps[half:]])  # fresh memory
     assert_same({**first, **restarted}, live)
+
+
+def bands(emitted: list[Emission]) -> dict[str, list[tuple[float, float]]]:
+    out = {}
+    for e in emitted:
+        if e.topic == FORECASTS:
+            data = json.loads(e.value)
+            out[data["issued_at"]] = [(h["p10"], h["p90"]) for h in data["horizons"]]
+    return out
+
+
+def test_catch_up_and_live_track_the_same_bands(services: Services) -> None:
+    """The band trackers see the same issues whether the days come live or in one batch."""
+    live_steps = fused_stream(services, "fc-band-a")
+    batch_steps = fused_stream(services, "fc-band-b")
+    emitted: dict[str, list[Emission]] = {"live": [], "batch": []}
+    forecaster = ForecastingStage(SETTINGS)
+    for m in live_steps:
+        emitted["live"] += apply_batch(services, "fc-band-live", forecaster.handle, [m])
+    emitted["batch"] = apply_batch(
+        services, "fc-band-batch", ForecastingStage(SETTINGS).handle, batch_steps
+    )
+    live, caught_up = bands(emitted["live"]), bands(emitted["batch"])
+    assert sorted(live) == sorted(caught_up) and len(live) >= (DAYS - 1) * 24
+    for issued, values in live.items():
+        assert np.allclose(caught_up[issued], values), issued
+    with services.sessions() as session:
+        trackers = session.execute(
+            text("SELECT site_id, low, high FROM band_trackers WHERE site_id LIKE 'fc-band-%'")
+        ).all()
+    assert {r.site_id for r in trackers} == {"fc-band-a", "fc-band-b"}
+    assert all(r.low != 0 or r.high != 0 for r in trackers)  # the bands did move

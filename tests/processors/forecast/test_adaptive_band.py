@@ -66,6 +66,6 @@ def test_no_outcome_from_an_issues_future_is_used() -> None:
 
 def test_unknown_outcomes_do_not_count() -> None:
     q, y, t = issues(10, spread=2.0)
-    assert misses(q[0], np.full(H, np.nan)) is None
+    assert misses(0, q[0], np.full(H, np.nan)) is None
     out = track_band(q, np.full_like(y, np.nan), t, t + H, np.ones(10), rate=0.5, day_ms=H)
     np.testing.assert_array_equal(out, q)
