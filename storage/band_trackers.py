@@ -15,7 +15,14 @@ from gridbrain.processors.forecast.adaptive_band import BandTracker, IssueMisses
 from gridbrain.processors.timestamps import ms_to_datetime
 from gridbrain.storage.models import BandTracker as BandTrackerRow
 
-__all__ = ["FIRST_LOOK_MS", "Trackers", "issue_misses", "load_trackers", "refresh_trackers"]
+__all__ = [
+    "FIRST_LOOK_MS",
+    "Trackers",
+    "all_trackers",
+    "issue_misses",
+    "load_trackers",
+    "refresh_trackers",
+]
 
 #: (quantity, model) -> (tracker, the newest issue it counted, epoch ms)
 Trackers = dict[tuple[str, str], tuple[BandTracker, int | None]]
@@ -52,6 +59,26 @@ def load_trackers(session: Session, site_id: str) -> Trackers:
         )
         for r in rows
     }
+
+
+def all_trackers(session: Session) -> list[dict[str, object]]:
+    """Every tracker as a row (site, quantity, model, low, high, through), by site."""
+    rows = session.scalars(
+        select(BandTrackerRow).order_by(
+            BandTrackerRow.site_id, BandTrackerRow.quantity, BandTrackerRow.model
+        )
+    )
+    return [
+        {
+            "site_id": r.site_id,
+            "quantity": r.quantity,
+            "model": r.model,
+            "low": round(r.low, 4),
+            "high": round(r.high, 4),
+            "through": r.through.isoformat(),
+        }
+        for r in rows
+    ]
 
 
 def issue_misses(

@@ -7,7 +7,9 @@ observed weather of the target hours is given to every model as a perfect foreca
 its raw quantiles (``lightgbm``); ours is the candidate with the lowest validation MAE
 among AR-X, RLinear, LightGBM with calibrated bands (``lightgbm_calibrated``), LightGBM
 with the day's weather statistics as well (``lightgbm_weather``) and the ensemble of the two
-best of them, chosen before the test is looked at. The last line is JSON.
+best of them, chosen before the test is looked at. Our models' bands are tracked online
+over the test as the stream tracks them (``score(band_rate=...)``); the anchor's are not.
+The last line is JSON.
 """
 
 import json

@@ -227,3 +227,16 @@ def models_promote(settings: Settings, model_id: int) -> None:
     with database(settings) as sessions, sessions.begin() as session:
         promote(session, model_id)
     click.echo(f"model {model_id} promoted")
+
+
+@models.command("bands")
+@_FORMAT
+@click.pass_obj
+def models_bands(settings: Settings, fmt: str) -> None:
+    """The served bands' tracked shifts (window scales) per site, quantity and model."""
+    from gridbrain.cli.services import database
+    from gridbrain.storage.band_trackers import all_trackers
+
+    with database(settings) as sessions, sessions() as session:
+        rows = all_trackers(session)
+    click.echo(render(rows, fmt))

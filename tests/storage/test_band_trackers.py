@@ -1,12 +1,15 @@
 """Band trackers follow the stored issues against the readings, each issue once
 (real PostgreSQL)."""
 
+import json
 import uuid
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import text
 
+from gridbrain.cli.main import cli
 from gridbrain.processors.forecast.forecaster import Forecast
 from gridbrain.processors.timestamps import ms_to_datetime
 from gridbrain.storage.band_trackers import load_trackers, refresh_trackers
@@ -73,6 +76,11 @@ def test_a_narrow_band_widens_and_no_issue_counts_twice(services: Services) -> N
         later = refresh_trackers(session, site, until + DAY, rate=0.5)
     moved, through = later[("load", "linear")]
     assert through == until and moved.low < tracker.low and moved.high > tracker.high
+    env = {"GRIDBRAIN_DATABASE_URL": services.database_url}
+    shown = CliRunner(env=env).invoke(cli, ["models", "bands", "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    row = next(r for r in json.loads(shown.output) if r["site_id"] == site)
+    assert (row["low"], row["high"]) == (round(moved.low, 4), round(moved.high, 4))
 
 
 def test_pv_dark_steps_do_not_move_the_band(services: Services) -> None:
