@@ -143,10 +143,7 @@ class ForecastIssue(Base):
 
 
 class BandTracker(Base):
-    """The online shifts of a served series' band (``processors.forecast.adaptive_band``).
-
-    ``low`` and ``high`` are in window scales; ``through`` is the newest issue counted.
-    """
+    """A served band's online shifts (window scales) and the newest issue it counted."""
 
     __tablename__ = "band_trackers"
     site_id: Mapped[str] = mapped_column(String(128), primary_key=True)

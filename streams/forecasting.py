@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from gridbrain.errors import ModelError
 from gridbrain.processors.alerting.site_state import ForecastIssue
+from gridbrain.processors.device import resolve_device
 from gridbrain.processors.dispatch.qlearning import POLICY_QUANTITY
 from gridbrain.processors.forecast.adaptive_band import DAY_MS as _DAY_MS
 from gridbrain.processors.forecast.adaptive_band import BandTracker
@@ -48,17 +49,9 @@ __all__ = [
     "decode_forecast",
     "forecast_bytes",
     "forecast_message",
-    "resolve_device",
 ]
 
 _log = logging.getLogger(__name__)
-
-
-def resolve_device(setting: str) -> str:
-    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``."""
-    if setting == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return setting
 
 
 class ModelRefresher:

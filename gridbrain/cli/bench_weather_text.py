@@ -162,8 +162,8 @@ def weather_text(
     from gridbrain.cli.output import render
     from gridbrain.cli.spain_weather import load_spain, spain_folder
     from gridbrain.cli.weather_text_design import Study, mae
+    from gridbrain.processors.device import resolve_device
     from gridbrain.processors.text.descriptions import PARAPHRASES, rewrite
-    from gridbrain.processors.text.encoder import resolve_device
     from gridbrain.processors.text.finetune import FineTuneConfig
 
     started = time.perf_counter()

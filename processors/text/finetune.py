@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from gridbrain.errors import ModelError
-from gridbrain.processors.text.encoder import load_encoder, mean_pool, resolve_device
+from gridbrain.processors.device import resolve_device
+from gridbrain.processors.text.encoder import load_encoder, mean_pool
 
 __all__ = ["FineTuneConfig", "TextFeatureNet", "TextFeatures", "fine_tune", "freeze_lower"]
 

@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
-import torch
 
 from gridbrain.processors.text.descriptions import PARAPHRASES, join_descriptions, rewrite
-from gridbrain.processors.text.encoder import TextEncoder, model_path, resolve_device
+from gridbrain.processors.text.encoder import TextEncoder, model_path
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -42,11 +41,6 @@ def test_embeddings_are_deterministic_and_batch_independent(encoder: TextEncoder
 def test_a_paraphrase_is_closer_than_an_unrelated_description(encoder: TextEncoder) -> None:
     a, b, c = encoder.embed(["light intensity drizzle", "a little drizzle", "sky is clear"])
     assert float(a @ b) > 0.6 > float(a @ c) + 0.2
-
-
-def test_device_selection() -> None:
-    assert resolve_device("cpu") == "cpu"
-    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def test_texts_of_an_hour_and_paraphrases() -> None:
