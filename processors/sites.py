@@ -3,9 +3,10 @@
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gridbrain.processors.dispatch.assets import Objective, StorageAsset, Tariff
+from gridbrain.processors.forecast.local_calendar import LocalCalendar
 
 __all__ = ["SiteProfile", "nearest_station"]
 
@@ -22,7 +23,10 @@ class SiteProfile(BaseModel):
         latitude: degrees north (needed for solar position and the nearest station).
         longitude: degrees east.
         capacity_kw: rated power of PV and wind sites (forecasts are clipped to it).
-        timezone: IANA zone of the site's local time (for people and local-time sources).
+        timezone: IANA zone of the site's local time (for people, local-time sources and
+            the models that read the local calendar).
+        holidays: the public-holiday calendar of the site: an ISO country code and
+            optionally a subdivision (``AU-VIC``, ``ES``, ``US-CO``); needs ``timezone``.
         weather_station: take weather from this station; default: the nearest station
             within the configured distance, else the site's own weather.
         quality: per-quantity overrides of the quality checks, e.g.
@@ -44,12 +48,27 @@ class SiteProfile(BaseModel):
     longitude: float | None = Field(default=None, ge=-180, le=180)
     capacity_kw: float | None = Field(default=None, gt=0)
     timezone: str | None = None
+    holidays: str | None = None
     weather_station: str | None = None
     quality: dict[str, dict[str, Any]] = Field(default_factory=dict)
     storage: StorageAsset | None = None
     tariff: Tariff | None = None
     objective: Objective | None = None
     policy: Literal["lp", "ga", "qlearning"] = "lp"
+
+    @model_validator(mode="after")
+    def _known_calendar(self) -> "SiteProfile":
+        if self.holidays is not None and self.timezone is None:
+            raise ValueError("holidays need the site's timezone")
+        self.calendar  # noqa: B018 - raises ValueError for an unknown zone or calendar
+        return self
+
+    @property
+    def calendar(self) -> LocalCalendar | None:
+        """The site's local calendar, when its time zone is known."""
+        if self.timezone is None:
+            return None
+        return LocalCalendar(self.timezone, self.holidays)
 
     def dispatch_settings(self) -> dict[str, Any] | None:
         """``storage``, ``tariff``, ``objective`` and ``policy`` as one JSON-able document."""

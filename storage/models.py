@@ -71,6 +71,7 @@ class Site(Base):
     longitude: Mapped[float | None] = mapped_column(Float)
     capacity_kw: Mapped[float | None] = mapped_column(Float)
     timezone: Mapped[str | None] = mapped_column(String(64))
+    holidays: Mapped[str | None] = mapped_column(String(32))
     weather_station: Mapped[str | None] = mapped_column(String(128))
     quality: Mapped[dict[str, dict[str, object]] | None] = mapped_column(JSONB)
     dispatch: Mapped[dict[str, object] | None] = mapped_column(JSONB)

@@ -39,6 +39,7 @@ def upsert_sites(session: Session, sites: Iterable[SiteProfile]) -> None:
             s.longitude,
             s.capacity_kw,
             s.timezone,
+            s.holidays,
             s.weather_station,
             json.dumps(s.quality) if s.quality else None,
             json.dumps(d) if (d := s.dispatch_settings()) else None,
@@ -48,10 +49,12 @@ def upsert_sites(session: Session, sites: Iterable[SiteProfile]) -> None:
     execute_batch(
         session,
         "INSERT INTO sites (site_id, name, kind, latitude, longitude, capacity_kw, timezone, "
-        "weather_station, quality, dispatch) VALUES %s ON CONFLICT (site_id) DO UPDATE SET "
+        "holidays, weather_station, quality, dispatch) VALUES %s "
+        "ON CONFLICT (site_id) DO UPDATE SET "
         "name = EXCLUDED.name, kind = EXCLUDED.kind, latitude = EXCLUDED.latitude, "
         "longitude = EXCLUDED.longitude, capacity_kw = EXCLUDED.capacity_kw, "
-        "timezone = EXCLUDED.timezone, weather_station = EXCLUDED.weather_station, "
+        "timezone = EXCLUDED.timezone, holidays = EXCLUDED.holidays, "
+        "weather_station = EXCLUDED.weather_station, "
         "quality = EXCLUDED.quality, dispatch = EXCLUDED.dispatch",
         rows,
     )
@@ -75,6 +78,7 @@ def site_profiles(session: Session, site_ids: Iterable[str]) -> dict[str, SitePr
                 "longitude": s.longitude,
                 "capacity_kw": s.capacity_kw,
                 "timezone": s.timezone,
+                "holidays": s.holidays,
                 "weather_station": s.weather_station,
                 "quality": s.quality or {},
                 **(s.dispatch or {}),

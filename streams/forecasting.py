@@ -29,6 +29,7 @@ from gridbrain.processors.forecast.forecaster import (
     forecast_batch,
 )
 from gridbrain.processors.forecast.history import EXOG_VARIABLES, SeriesHistory, Window
+from gridbrain.processors.forecast.local_calendar import LocalCalendar
 from gridbrain.processors.fuse import ForecastAsOf, FusedStep
 from gridbrain.processors.timestamps import ms_to_datetime
 from gridbrain.settings import Settings
@@ -136,6 +137,7 @@ class ForecastingStage:
         self._warm: set[str] = set()
         self._stations: dict[str, str] = {}
         self._locations: dict[str, tuple[float, float]] = {}
+        self._calendars: dict[str, LocalCalendar] = {}
         self._capacities: dict[str, float] = {}  # kW, of the sites met that have one
         self._seen: dict[str, float] = {}  # site -> clock when last met
         self._swept_s = self._clock()
@@ -153,6 +155,7 @@ class ForecastingStage:
             self._warm.discard(site_id)
             self._stations.pop(site_id, None)
             self._locations.pop(site_id, None)
+            self._calendars.pop(site_id, None)
             self._capacities.pop(site_id, None)
             self._bands.pop(site_id, None)
             self._bands_day.pop(site_id, None)
@@ -173,6 +176,8 @@ class ForecastingStage:
         for site_id, profile in site_profiles(tx.session, list(first)).items():
             if profile.location is not None:
                 self._locations[site_id] = profile.location
+            if profile.calendar is not None:
+                self._calendars[site_id] = profile.calendar
             if profile.capacity_kw is not None:
                 self._capacities[site_id] = profile.capacity_kw
         s = self._settings
@@ -278,6 +283,7 @@ class ForecastingStage:
                     self._locations,
                     self._budget,
                     bands,
+                    self._calendars,
                 )
             # The clean stage publishes fused steps before its own commit: a brand-new
             # site's row may not be visible yet.

@@ -30,9 +30,9 @@ def _listing(request: Request, state: ApiState, sql: str, fmt: Format, tz: str |
 
 @router.get("/sites", summary="Registered sites")
 def sites(request: Request, state: Reader, fmt: Fmt = "json", tz: Tz = None) -> Response:
-    """Every registered site: kind, position, capacity, time zone, weather station."""
+    """Every registered site: kind, position, capacity, time zone, holidays, weather station."""
     sql = (
-        "SELECT site_id, name, kind, latitude, longitude, capacity_kw, timezone, "
+        "SELECT site_id, name, kind, latitude, longitude, capacity_kw, timezone, holidays, "
         "weather_station, created_at FROM sites ORDER BY site_id"
     )
     return _listing(request, state, sql, fmt, tz)

@@ -114,6 +114,7 @@ def _build(
                     np.nan if profile is None or profile.longitude is None else profile.longitude
                 ),
                 capacity=None if profile is None else profile.capacity_kw,
+                calendar=None if profile is None else profile.calendar,
                 text=None
                 if texts is None
                 else _text_on_grid(texts.get(site, _NO_TEXT), grid, step_ms),

@@ -33,6 +33,8 @@ class DemoSite:
     no2_outage: bool = False  # the NO2 analyser is off 01:00-05:00 every other day
     storage: StorageAsset | None = None  # a battery: the site also reads its market price
     tariff: Tariff | None = None
+    timezone: str = "Europe/Amsterdam"
+    holidays: str = "NL"  # the local calendar the load follows
 
     def profile(self) -> SiteProfile:
         """Metadata for the ``sites`` table."""
@@ -43,6 +45,8 @@ class DemoSite:
             latitude=self.latitude,
             longitude=self.longitude,
             capacity_kw=self.capacity_kw,
+            timezone=self.timezone,
+            holidays=self.holidays,
             storage=self.storage,
             tariff=self.tariff,
         )
@@ -50,9 +54,9 @@ class DemoSite:
 
 DEMO_SITES: tuple[DemoSite, ...] = (
     DemoSite("pv-north", "pv", 52.1, 5.1, 500.0),
-    DemoSite("pv-south", "pv", 43.6, 3.9, 1200.0),
+    DemoSite("pv-south", "pv", 43.6, 3.9, 1200.0, timezone="Europe/Paris", holidays="FR"),
     DemoSite("wind-coast", "wind", 53.4, 6.8, 3600.0),
-    DemoSite("wind-ridge", "wind", 47.2, 7.4, 2000.0),
+    DemoSite("wind-ridge", "wind", 47.2, 7.4, 2000.0, timezone="Europe/Zurich", holidays="CH"),
     DemoSite(
         "feeder-a",
         "load",

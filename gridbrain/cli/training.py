@@ -80,6 +80,7 @@ def make_model(name: str, options: TrainOptions) -> QuantileModel:
             n_exog=len(EXOG_VARIABLES),
             calibrated=name != "lightgbm",
             weather_days=name == "lightgbm_weather",
+            local_calendar=True,
             train={"seed": options.seed},
         )
     elif name == "text_regressor":

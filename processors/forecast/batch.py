@@ -45,6 +45,9 @@ class WindowBatch:
         longitude: site longitude in degrees, NaN where unknown, shape (B,).
         text: weather text of every target step and place (a station, a city), shape
             (B, H, C), ``""`` where unknown; None: no text (only text models read it).
+        calendar: each window's site calendar (a
+            :class:`~processors.forecast.local_calendar.LocalCalendar` or None), shape (B,)
+            of objects; None: none known.
     """
 
     y: np.ndarray
@@ -55,6 +58,7 @@ class WindowBatch:
     latitude: np.ndarray
     longitude: np.ndarray
     text: np.ndarray | None = None
+    calendar: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.y)
@@ -75,6 +79,7 @@ class WindowBatch:
             self.latitude[index],
             self.longitude[index],
             None if self.text is None else self.text[index],
+            None if self.calendar is None else self.calendar[index],
         )
 
     def with_text(self, text: np.ndarray) -> "WindowBatch":
@@ -102,6 +107,14 @@ def concat(batches: list[WindowBatch]) -> WindowBatch:
     texts = [b.text for b in batches if b.text is not None]
     same = len(texts) == len(batches) and len({t.shape[2:] for t in texts}) == 1
     text = np.concatenate(texts) if same else None
+    calendar = None
+    if any(b.calendar is not None for b in batches):
+        calendar = np.concatenate(
+            [
+                np.full(len(b), None, dtype=object) if b.calendar is None else b.calendar
+                for b in batches
+            ]
+        )
     return WindowBatch(
         np.concatenate([b.y for b in batches]),
         np.concatenate([b.exog for b in batches]),
@@ -111,6 +124,7 @@ def concat(batches: list[WindowBatch]) -> WindowBatch:
         np.concatenate([b.latitude for b in batches]),
         np.concatenate([b.longitude for b in batches]),
         text,
+        calendar,
     )
 
 

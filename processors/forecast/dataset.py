@@ -12,6 +12,7 @@ from functools import cached_property
 import numpy as np
 
 from gridbrain.processors.forecast.batch import WindowBatch
+from gridbrain.processors.forecast.local_calendar import LocalCalendar
 from gridbrain.processors.quality.gaps import fill_short_gaps
 
 __all__ = [
@@ -39,6 +40,7 @@ class Series:
         longitude: site longitude (NaN: unknown).
         capacity: rated power for PV and wind (None: unknown).
         text: weather text per step (``""`` where none), shape (N,); None: no text.
+        calendar: the site's local calendar (None: unknown).
     """
 
     site_id: str
@@ -51,6 +53,7 @@ class Series:
     longitude: float = float("nan")
     capacity: float | None = None
     text: np.ndarray | None = None
+    calendar: LocalCalendar | None = None
 
     def __len__(self) -> int:
         return len(self.values)
@@ -110,6 +113,7 @@ def windows_at(
         horizon=horizon,
         latitude=np.full(n, series.latitude),
         longitude=np.full(n, series.longitude),
+        calendar=None if series.calendar is None else np.full(n, series.calendar, dtype=object),
     )
     if series.text is None:
         return batch

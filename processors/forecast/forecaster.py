@@ -26,6 +26,7 @@ from gridbrain.processors.forecast.batch import (
     window_scale,
 )
 from gridbrain.processors.forecast.history import Window
+from gridbrain.processors.forecast.local_calendar import LocalCalendar
 
 __all__ = [
     "BUILTIN_VERSION",
@@ -180,6 +181,7 @@ def _as_batch(
     windows: list[Window],
     config: ForecastConfig,
     locations: dict[str, tuple[float, float]],
+    calendars: dict[str, LocalCalendar],
     text: bool = False,
 ) -> WindowBatch:
     """The windows as one batch; ``text``: with each target step's weather text (one place)."""
@@ -198,6 +200,9 @@ def _as_batch(
         horizon=config.horizon_steps,
         latitude=np.array([w[0] for w in where], dtype=np.float64),
         longitude=np.array([w[1] for w in where], dtype=np.float64),
+        calendar=np.array([calendars.get(w.site_id) for w in windows], dtype=object)
+        if calendars
+        else None,
     )
     if not text:
         return batch
@@ -216,6 +221,7 @@ def forecast_batch(
     locations: dict[str, tuple[float, float]] | None = None,
     budget: LatencyBudget | None = None,
     bands: dict[tuple[str, str, str], BandTracker] | None = None,
+    calendars: dict[str, LocalCalendar] | None = None,
 ) -> list[Forecast]:
     """Forecast every window that has enough history, batched by model.
 
@@ -227,9 +233,10 @@ def forecast_batch(
         locations: site -> (latitude, longitude), for the sun covariate.
         budget: sizes the calls (default: ``config.latency_budget_s``).
         bands: (site, quantity, model) -> the tracked shifts of its band.
+        calendars: site -> its local calendar, for the models that read it.
     """
     capacities, served, locations = capacities or {}, served or {}, locations or {}
-    bands = bands or {}
+    bands, calendars = bands or {}, calendars or {}
     budget = budget or LatencyBudget(config.latency_budget_s)
     builtins = _builtins(config)
     groups: dict[str, tuple[QuantileModel, str, list[Window]]] = {}
@@ -254,7 +261,7 @@ def forecast_batch(
         failed: list[Window] = []
         for chunk in budget.chunks(key, members):
             started = time.perf_counter()
-            batch = _as_batch(chunk, config, locations, text=model.reads_text)
+            batch = _as_batch(chunk, config, locations, calendars, text=model.reads_text)
             try:
                 quantiles = model.forecast(batch)
             except (ModelError, RuntimeError, ValueError) as exc:
@@ -269,7 +276,7 @@ def forecast_batch(
             out.extend(_forecasts(chunk, batch, quantiles, model.name, version, plans, capacities))
         for builtin in {plans[id(w)][0] for w in failed} - {None}:
             redo = [w for w in failed if plans[id(w)][0] == builtin]
-            batch = _as_batch(redo, config, locations)
+            batch = _as_batch(redo, config, locations, calendars)
             raw = builtins[str(builtin)].forecast(batch)
             quantiles = _tracked(redo, batch, raw, str(builtin), bands)
             out.extend(

@@ -3,7 +3,9 @@
 One row per window and target step: the step's lead time, the history's values one day,
 two days and a week before the target (where they lie in the history), the newest value
 and the last day's mean, the target's calendar (hour, day of week, day of year) and the
-sine of the sun's elevation, and the weather at the target step (a forecast in the
+sine of the sun's elevation, with ``local_calendar`` the target's local hour, local day
+of the week and public holiday (:mod:`~processors.forecast.local_calendar`; NaN where the
+site's calendar is unknown), and the weather at the target step (a forecast in the
 stream; NaN where unknown, which LightGBM routes by itself). One booster per quantile
 level with the quantile (pinball) objective, early-stopped on the validation windows.
 
@@ -28,6 +30,7 @@ from gridbrain.processors.forecast.base import (
     sort_levels,
 )
 from gridbrain.processors.forecast.batch import LEVELS, WindowBatch, calendar_features
+from gridbrain.processors.forecast.local_calendar import local_features
 
 __all__ = ["GbmTrainConfig", "LightGbm", "gbm_features"]
 
@@ -79,11 +82,13 @@ def _weather_days(batch: WindowBatch, steps_per_day: int) -> list[np.ndarray]:
     return out
 
 
-def gbm_features(batch: WindowBatch, weather_days: bool = False) -> np.ndarray:
+def gbm_features(
+    batch: WindowBatch, weather_days: bool = False, local_calendar: bool = False
+) -> np.ndarray:
     """One row per window and target step, shape (B * H, F), window-major.
 
     ``weather_days`` adds the weather's mean, minimum and maximum over the 24 hours up to
-    each target step.
+    each target step; ``local_calendar`` the target's local hour, weekday and holiday.
     """
     b, h, lookback = len(batch), batch.horizon, batch.lookback
     steps_per_day = max(1, _DAY_MS // batch.step_ms)
@@ -107,6 +112,9 @@ def gbm_features(batch: WindowBatch, weather_days: bool = False) -> np.ndarray:
     days = target.astype("datetime64[ms]").astype("datetime64[D]")
     columns.append((days - days.astype("datetime64[Y]")).astype(np.float64))  # day of year
     columns.append(calendar_features(batch)[..., 4])  # sine of the sun's elevation
+    if local_calendar:
+        local = local_features(target, batch.calendar)
+        columns.extend(local[..., k] for k in range(local.shape[-1]))
     exog = batch.exog[:, lookback : lookback + h]
     columns.extend(exog[..., k] for k in range(exog.shape[-1]))
     if weather_days:
@@ -127,6 +135,8 @@ class LightGbm(QuantileModel):
             The median stays as trained (a shift learnt on the validation season can
             hurt the next).
         weather_days: add the day's weather statistics (:func:`gbm_features`).
+        local_calendar: add the site's local hour, weekday and public holidays (False
+            in models saved before they existed).
         train: :class:`GbmTrainConfig` fields.
     """
 
@@ -139,11 +149,13 @@ class LightGbm(QuantileModel):
         n_exog: int = 0,
         calibrated: bool = True,
         weather_days: bool = False,
+        local_calendar: bool = False,
         train: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.lookback, self.horizon, self.n_exog = lookback, horizon, n_exog
         self.calibrated, self.weather_days = calibrated, weather_days
+        self.local_calendar = local_calendar
         self.train_config = GbmTrainConfig(**(train or {}))
         self.boosters: list[Any] = []
         self.band_scale = np.ones(len(LEVELS))
@@ -169,6 +181,7 @@ class LightGbm(QuantileModel):
             "n_exog": self.n_exog,
             "calibrated": self.calibrated,
             "weather_days": self.weather_days,
+            "local_calendar": self.local_calendar,
             "train": asdict(self.train_config),
         }
 
@@ -200,6 +213,9 @@ class LightGbm(QuantileModel):
         if batch.exog.shape[-1] != self.n_exog:
             raise ModelError(f"{self.kind} reads {self.n_exog} weather variables")
 
+    def _features(self, batch: WindowBatch) -> np.ndarray:
+        return gbm_features(self._window(batch), self.weather_days, self.local_calendar)
+
     def _window(self, batch: WindowBatch) -> WindowBatch:
         """The batch cut to this model's look-back."""
         self._check(batch)
@@ -212,7 +228,7 @@ class LightGbm(QuantileModel):
     def predict_raw(self, batch: WindowBatch) -> np.ndarray:
         if not self.boosters:
             raise ModelError(f"{self.kind} is not trained")
-        features = gbm_features(self._window(batch), self.weather_days)
+        features = self._features(batch)
         out = np.stack([b.predict(features) for b in self.boosters], axis=-1)
         out = sort_levels(out.reshape(len(batch), self.horizon, len(LEVELS)))
         return scale_band(out, self.band_scale)
@@ -270,7 +286,7 @@ class LightGbm(QuantileModel):
 
 def _rows(batch: WindowBatch, target: np.ndarray, model: LightGbm) -> tuple[np.ndarray, np.ndarray]:
     """Feature rows and targets of the known target steps."""
-    x = gbm_features(model._window(batch), model.weather_days)
+    x = model._features(batch)
     y = np.asarray(target[:, : model.horizon], dtype=np.float64).reshape(-1)
     known = np.isfinite(y)
     return x[known], y[known]
