@@ -6,7 +6,8 @@ starts its day, from the series up to then, the calendar with Spain's national h
 and the five cities' *observed* weather at the hour: a perfect weather forecast, which the
 operator does not have. Models: the ridge per local hour of ``weather-text`` and LightGBM
 quantile boosters (p10, p50, p90) on the same columns plus the hour, early-stopped on the
-validation hours, their band calibrated there (:func:`~processors.forecast.base.band_factor`).
+validation hours, their band calibrated there
+(:func:`~processors.forecast.band_scale.band_factor`).
 The anchor is the operator's own day-ahead forecast of the same hours. The last line is JSON.
 """
 
@@ -53,7 +54,7 @@ def _boosters(x: np.ndarray, study: Any, seed: int) -> list[Any]:
 
 def gbm_quantiles(x: np.ndarray, study: Any, seed: int) -> np.ndarray:
     """p10, p50, p90 of every hour (N, 3), the band calibrated on the validation hours."""
-    from gridbrain.processors.forecast.base import band_factor
+    from gridbrain.processors.forecast.band_scale import band_factor
 
     raw = np.sort(np.column_stack([b.predict(x) for b in _boosters(x, study, seed)]), axis=1)
     val = study.val & np.isfinite(study.y)

@@ -20,20 +20,16 @@ import numpy as np
 import torch
 
 from gridbrain.errors import ModelError
-from gridbrain.processors.forecast.batch import LEVELS, P50, WindowBatch, sun_down, window_scale
+from gridbrain.processors.forecast.batch import LEVELS, WindowBatch, sun_down, window_scale
 
 __all__ = [
-    "BAND_FACTORS",
     "MODEL_KINDS",
     "Progress",
     "QuantileModel",
-    "band_factor",
-    "band_factors",
     "clip_quantiles",
     "load_model",
     "physical_bounds",
     "physical_quantiles",
-    "scale_band",
     "sort_levels",
 ]
 
@@ -235,47 +231,3 @@ def physical_quantiles(
     if quantity == "pv_power":
         out[sun_down(batch)] = 0.0
     return out
-
-
-#: Band factors tried by :func:`band_factors`.
-BAND_FACTORS = np.geomspace(0.2, 5.0, 97)
-
-
-def band_factor(distance: np.ndarray, error: np.ndarray, level: float) -> float:
-    """The factor on a level's distances from the median with the least pinball loss.
-
-    ``error`` is the outcome minus the median: the quantile ``median + f * distance``
-    is scored against it at ``level``, for every f of :data:`BAND_FACTORS` (1 with fewer
-    than 20 samples). The minimiser also gives the level about its share of outcomes.
-
-    >>> rng = np.random.default_rng(0)
-    >>> round(band_factor(np.full(4000, -1.0), rng.normal(0, 2, 4000), 0.16), 1)
-    2.0
-    """
-    if len(error) < 20:
-        return 1.0
-    gap = error[None, :] - BAND_FACTORS[:, None] * distance[None, :]
-    loss = np.maximum(level * gap, (level - 1) * gap).mean(axis=1)
-    return float(BAND_FACTORS[int(np.argmin(loss))])
-
-
-def band_factors(raw: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Per level (Q,), the :func:`band_factor` of raw quantiles (B, H, Q) against ``target``.
-
-    The median's factor is 1: calibrating the band this way keeps the median and the
-    order of the levels, unlike shifts (which move the median by the validation bias).
-    """
-    median = raw[..., P50]
-    error = target - median
-    known = np.isfinite(error)
-    factors = np.ones(raw.shape[-1])
-    for q, level in enumerate(LEVELS):
-        if q != P50:
-            factors[q] = band_factor((raw[..., q] - median)[known], error[known], level)
-    return factors
-
-
-def scale_band(quantiles: np.ndarray, factors: np.ndarray) -> np.ndarray:
-    """``quantiles`` (..., Q) with each level's distance from the median times its factor."""
-    median = quantiles[..., P50 : P50 + 1]
-    return median + (quantiles - median) * factors

@@ -1,9 +1,9 @@
 """An ensemble: the mean of its members' quantiles (level by level), its band recalibrated.
 
 Averaging quantile functions (Vincentisation) keeps each member's shape and cancels part
-of their errors; the ensemble then scales its band on validation windows
-(:func:`~processors.forecast.base.band_factors`), keeping the mean of the members'
-medians. Members are any fitted models; the ensemble saves them inside its artifact.
+of their errors; the ensemble then scales its band on validation windows per step and
+hour (:class:`~processors.forecast.band_scale.BandScale`), keeping the mean of the
+members' medians. Members are any fitted models; the ensemble saves them inside its artifact.
 """
 
 from typing import Any
@@ -13,14 +13,9 @@ import torch
 from typing_extensions import override
 
 from gridbrain.errors import ModelError
-from gridbrain.processors.forecast.base import (
-    Progress,
-    QuantileModel,
-    band_factors,
-    load_model,
-    scale_band,
-)
-from gridbrain.processors.forecast.batch import LEVELS, WindowBatch
+from gridbrain.processors.forecast.band_scale import BandScale, target_hours
+from gridbrain.processors.forecast.base import Progress, QuantileModel, load_model
+from gridbrain.processors.forecast.batch import WindowBatch
 
 __all__ = ["Ensemble"]
 
@@ -39,7 +34,7 @@ class Ensemble(QuantileModel):
         super().__init__()
         self.size, self.label = size, label
         self.members: list[QuantileModel] = []
-        self.band_scale = np.ones(len(LEVELS))
+        self.band = BandScale.identity()
 
     @classmethod
     def of(cls, members: list[QuantileModel]) -> "Ensemble":
@@ -64,13 +59,13 @@ class Ensemble(QuantileModel):
             f"member_{i}": torch.frombuffer(bytearray(m.to_bytes()), dtype=torch.uint8)
             for i, m in enumerate(self.members)
         }
-        return {"band_scale": torch.from_numpy(self.band_scale), **members}
+        return {**self.band.state(), **members}
 
     @override
     def load_parameters_state(self, state: dict[str, Any]) -> None:
         self.members = [load_model(bytes(state[f"member_{i}"].numpy())) for i in range(self.size)]
         self.lookback = max((m.lookback for m in self.members), default=1)
-        self.band_scale = state["band_scale"].numpy()
+        self.band = BandScale.from_state(state)
 
     @override
     def to(self, device: str) -> "Ensemble":
@@ -82,13 +77,13 @@ class Ensemble(QuantileModel):
         if not self.members:
             raise ModelError("an ensemble without members")
         mean = np.mean([m.forecast(batch) for m in self.members], axis=0)
-        return scale_band(mean, self.band_scale)
+        return self.band.apply(mean, target_hours(batch))
 
     @override
     def calibrate(self, batch: WindowBatch, target: np.ndarray) -> None:
         """Scale the mixture's band on ``target``; the median stays the members' mean."""
-        self.band_scale = np.ones(len(LEVELS))
-        self.band_scale = band_factors(self.predict_raw(batch), target)
+        self.band = BandScale.identity()
+        self.band = BandScale.fit(self.predict_raw(batch), target, target_hours(batch))
 
     @override
     def fit_parameters(

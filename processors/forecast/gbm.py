@@ -22,13 +22,8 @@ import torch
 from typing_extensions import override
 
 from gridbrain.errors import ModelError
-from gridbrain.processors.forecast.base import (
-    Progress,
-    QuantileModel,
-    band_factors,
-    scale_band,
-    sort_levels,
-)
+from gridbrain.processors.forecast.band_scale import BandScale, target_hours
+from gridbrain.processors.forecast.base import Progress, QuantileModel, sort_levels
 from gridbrain.processors.forecast.batch import LEVELS, WindowBatch, calendar_features
 from gridbrain.processors.forecast.local_calendar import local_features
 
@@ -130,10 +125,10 @@ class LightGbm(QuantileModel):
         horizon: steps ahead H.
         n_exog: weather variables in the windows.
         calibrated: widen or narrow the band on the validation windows (False: raw
-            quantiles): each level's distance from the median is scaled by the factor
-            with the least pinball loss (:func:`~processors.forecast.base.band_factors`).
-            The median stays as trained (a shift learnt on the validation season can
-            hurt the next).
+            quantiles): each level's distance from the median is scaled by the factors
+            with the least pinball loss per step and per hour of the day
+            (:class:`~processors.forecast.band_scale.BandScale`). The median stays as
+            trained (a shift learnt on the validation season can hurt the next).
         weather_days: add the day's weather statistics (:func:`gbm_features`).
         local_calendar: add the site's local hour, weekday and public holidays (False
             in models saved before they existed).
@@ -158,7 +153,7 @@ class LightGbm(QuantileModel):
         self.local_calendar = local_calendar
         self.train_config = GbmTrainConfig(**(train or {}))
         self.boosters: list[Any] = []
-        self.band_scale = np.ones(len(LEVELS))
+        self.band = BandScale.identity()
 
     @property
     @override
@@ -188,7 +183,7 @@ class LightGbm(QuantileModel):
     @override
     def parameters_state(self) -> dict[str, Any]:
         return {
-            "band_scale": torch.from_numpy(self.band_scale),
+            **self.band.state(),
             **{
                 f"level_{q}": torch.frombuffer(
                     bytearray(b.model_to_string().encode()), dtype=torch.uint8
@@ -205,7 +200,7 @@ class LightGbm(QuantileModel):
             lightgbm.Booster(model_str=bytes(state[f"level_{q}"].numpy()).decode())
             for q in range(len(LEVELS))
         ]
-        self.band_scale = state["band_scale"].numpy()
+        self.band = BandScale.from_state(state)
 
     def _check(self, batch: WindowBatch) -> None:
         if batch.horizon != self.horizon:
@@ -231,15 +226,16 @@ class LightGbm(QuantileModel):
         features = self._features(batch)
         out = np.stack([b.predict(features) for b in self.boosters], axis=-1)
         out = sort_levels(out.reshape(len(batch), self.horizon, len(LEVELS)))
-        return scale_band(out, self.band_scale)
+        return self.band.apply(out, target_hours(batch))
 
     @override
     def calibrate(self, batch: WindowBatch, target: np.ndarray) -> None:
-        """Scale the band (:func:`~processors.forecast.base.band_factors`); the median stays."""
+        """Scale the band per step and hour (:class:`BandScale`); the median stays."""
         if not self.calibrated:
             return
-        self.band_scale = np.ones(len(LEVELS))
-        self.band_scale = band_factors(self.predict_raw(batch), target[:, : self.horizon])
+        self.band = BandScale.identity()
+        raw = self.predict_raw(batch)
+        self.band = BandScale.fit(raw, target[:, : self.horizon], target_hours(batch))
 
     @override
     def fit_parameters(

@@ -84,9 +84,10 @@ def test_raw_quantiles_are_not_calibrated_and_calibration_keeps_the_median(  # t
 ) -> None:
     train, val, (test, _) = data
     raw = LightGbm(7 * DAY, DAY, n_exog=3, calibrated=False, train=QUICK).fit(train, val)
-    assert raw.name == "lightgbm" and raw.shifts is None and (raw.band_scale == 1).all()
+    assert raw.name == "lightgbm" and raw.shifts is None and (raw.band.step == 1).all()
+    assert (raw.band.hour == 1).all()
     np.testing.assert_allclose(gbm.forecast(test)[..., P50], raw.forecast(test)[..., P50])
-    assert not np.allclose(gbm.band_scale, 1.0)  # the band did move
+    assert not np.allclose(gbm.band.step, 1.0)  # the band did move
     np.testing.assert_allclose(raw.forecast(test), np.sort(raw.predict_raw(test), axis=-1))
     assert load_model(raw.to_bytes()).name == "lightgbm"
 
