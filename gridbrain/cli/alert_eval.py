@@ -96,12 +96,14 @@ def _forecast_issues(
     model: Any, series: Series, origins: np.ndarray, horizon: int
 ) -> list[ForecastIssue]:
     lookback = 7 * 86_400_000 // series.step_ms
+    # As the stream: no forecast without a newest value and half the look-back observed
+    # (a window inside a month-long gap would otherwise forecast from nothing). The
+    # stream's readings carry short gaps interpolated (hourly data on 15-minute steps).
+    known = np.isfinite(series.filled)
     issues = []
     for chunk in np.array_split(origins, max(1, len(origins) // 1024)):
         batch = windows_at(series, chunk, lookback, horizon, future_weather=False)
-        # As the stream: no forecast without a newest value and half the look-back observed
-        # (a window inside a month-long gap would otherwise forecast from nothing).
-        observed = np.isfinite(batch.y)
+        observed = known[chunk[:, None] + np.arange(1 - lookback, 1)]
         keep = observed[:, -1] & (observed.sum(axis=1) >= lookback // 2)
         if not keep.any():
             continue

@@ -63,14 +63,15 @@ def make_model(name: str, options: TrainOptions) -> QuantileModel:
         "train": {"epochs": options.epochs, "seed": options.seed},
     }
     model: QuantileModel
+    local = {**common, "local_calendar": True}  # the text regressor reads the UTC clock
     if name == "linear":
-        model = LinearModel(options.lookback, options.horizon, **common)
+        model = LinearModel(options.lookback, options.horizon, **local)
     elif name == "linear_daily":
         period = _DAY_MS // options.step_ms
-        model = LinearModel(options.lookback, options.horizon, period=period, **common)
+        model = LinearModel(options.lookback, options.horizon, period=period, **local)
     elif name == "patchtst":
-        common["train"] |= {"learning_rate": 0.001, "patience": 3}
-        model = PatchTst(options.lookback, options.horizon, **common)
+        local["train"] = common["train"] | {"learning_rate": 0.001, "patience": 3}
+        model = PatchTst(options.lookback, options.horizon, **local)
     elif name.startswith("lightgbm"):
         from gridbrain.processors.forecast.gbm import LightGbm
 

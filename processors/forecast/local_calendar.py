@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
-__all__ = ["FEATURES", "LocalCalendar", "local_features"]
+__all__ = ["FEATURES", "LocalCalendar", "local_covariates", "local_features"]
 
 #: Columns of :func:`local_features`, in order.
 FEATURES = ("local_hour", "local_weekday", "public_holiday")
@@ -118,3 +118,21 @@ def local_features(target_ms: np.ndarray, calendars: np.ndarray | None) -> np.nd
         rows = np.array([c == calendar for c in calendars.tolist()])
         out[rows] = calendar.features(target_ms[rows])
     return out
+
+
+def local_covariates(target_ms: np.ndarray, calendars: np.ndarray | None) -> np.ndarray:
+    """The local calendar as network inputs (B, H, 6), zeros where it is unknown.
+
+    Sine and cosine of the local hour and of the local week, the public holiday, and
+    whether the calendar is known at all.
+    """
+    local = local_features(target_ms, calendars)
+    known = np.isfinite(local[..., 0])
+    day = 2 * np.pi * np.nan_to_num(local[..., 0]) / 24
+    week = 2 * np.pi * (np.nan_to_num(local[..., 1]) + np.nan_to_num(local[..., 0]) / 24) / 7
+    out = np.stack(
+        [np.sin(day), np.cos(day), np.sin(week), np.cos(week), np.nan_to_num(local[..., 2])],
+        axis=-1,
+    )
+    out[~known] = 0.0
+    return np.concatenate([out, known[..., None].astype(np.float64)], axis=-1)

@@ -27,6 +27,7 @@ from gridbrain.processors.forecast.batch import (
     fill_history,
     window_scale,
 )
+from gridbrain.processors.forecast.local_calendar import local_covariates
 
 __all__ = ["NeuralModel", "TrainConfig", "covariates", "exog_statistics", "pinball_loss"]
 
@@ -71,16 +72,22 @@ def exog_statistics(batch: WindowBatch) -> tuple[np.ndarray, np.ndarray]:
     return mean, std
 
 
-def covariates(batch: WindowBatch, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """Covariates of every target step (B, H, 5 + 2E): calendar and sun, weather, missing flags.
+def covariates(
+    batch: WindowBatch, mean: np.ndarray, std: np.ndarray, local_calendar: bool = False
+) -> np.ndarray:
+    """Covariates of every target step (B, H, 5 + 2E [+ 6]): calendar, sun, weather, flags.
 
+    With ``local_calendar`` the site's local calendar follows (:func:`local_covariates`).
     Weather is standardised with the training statistics ``mean``/``std`` (E,); unknown
     values are 0 with their flag set.
     """
     future = batch.exog[:, batch.lookback : batch.lookback + batch.horizon]
     missing = ~np.isfinite(future)
     weather = np.where(missing, 0.0, (future - mean) / std)
-    return np.concatenate([calendar_features(batch), weather, missing], axis=-1)
+    parts = [calendar_features(batch), weather, missing]
+    if local_calendar:
+        parts.append(local_covariates(batch.target_ts_ms(), batch.calendar))
+    return np.concatenate(parts, axis=-1)
 
 
 def pinball_loss(
@@ -102,6 +109,8 @@ class NeuralModel(QuantileModel):
         scale_windows: divide each window by its standard deviation after removing its
             mean (RevIN); False only removes the mean (SparseTSF), for data that is
             already on one scale.
+        local_calendar: add the site's local hour, week and holidays to the covariates
+            (False in models saved before they existed).
         train: training settings.
     """
 
@@ -112,9 +121,11 @@ class NeuralModel(QuantileModel):
         n_exog: int = 0,
         use_covariates: bool = True,
         scale_windows: bool = True,
+        local_calendar: bool = False,
         train: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        self.local_calendar = local_calendar
         self.lookback = lookback
         self.horizon = horizon
         self.n_exog = n_exog
@@ -131,7 +142,9 @@ class NeuralModel(QuantileModel):
     @property
     def n_covariates(self) -> int:
         """Covariates per target step the network gets (0 without covariates)."""
-        return 5 + 2 * self.n_exog if self.use_covariates else 0
+        if not self.use_covariates:
+            return 0
+        return 5 + 2 * self.n_exog + (6 if self.local_calendar else 0)
 
     def build_network(self) -> nn.Module:
         """The network (subclasses)."""
@@ -145,6 +158,7 @@ class NeuralModel(QuantileModel):
             "n_exog": self.n_exog,
             "use_covariates": self.use_covariates,
             "scale_windows": self.scale_windows,
+            "local_calendar": self.local_calendar,
             "train": asdict(self.train_config),
         }
 
@@ -179,7 +193,7 @@ class NeuralModel(QuantileModel):
             scale = np.ones_like(scale)
         history = torch.tensor((y - mean) / scale, dtype=torch.float32, device=self.device)
         if self.use_covariates:
-            cov = covariates(batch, self.exog_mean, self.exog_std)
+            cov = covariates(batch, self.exog_mean, self.exog_std, self.local_calendar)
         else:
             cov = np.zeros((len(y), batch.horizon, 0))
         return history, torch.tensor(cov, dtype=torch.float32, device=self.device), mean, scale

@@ -56,6 +56,7 @@ def test_water_rules_and_predictive_oxygen_alerts_on_the_brisbane_sonde(tmp_path
     assert {(r["model"], r["quantile"], r["threshold"]) for r in rows} == {
         (m, q, t) for m in ("persistence", "seasonal_naive") for q in ("p50", "p10") for t in (5, 6)
     }
+    assert all(np.isfinite(r["base_rate"]) for r in rows)  # every model issued forecasts
     at_six = [r for r in rows if r["threshold"] == 6]
     assert all(r["episodes"] > 0 for r in at_six)  # DO dips below 6 in the test months
     for r in at_six:
@@ -66,3 +67,24 @@ def test_water_rules_and_predictive_oxygen_alerts_on_the_brisbane_sonde(tmp_path
     for m in ("persistence", "seasonal_naive"):
         assert by[(m, "p10", 6)]["firing_issues"] >= by[(m, "p50", 6)]["firing_issues"]
     assert (tmp_path / "predictive.png").stat().st_size > 0
+
+
+def test_hourly_data_on_15_minute_steps_is_forecast_where_the_stream_would() -> None:
+    """Hourly values fill a quarter of the steps; a month-long gap still stops the issues."""
+    from gridbrain.cli.alert_eval import _forecast_issues
+    from gridbrain.processors.forecast.baselines import Persistence
+    from gridbrain.processors.forecast.dataset import Series
+
+    steps = 40 * 96
+    values = np.full(steps, np.nan)
+    values[::4] = 10 + np.sin(np.arange(0, steps, 4) / 96 * 2 * np.pi)  # on the hour
+    values[20 * 96 : 30 * 96] = np.nan  # ten days without a value
+    series = Series("s", "pm25", 0, STEP_MS, values, np.full((steps, 3), np.nan))
+    origins = np.arange(8 * 96, steps - 96, 4)  # every hour, a week of history behind
+    issued = {
+        i.issued_at_ms // STEP_MS - 1 for i in _forecast_issues(Persistence(), series, origins, 96)
+    }
+    assert issued and issued <= set(origins.tolist())
+    assert all(o in issued for o in origins if o < 20 * 96)  # the weeks before the gap
+    assert not any(20 * 96 + 5 <= o < 30 * 96 for o in issued)  # no newest value in the gap
+    assert not any(30 * 96 <= o < 33 * 96 for o in issued)  # under half a week after it

@@ -164,50 +164,33 @@ def test_a_trained_lightgbm_serves_the_streams_15_minute_windows() -> None:
 
 def test_the_local_calendar_teaches_holidays_and_serves_them() -> None:
     """Work days carry 40 more than weekends and Spain's holidays; only the calendar knows which."""
-    from gridbrain.processors.forecast.dataset import Series, split_origins, window_targets
-    from gridbrain.processors.forecast.dataset import windows_at as cut
     from gridbrain.processors.forecast.forecaster import (
         ForecastConfig,
         ServingModel,
         forecast_batch,
     )
     from gridbrain.processors.forecast.history import Window
-    from gridbrain.processors.forecast.local_calendar import LocalCalendar
+    from tests.processors.forecast.workdays import HOUR, MADRID, workdays
 
-    madrid = LocalCalendar("Europe/Madrid", "ES")
-    start, hour = 1_483_228_800_000, 3_600_000  # 2017-01-01 00:00 UTC
-    ts = start + np.arange(2 * 365 * DAY, dtype=np.int64) * hour
-    local = madrid.features(ts)
-    work = (local[:, 1] < 5) & (local[:, 2] == 0)
-    noise = np.random.default_rng(3).normal(0, 2, len(ts))
-    y = 100 + 30 * np.sin(2 * np.pi * local[:, 0] / 24) + 40 * work + noise
-    s = Series("es", "load", start, hour, y, np.full((len(ts), 3), np.nan), calendar=madrid)
-    split = split_origins(len(ts), 7 * DAY, DAY, (0.6, 0.2), 3, DAY)
-
-    def part(origins: np.ndarray) -> tuple[WindowBatch, np.ndarray]:
-        return cut(s, origins, 7 * DAY, DAY, False), window_targets(s, origins, DAY)
-
-    holiday_origins = np.array(
-        [o for o in split.test if local[o + 1 : o + 1 + DAY, 2].any() and local[o + 12, 1] < 5]
-    )
-    assert len(holiday_origins) >= 3  # weekday holidays in the last fifth of 2018
-    (test, target) = part(holiday_origins)
-    off = local[holiday_origins[:, None] + np.arange(1, DAY + 1), 2] == 1
+    days = workdays()
+    assert len(days.holidays) >= 3  # weekday holidays in the last fifth of 2018
+    test, target = days.part(days.holidays)
     errors = {}
     for calendar in (False, True):
         model = LightGbm(7 * DAY, DAY, n_exog=3, local_calendar=calendar, train=QUICK)
-        model.fit(part(split.train), part(split.val))
-        errors[calendar] = np.mean(np.abs(model.forecast(test)[..., P50] - target)[off])
+        model.fit(days.train, days.val)
+        errors[calendar] = np.mean(np.abs(model.forecast(test)[..., P50] - target)[days.off])
     assert errors[True] < 12 < 25 < errors[False], errors  # noise: 2; the effect: 40
 
     served = {"load": [ServingModel(load_model(model.to_bytes()), "load-lightgbm:1")]}
-    config = ForecastConfig(step_ms=hour, horizon_steps=DAY)
-    o = int(holiday_origins[0])
+    config = ForecastConfig(step_ms=HOUR, horizon_steps=DAY)
+    o, y = int(days.holidays[0]), days.series.values
+    last = days.series.start_ms + o * HOUR
     w = Window(
-        "es", "load", int(ts[o]), y[o - 7 * DAY + 1 : o + 1], np.full((7 * DAY, 3), np.nan), 7 * DAY
+        "es", "load", last, y[o - 7 * DAY + 1 : o + 1], np.full((7 * DAY, 3), np.nan), 7 * DAY
     )
-    (knows,) = forecast_batch([w], config, served=served, calendars={"es": madrid})
+    (knows,) = forecast_batch([w], config, served=served, calendars={"es": MADRID})
     (blind,) = forecast_batch([w], config, served=served)
-    day_off = local[o + 1 : o + 1 + DAY, 2] == 1
-    assert np.mean(np.abs(knows.p50 - y[o + 1 : o + 1 + DAY])[day_off]) < 12
-    assert np.mean(blind.p50[day_off] - knows.p50[day_off]) > 20  # it took the day for a work day
+    off = days.off[0]
+    assert np.mean(np.abs(knows.p50 - y[o + 1 : o + 1 + DAY])[off]) < 12
+    assert np.mean(blind.p50[off] - knows.p50[off]) > 20  # it took the day for a work day

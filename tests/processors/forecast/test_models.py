@@ -182,3 +182,24 @@ def test_few_validation_windows_calibrate_on_every_horizon_pooled() -> None:
     assert (band[..., P90] - band[..., P10] > 0).all()
     nothing = _Point().fit(train, (val[0].take(slice(0, 0)), val[1][:0])).forecast(test[0])
     np.testing.assert_array_equal(nothing[..., P10], nothing[..., P90])  # no errors: raw
+
+
+def test_a_linear_model_with_the_local_calendar_learns_holidays() -> None:
+    from tests.processors.forecast.workdays import workdays
+
+    days = workdays()
+    test, target = days.part(days.holidays)
+    errors = {}
+    for calendar in (False, True):
+        model = LinearModel(
+            7 * DAY, DAY, n_exog=3, local_calendar=calendar, train={"epochs": 30, "seed": 1}
+        ).fit(days.train, days.val)
+        errors[calendar] = np.mean(np.abs(model.forecast(test)[..., P50] - target)[days.off])
+        again = load_model(model.to_bytes())
+        np.testing.assert_allclose(again.forecast(test), model.forecast(test), rtol=1e-5)
+    # The effect is 40, the noise 2; holidays are 1 % of the steps, and the learning rate
+    # falls fast (tuned for RLinear), so the linear model learns them only in part.
+    assert errors[True] < 0.85 * errors[False], errors
+    old = dict(model.config())
+    del old["local_calendar"]  # a model saved before the calendar: reads the UTC clock
+    assert LinearModel(**old).n_covariates == model.n_covariates - 6
