@@ -1,8 +1,10 @@
 """Site metadata: registration, profiles for the checks and fusion, capacities."""
 
 import json
+import logging
 from collections.abc import Iterable
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,6 +19,8 @@ __all__ = [
     "station_locations",
     "upsert_sites",
 ]
+
+_log = logging.getLogger(__name__)
 
 #: The ``kind`` of sites that are weather stations other sites can take weather from.
 STATION_KIND = "weather_station"
@@ -66,26 +70,35 @@ def site_ids(session: Session) -> list[str]:
 
 
 def site_profiles(session: Session, site_ids: Iterable[str]) -> dict[str, SiteProfile]:
-    """The profile of each of ``site_ids`` that is registered."""
+    """The profile of each of ``site_ids`` that is registered.
+
+    A time zone or holiday calendar stored before they were checked, and unknown now,
+    is left out (with a warning) rather than failing every stage that reads the site.
+    """
     rows = session.scalars(select(Site).where(Site.site_id.in_(list(site_ids))))
-    return {
-        s.site_id: SiteProfile.model_validate(
-            {
-                "site_id": s.site_id,
-                "name": s.name,
-                "kind": s.kind,
-                "latitude": s.latitude,
-                "longitude": s.longitude,
-                "capacity_kw": s.capacity_kw,
-                "timezone": s.timezone,
-                "holidays": s.holidays,
-                "weather_station": s.weather_station,
-                "quality": s.quality or {},
-                **(s.dispatch or {}),
-            }
-        )
-        for s in rows
-    }
+    out = {}
+    for s in rows:
+        fields = {
+            "site_id": s.site_id,
+            "name": s.name,
+            "kind": s.kind,
+            "latitude": s.latitude,
+            "longitude": s.longitude,
+            "capacity_kw": s.capacity_kw,
+            "timezone": s.timezone,
+            "holidays": s.holidays,
+            "weather_station": s.weather_station,
+            "quality": s.quality or {},
+            **(s.dispatch or {}),
+        }
+        try:
+            out[s.site_id] = SiteProfile.model_validate(fields)
+        except ValidationError as exc:
+            _log.warning("site %s: calendar left out (%s)", s.site_id, exc.errors()[0]["msg"])
+            out[s.site_id] = SiteProfile.model_validate(
+                fields | {"timezone": None, "holidays": None}
+            )
+    return out
 
 
 def station_locations(session: Session) -> dict[str, tuple[float, float]]:

@@ -24,3 +24,18 @@ def test_profiles_keep_their_zone_and_holidays(services: Services) -> None:
     with services.sessions.begin() as session:  # a new calendar replaces the old one
         upsert_sites(session, [SiteProfile(site_id="cal-vic", timezone="Australia/Sydney")])
         assert site_profiles(session, ["cal-vic"])["cal-vic"].calendar.holidays is None  # type: ignore[union-attr]
+
+
+def test_a_calendar_stored_before_it_was_checked_is_left_out(services: Services) -> None:
+    from sqlalchemy import text
+
+    with services.sessions.begin() as session:
+        session.execute(
+            text(
+                "INSERT INTO sites (site_id, kind, capacity_kw, timezone, holidays) VALUES "
+                "('cal-old', 'pv', 5, 'Mars/Olympus', 'ZZ') ON CONFLICT (site_id) DO NOTHING"
+            )
+        )
+    with services.sessions.begin() as session:
+        (old,) = site_profiles(session, ["cal-old"]).values()
+    assert (old.kind, old.capacity_kw, old.timezone, old.calendar) == ("pv", 5.0, None, None)
