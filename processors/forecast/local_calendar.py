@@ -114,9 +114,12 @@ def local_features(target_ms: np.ndarray, calendars: np.ndarray | None) -> np.nd
     out = np.full((*target_ms.shape, len(FEATURES)), np.nan)
     if calendars is None:
         return out
-    for calendar in set(calendars.tolist()) - {None}:
-        rows = np.array([c == calendar for c in calendars.tolist()])
-        out[rows] = calendar.features(target_ms[rows])
+    rows: dict[LocalCalendar, list[int]] = {}
+    for i, calendar in enumerate(calendars.tolist()):
+        if calendar is not None:
+            rows.setdefault(calendar, []).append(i)
+    for calendar, index in rows.items():
+        out[index] = calendar.features(target_ms[index])
     return out
 
 
