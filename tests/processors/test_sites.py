@@ -22,8 +22,13 @@ def test_a_site_with_a_zone_and_holidays_has_a_calendar() -> None:
         ({"timezone": "UTC", "holidays": "ZZ"}, "unknown holiday calendar"),
         ({"timezone": "UTC", "holidays": "ES-" + "X" * 500}, "unknown holiday calendar"),
         ({"holidays": "ES"}, "holidays need the site's timezone"),
+        ({"timezone": "UTC", "holidays": 7}, "valid string"),
+        ({"timezone": ["UTC"]}, "valid string"),
+        ({"timezone": "UTC", "holidays": "E\udcffS"}, "unknown holiday calendar"),  # not UTF-8
     ],
 )
-def test_unknown_or_incomplete_calendars_are_refused(fields: dict[str, str], message: str) -> None:
+def test_unknown_or_incomplete_calendars_are_refused(
+    fields: dict[str, object], message: str
+) -> None:
     with pytest.raises(ValidationError, match=message):
         SiteProfile(site_id="x", **fields)
