@@ -26,7 +26,8 @@ pytestmark = pytest.mark.integration
 HOUR = 3_600_000
 DAY = 24 * HOUR
 STEP = 15 * 60_000
-NOW = int(time.time() * 1000) // HOUR * HOUR
+# Midnight UTC today: the same rain spells at the same hours of the day in every run.
+NOW = int(time.time() * 1000) // DAY * DAY
 SITE = "it-text"
 START = NOW - 16 * DAY  # history streamed before training
 SERVE = NOW - 2 * DAY  # where the served forecasts start
@@ -107,7 +108,10 @@ def test_forecast_text_reaches_a_trained_text_model_in_the_stream(
     ) == len([h for h in RAIN if START <= h < SERVE])
 
     env = {"GRIDBRAIN_DATABASE_URL": services.database_url}
-    base = ["--quantity", "load", "--sites", SITE, "--lookback-days", "2", "--epochs", "6"]
+    # 6 epochs stopped short of convergence (served MAE 58-73 kW by the hour of the day); 12
+    # give 55-60 kW in about the same time. Dry hours stay ~40 kW high: past rain lifts the
+    # window's level and the model reads the text of the target steps only.
+    base = ["--quantity", "load", "--sites", SITE, "--lookback-days", "2", "--epochs", "12"]
     refused = CliRunner(env=env).invoke(cli, ["train", *base, "--model", "text_regressor"])
     assert isinstance(refused.exception, ConfigurationError)
     assert "--future-weather" in str(refused.exception)
