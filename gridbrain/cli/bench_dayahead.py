@@ -6,8 +6,9 @@ observed weather of the target hours is given to every model as a perfect foreca
 §6 prescribes: an oracle no operator has). The anchor is the OpenSTEF-style LightGBM with
 its raw quantiles (``lightgbm``); ours is the candidate with the lowest validation MAE
 among AR-X, RLinear, LightGBM with calibrated bands (``lightgbm_calibrated``), LightGBM
-with the day's weather statistics as well (``lightgbm_weather``) and the ensemble of the two
-best of them, chosen before the test is looked at. Our models' bands are tracked online
+with the day's weather statistics as well (``lightgbm_weather``) and the ensemble of them
+all, weighted on validation (``gridbrain train --model ensemble`` fits the same), chosen
+before the test is looked at. Our models' bands are tracked online
 over the test as the stream tracks them (``score(band_rate=...)``); the anchor's are not.
 The last line is JSON.
 """
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from gridbrain.cli.datasets import SeriesSource, series_from_files
+from gridbrain.cli.model_names import ENSEMBLE_MEMBERS
 from gridbrain.cli.progress import epoch_bar
 from gridbrain.cli.training import TrainOptions, make_model, report
 from gridbrain.processors.evaluation.backtest import (
@@ -41,8 +43,8 @@ __all__ = ["SETS", "DayAheadSet", "dayahead", "load_set", "midnight_plan"]
 HOUR_MS = 3_600_000
 _MAPPINGS = Path(__file__).resolve().parents[2] / "deploy" / "mappings"
 LOOKBACK, HORIZON = 7 * 24, 24
-#: Candidates for "ours", chosen by validation MAE.
-CANDIDATES = ("arx", "linear", "lightgbm_calibrated", "lightgbm_weather")
+#: Candidates for "ours", chosen by validation MAE (with their weighted ensemble).
+CANDIDATES = ENSEMBLE_MEMBERS
 ANCHOR = "lightgbm"
 #: Our models' bands are tracked online (step per day, in window scales), as served.
 BAND_RATE = 0.1
@@ -153,8 +155,13 @@ def _validation_mae(model: QuantileModel, plan: BacktestPlan) -> float:
 
 def run_models(
     plan: BacktestPlan, options: TrainOptions
-) -> tuple[dict[str, Scored], dict[str, float], str]:
-    """Fit and score the baselines, the anchor and our candidates; the chosen one's name."""
+) -> tuple[dict[str, Scored], dict[str, float], str, dict[str, float]]:
+    """Fit and score the baselines, the anchor and our candidates.
+
+    Returns:
+        Every model's scores, our candidates' validation MAE, the chosen one's name and
+        the ensemble's weights.
+    """
     fitted: dict[str, QuantileModel] = {}
     for name in ("persistence", "seasonal_naive", *CANDIDATES, ANCHOR):
         model = make_model(name, options)
@@ -162,16 +169,16 @@ def run_models(
             fit(model, plan, progress)
         fitted[name] = model
     validation = {name: _validation_mae(fitted[name], plan) for name in CANDIDATES}
-    best = sorted(CANDIDATES, key=validation.__getitem__)[:2]
-    ensemble = Ensemble.of([fitted[name] for name in best])
-    ensemble.calibrate(*training_data(plan, "val"))
+    ensemble = Ensemble.of([fitted[name] for name in CANDIDATES])
+    fit(ensemble, plan)  # weighs the fitted members on validation, drops those at 0
     fitted[ensemble.name] = ensemble
     validation[ensemble.name] = _validation_mae(ensemble, plan)
     chosen = min(validation, key=validation.__getitem__)
     scored = {
         name: score(m, plan, BAND_RATE if name in validation else 0.0) for name, m in fitted.items()
     }
-    return scored, validation, chosen
+    weights = {m.name: round(w, 2) for m, w in zip(ensemble.members, ensemble.weights, strict=True)}
+    return scored, validation, chosen, weights
 
 
 def _round(value: float) -> float:
@@ -192,7 +199,7 @@ def dayahead(name: str, data_dir: Path | None, epochs: int, out: Path | None, de
     series = load_set(name, data_dir or Settings().shared_data_dir)
     plan = midnight_plan(series, SETS[name].timezone)
     options = TrainOptions(LOOKBACK, HORIZON, HOUR_MS, epochs=epochs, device=device)
-    results, validation, chosen = run_models(plan, options)
+    results, validation, chosen, weights = run_models(plan, options)
     rows = report(results, out, HOUR_MS)
     click.echo(render(rows, "table"))
     ours, anchor = results[chosen].metrics, results[ANCHOR].metrics
@@ -209,6 +216,7 @@ def dayahead(name: str, data_dir: Path | None, epochs: int, out: Path | None, de
         "beats_anchor_mae": bool(ours["mae"] < anchor["mae"]),
         "coverage_within_5_points": bool(abs(ours["coverage_80"] - 0.8) <= 0.05),
         "validation_mae": {k: _round(v) for k, v in validation.items()},
+        "ensemble_weights": weights,
         "test_days": int(results[chosen].metrics["windows"]),
         "weather": "observed weather of the target hours used as a perfect forecast",
         "models": {

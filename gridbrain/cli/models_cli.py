@@ -106,7 +106,7 @@ def _plan(settings: Settings, kwargs: dict[str, Any]) -> tuple[Any, Any]:
     default="persistence,seasonal_naive,seasonal_naive_7d,arx,linear,linear_daily",
     show_default=True,
     help="Comma-separated models (also: patchtst, lightgbm, lightgbm_calibrated, "
-    "lightgbm_weather, text_regressor).",
+    "lightgbm_weather, text_regressor, ensemble).",
 )
 @click.option(
     "--out", type=click.Path(path_type=Path), help="Write metrics.json and PNG plots here."

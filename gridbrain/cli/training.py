@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gridbrain.cli.model_names import TEXT_MODELS
+from gridbrain.cli.model_names import ENSEMBLE_MEMBERS, TEXT_MODELS
 from gridbrain.cli.plots import plot_forecasts, plot_reliability
 from gridbrain.cli.progress import epoch_bar
 from gridbrain.errors import ConfigurationError
@@ -84,6 +84,10 @@ def make_model(name: str, options: TrainOptions) -> QuantileModel:
             local_calendar=True,
             train={"seed": options.seed},
         )
+    elif name == "ensemble":
+        from gridbrain.processors.forecast.ensemble import Ensemble
+
+        model = Ensemble.untrained([make_model(m, options) for m in ENSEMBLE_MEMBERS])
     elif name == "text_regressor":
         from gridbrain.processors.text.regressor import TextRegressor  # loads transformers
 

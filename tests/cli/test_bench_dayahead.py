@@ -8,7 +8,13 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from gridbrain.cli.bench_dayahead import SETS, dayahead, midnight_plan, undo_dst_clock
+from gridbrain.cli.bench_dayahead import (
+    CANDIDATES,
+    SETS,
+    dayahead,
+    midnight_plan,
+    undo_dst_clock,
+)
 from gridbrain.processors.forecast.dataset import Series
 from gridbrain.settings import Settings
 
@@ -52,5 +58,11 @@ def test_dayahead_on_the_wind_turbine_prints_the_comparison(tmp_path: Path) -> N
     assert summary["anchor"] == "lightgbm" and summary["test_days"] >= 70  # 20 % of 2018
     assert set(summary["models"]) >= {"persistence", "seasonal_naive", "arx", "lightgbm"}
     assert summary["model"] == min(summary["validation_mae"], key=summary["validation_mae"].get)
+    weights = summary["ensemble_weights"]  # the candidates weighed on validation
+    assert set(weights) <= set(CANDIDATES) and sum(weights.values()) == pytest.approx(1.0)
+    ensemble = "ensemble_" + "+".join(weights)
+    assert summary["validation_mae"][ensemble] <= min(
+        summary["validation_mae"][name] for name in CANDIDATES
+    )
     assert 0 < summary["mae"] < summary["models"]["persistence"]["mae"]
     assert (tmp_path / "reliability.png").stat().st_size > 0

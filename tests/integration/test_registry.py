@@ -52,10 +52,11 @@ def history_csv(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return csv, mapping
 
 
-def train(services: Services, csv: Path, mapping: Path) -> dict[str, object]:
+def train(services: Services, csv: Path, mapping: Path, model: str = "linear") -> dict[str, object]:
     env = {"GRIDBRAIN_DATABASE_URL": services.database_url}
     args = ["train", "--quantity", "load", "--csv", str(csv), "--mapping", str(mapping)]
     args += ["--sites", SITE, "--lookback-days", "2", "--epochs", "3", "--format", "json"]
+    args += ["--model", model]
     result = CliRunner(env=env).invoke(cli, args)
     assert result.exit_code == 0, result.output
     return dict(json.loads(result.stdout)[0])
@@ -139,3 +140,36 @@ def test_backtest_reads_history_from_the_database(
     rows = {r["model"]: r for r in json.loads(result.stdout)}
     assert set(rows) == {"persistence", "seasonal_naive", "linear"}
     assert rows["linear"]["windows"] > 0
+
+
+def test_an_ensemble_is_weighed_registered_and_loads_for_serving(
+    services: Services, history_csv: tuple[Path, Path]
+) -> None:
+    from gridbrain.cli.model_names import ENSEMBLE_MEMBERS
+    from gridbrain.processors.forecast.base import load_model
+    from gridbrain.processors.forecast.ensemble import Ensemble
+    from gridbrain.processors.forecast.forecaster import (
+        ForecastConfig,
+        ServingModel,
+        forecast_batch,
+    )
+    from gridbrain.processors.forecast.history import Window
+    from gridbrain.storage.registry import load_artifact
+
+    trained = train(services, *history_csv, model="ensemble")
+    assert trained["name"] == "load-ensemble" and trained["version"] == 1
+    assert float(trained["skill_crps_vs_persistence"]) > 0  # type: ignore[arg-type]
+    with services.sessions() as session:
+        model = load_model(load_artifact(session, int(trained["id"])))  # type: ignore[call-overload]
+    assert isinstance(model, Ensemble)
+    assert {m.name for m in model.members} <= set(ENSEMBLE_MEMBERS)
+    assert sum(model.weights) == pytest.approx(1.0) and min(model.weights) > 0
+
+    step = 15 * 60_000  # the stream's step, which training resampled the hourly file to
+    ts = np.arange(NOW - 4 * DAY, NOW - 2 * DAY, step)  # the two days after the training data
+    w = Window(SITE, "load", int(ts[-1]), load_kw(ts), np.full((len(ts), 3), np.nan), len(ts))
+    served = {"load": [ServingModel(model, "load-ensemble:1")]}
+    (f,) = forecast_batch([w], ForecastConfig(step_ms=step, horizon_steps=96), served=served)
+    assert f.fallback is None and f.model == model.name
+    expected = load_kw(ts[-1] + step * np.arange(1, 97))
+    assert float(np.mean(np.abs(f.p50 - expected))) < 60  # noise sd 20, daily swing 600

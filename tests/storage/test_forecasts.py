@@ -83,6 +83,34 @@ def test_one_row_per_issue_read_back_per_target(services: Services) -> None:
     ]
 
 
+def test_an_ensemble_and_a_long_registry_version_are_stored_whole(services: Services) -> None:
+    """An ensemble names its members; a served version is NAME:VERSION of a registry name."""
+    site = f"fc-{uuid.uuid4().hex[:8]}"
+    model = "ensemble_arx+linear+lightgbm_calibrated+lightgbm_weather"  # 56 characters
+    version = "dissolved_oxygen-lightgbm_calibrated:12"  # 39
+    f = forecast(site, T0, 1.0, model)
+    long = Forecast(
+        f.site_id,
+        f.quantity,
+        f.issued_at_ms,
+        f.target_ts_ms,
+        f.p10,
+        f.p50,
+        f.p90,
+        model,
+        model_version=version,
+    )
+    with services.sessions.begin() as session:
+        ensure_sites(session, {site})
+        add_forecasts(session, [long])
+    with services.sessions() as session:
+        stored = session.execute(
+            text("SELECT DISTINCT model, model_version FROM forecasts WHERE site_id = :s"),
+            {"s": site},
+        ).all()
+    assert [tuple(r) for r in stored] == [(model, version)]
+
+
 def test_uneven_targets_are_refused(services: Services) -> None:
     bad = forecast("fc-uneven", T0, 1.0)
     bad = Forecast(

@@ -1,4 +1,4 @@
-"""LightGBM (OpenSTEF style) and the quantile ensemble as model kinds."""
+"""LightGBM (OpenSTEF style) as a model kind."""
 
 import numpy as np
 import pytest
@@ -7,22 +7,9 @@ from gridbrain.errors import ModelError
 from gridbrain.processors.forecast.base import load_model
 from gridbrain.processors.forecast.baselines import Persistence
 from gridbrain.processors.forecast.batch import LEVELS, P10, P50, P90, WindowBatch
-from gridbrain.processors.forecast.ensemble import Ensemble
 from gridbrain.processors.forecast.gbm import LightGbm, gbm_features
-from tests.processors.forecast.test_models import DAY, parts, series
-
-QUICK = {"rounds": 60, "min_rows": 20, "patience": 10}
-
-
-@pytest.fixture(scope="module")
-def data():  # type: ignore[no-untyped-def]
-    return parts(series(days=60))
-
-
-@pytest.fixture(scope="module")
-def gbm(data):  # type: ignore[no-untyped-def]
-    train, val, _ = data
-    return LightGbm(7 * DAY, DAY, n_exog=3, train=QUICK).fit(train, val)
+from tests.processors.forecast.conftest import QUICK
+from tests.processors.forecast.test_models import DAY
 
 
 def test_features_put_each_lag_where_it_lies_in_the_history() -> None:
@@ -107,24 +94,6 @@ def test_wrong_windows_are_refused(data, gbm) -> None:  # type: ignore[no-untype
     )
     with pytest.raises(ModelError, match="forecasts 24 steps"):
         gbm.forecast(shorter)
-
-
-def test_ensemble_averages_its_members_and_round_trips(data, gbm) -> None:  # type: ignore[no-untyped-def]
-    train, val, (test, _) = data
-    naive = Persistence().fit(train, val)
-    ensemble = Ensemble.of([gbm, naive])
-    assert ensemble.name == "ensemble_lightgbm_calibrated+persistence"
-    np.testing.assert_allclose(
-        ensemble.predict_raw(test), (gbm.forecast(test) + naive.forecast(test)) / 2
-    )
-    ensemble.calibrate(*val)
-    medians = (gbm.forecast(test)[..., P50] + naive.forecast(test)[..., P50]) / 2
-    np.testing.assert_allclose(ensemble.forecast(test)[..., P50], medians)
-    again = load_model(ensemble.to_bytes())
-    assert again.name == ensemble.name and again.lookback == ensemble.lookback
-    np.testing.assert_allclose(again.forecast(test), ensemble.forecast(test))
-    with pytest.raises(ModelError):
-        Ensemble().fit(train, val)
 
 
 def test_a_trained_lightgbm_serves_the_streams_15_minute_windows() -> None:
