@@ -30,7 +30,9 @@ def simplex_grid(members: int, resolution: int) -> np.ndarray:
     return np.asarray(rows, dtype=float) / resolution
 
 
-def combination_weights(medians: np.ndarray, target: np.ndarray, resolution: int = 10) -> np.ndarray:
+def combination_weights(
+    medians: np.ndarray, target: np.ndarray, resolution: int = 10
+) -> np.ndarray:
     """Weights (M,) of the members' medians (M, ...) with the least MAE against ``target``.
 
     Targets that are not finite are left out. Of equally good weights, the most even one

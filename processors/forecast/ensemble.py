@@ -1,4 +1,4 @@
-"""An ensemble: the weighted mean of its members' quantiles (level by level), its band recalibrated.
+"""An ensemble: the weighted mean of its members' quantiles, level by level, its band rescaled.
 
 Averaging quantile functions (Vincentisation) keeps each member's shape and cancels part
 of their errors. The weights are the ones on a coarse simplex grid with the least
