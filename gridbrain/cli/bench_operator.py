@@ -8,7 +8,8 @@ operator does not have. Models: the ridge per local hour of ``weather-text`` and
 quantile boosters (p10, p50, p90) on the same columns plus the hour, early-stopped on the
 validation hours, their band calibrated there
 (:func:`~processors.forecast.band_scale.band_factor`).
-The anchor is the operator's own day-ahead forecast of the same hours. The last line is JSON.
+Ours is the two weighed on the validation hours (:func:`combined`). The anchor is the
+operator's own day-ahead forecast of the same hours. The last line is JSON.
 """
 
 import json
@@ -52,11 +53,10 @@ def _boosters(x: np.ndarray, study: Any, seed: int) -> list[Any]:
     return out
 
 
-def gbm_quantiles(x: np.ndarray, study: Any, seed: int) -> np.ndarray:
-    """p10, p50, p90 of every hour (N, 3), the band calibrated on the validation hours."""
+def _calibrated(raw: np.ndarray, study: Any) -> np.ndarray:
+    """Quantiles (N, 3) with each side of the band scaled on the validation hours."""
     from gridbrain.processors.forecast.band_scale import band_factor
 
-    raw = np.sort(np.column_stack([b.predict(x) for b in _boosters(x, study, seed)]), axis=1)
     val = study.val & np.isfinite(study.y)
     error = study.y[val] - raw[val, 1]
     out = raw.copy()
@@ -64,6 +64,40 @@ def gbm_quantiles(x: np.ndarray, study: Any, seed: int) -> np.ndarray:
         factor = band_factor(raw[val, q] - raw[val, 1], error, _LEVELS[q])
         out[:, q] = raw[:, 1] + factor * (raw[:, q] - raw[:, 1])
     return out
+
+
+def gbm_quantiles(x: np.ndarray, study: Any, seed: int) -> np.ndarray:
+    """p10, p50, p90 of every hour (N, 3), the band calibrated on the validation hours."""
+    raw = np.sort(np.column_stack([b.predict(x) for b in _boosters(x, study, seed)]), axis=1)
+    return _calibrated(raw, study)
+
+
+def combined(
+    ridge: Any, x_ridge: np.ndarray, gbm: np.ndarray, study: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ridge and LightGBM medians weighed on validation; LightGBM's band around them.
+
+    The ridge is refitted (same penalties) on the hours before validation for its
+    validation forecasts, so that both members are weighed out of sample
+    (:func:`~processors.forecast.combination.combination_weights`).
+
+    Returns:
+        Quantiles (N, 3) with the band calibrated again, and the weights (ridge, LightGBM).
+    """
+    from gridbrain.cli.weather_text_design import HourlyRidge
+    from gridbrain.processors.forecast.combination import combination_weights
+
+    fit_rows = study.train & ~study.val & np.isfinite(study.y)
+    val = study.val & np.isfinite(study.y)
+    held_out = HourlyRidge(ridge.alpha, ridge.extra, ridge.extra_factor).fit(
+        x_ridge[fit_rows], study.y[fit_rows], study.group[fit_rows]
+    )
+    ridge_median = ridge.predict(x_ridge, study.group)
+    ridge_median[val] = held_out.predict(x_ridge[val], study.group[val])
+    weights = combination_weights(np.stack([ridge_median[val], gbm[val, 1]]), study.y[val])
+    median = weights[0] * ridge_median + weights[1] * gbm[:, 1]
+    raw = gbm + (median - gbm[:, 1])[:, None]
+    return _calibrated(raw, study), weights
 
 
 def _coverage(q: np.ndarray, y: np.ndarray, mask: np.ndarray) -> float:
@@ -91,15 +125,17 @@ def operator(series: str, data_dir: Path | None, seed: int, hours: int | None) -
     study = Study.build(data, split)
     test = study.test
     with click.progressbar(length=2, label=f"fitting day-ahead {series} models") as bar:
-        ridge = fit_select(study.base, study).predict(study.base, study.group)
+        ridge = fit_select(study.base, study)
         bar.update(1)
         x = np.column_stack([study.base, study.group])
-        quantiles = gbm_quantiles(x, study, seed)
+        gbm = gbm_quantiles(x, study, seed)
         bar.update(1)
+    quantiles, weights = combined(ridge, study.base, gbm, study)
     maes = {
         "operator": mae(data.operator[study.rows], study.y, test),
-        "ridge": mae(ridge, study.y, test),
-        "lightgbm": mae(quantiles[:, 1], study.y, test),
+        "ridge": mae(ridge.predict(study.base, study.group), study.y, test),
+        "lightgbm": mae(gbm[:, 1], study.y, test),
+        "ensemble": mae(quantiles[:, 1], study.y, test),
     }
     actual = study.y[test & np.isfinite(study.y)]
     for name, value in maes.items():
@@ -107,13 +143,16 @@ def operator(series: str, data_dir: Path | None, seed: int, hours: int | None) -
     summary: dict[str, Any] = {
         "series": series,
         "columns": list(SERIES[series]),
-        "model": "lightgbm",
-        "mae": round(maes["lightgbm"], 2),
+        "model": "ensemble",
+        "mae": round(maes["ensemble"], 2),
         "anchor": "operator day-ahead forecast",
         "anchor_mae": round(maes["operator"], 2),
         "mae_ridge": round(maes["ridge"], 2),
+        "mae_lightgbm": round(maes["lightgbm"], 2),
+        "weights": {"ridge": float(weights[0]), "lightgbm": float(weights[1])},
         "coverage_p10_p90": round(_coverage(quantiles, study.y, test), 4),
-        "beats_anchor": bool(maes["lightgbm"] < maes["operator"]),
+        "coverage_p10_p90_lightgbm": round(_coverage(gbm, study.y, test), 4),
+        "beats_anchor": bool(maes["ensemble"] < maes["operator"]),
         "first_test_hour": str(data.stamps[split]),
         "test_hours": int((test & np.isfinite(study.y)).sum()),
         "weather": "the cities' observed weather at the hour used as a perfect forecast",

@@ -27,5 +27,8 @@ def test_solar_against_the_operator_on_the_first_hours() -> None:
     assert summary["test_hours"] == int(known.sum())
     assert summary["columns"] == ["generation solar", "forecast solar day ahead"]
     assert 0 < summary["mae"] < 2 * summary["mae_ridge"]
+    assert summary["model"] == "ensemble" and summary["mae_lightgbm"] > 0
+    weights = summary["weights"]  # ridge and LightGBM weighed on the validation hours
+    assert set(weights) == {"ridge", "lightgbm"} and sum(weights.values()) == pytest.approx(1)
     assert 0.5 < summary["coverage_p10_p90"] <= 1.0
     assert np.isfinite(summary["mae"]) and summary["beats_anchor"] in (True, False)
