@@ -40,6 +40,9 @@ class Ensemble(QuantileModel):
         super().__init__()
         self.size, self.label = size, label
         self.weights = list(weights) if weights is not None else [1.0 / max(size, 1)] * size
+        valid = all(isinstance(w, float) and 0.0 <= w <= 1.0 for w in self.weights)
+        if len(self.weights) != size or not valid or (size and abs(sum(self.weights) - 1) > 1e-6):
+            raise ValueError(f"{size} ensemble members need weights in [0, 1] summing to 1")
         self.members: list[QuantileModel] = []
         self.band = BandScale.identity()
         self._fit_members = False
@@ -78,7 +81,10 @@ class Ensemble(QuantileModel):
 
     @override
     def load_parameters_state(self, state: dict[str, Any]) -> None:
-        self.members = [load_model(bytes(state[f"member_{i}"].numpy())) for i in range(self.size)]
+        saved = [state.get(f"member_{i}") for i in range(self.size)]
+        if any(member is None for member in saved):
+            raise ModelError(f"an ensemble artifact without its {self.size} members")
+        self.members = [load_model(bytes(member.numpy())) for member in saved if member is not None]
         self.lookback = max((m.lookback for m in self.members), default=1)
         self.band = BandScale.from_state(state)
 

@@ -117,3 +117,19 @@ def test_a_served_ensemble_forecasts_the_streams_windows(data, gbm) -> None:  # 
     assert (f.model, f.model_version, f.fallback) == (ensemble.name, "load-ensemble:1", None)
     assert np.isfinite(f.p50).all() and (f.p10 <= f.p50).all() and (f.p50 <= f.p90).all()
     assert abs(np.mean(f.p50) - np.mean(history)) < 3 * np.std(history)
+
+
+@pytest.mark.parametrize(
+    "weights", [[0.5], [0.7, 0.7], [1.5, -0.5], [float("nan"), 1.0], ["0.5", "0.5"], None]
+)
+def test_an_artifact_with_broken_weights_is_refused(data, gbm, weights) -> None:  # type: ignore[no-untyped-def]
+    train, val, _ = data
+    ensemble = Ensemble.of([gbm, Persistence().fit(train, val)])
+    saved = torch.load(io.BytesIO(ensemble.to_bytes()), weights_only=True)
+    saved["config"]["weights"] = weights
+    if weights is None:
+        saved["config"]["size"] = 3  # members the state does not hold
+    broken = io.BytesIO()
+    torch.save(saved, broken)
+    with pytest.raises(ModelError):
+        load_model(broken.getvalue())
